@@ -1,0 +1,94 @@
+"""Canonical table layouts shared by ingestion, the store and every stage after it.
+
+The contract (CONTRACT.md, version 1) fixes what users hand us; these Arrow schemas fix
+how it is kept once validated.  Nested request parts (messages, tools, params) are kept
+as canonical JSON text so that every engine (DuckDB, Spark, a warehouse) can store them,
+and the handful of fields that detectors read often are lifted into typed columns once,
+at ingest, instead of being parsed again by each detector.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+CONTRACT_VERSION = 1
+"""Version of CONTRACT.md that readers accept and scans write."""
+
+STORE_SCHEMA_VERSION = 1
+"""Version of the canonical tables below; bump with a migration when they change."""
+
+TIMESTAMP = pa.timestamp("us", tz="UTC")
+
+EXCHANGE_SCHEMA = pa.schema(
+    [
+        pa.field("exchange_id", pa.string(), nullable=False),
+        pa.field("ts", TIMESTAMP, nullable=False),
+        pa.field("account_id", pa.string(), nullable=False),
+        pa.field("api_key_id", pa.string()),
+        pa.field("organization_id", pa.string()),
+        pa.field("client_ip", pa.string()),
+        pa.field("user_agent", pa.string()),
+        pa.field("model", pa.string(), nullable=False),
+        pa.field("system_prompt", pa.string()),
+        # Canonical JSON of the contract's `messages` list (content string or parts).
+        pa.field("messages", pa.string(), nullable=False),
+        pa.field("n_messages", pa.int32(), nullable=False),
+        # Text of the last user message (parts joined), the prompt most detectors read.
+        pa.field("prompt_text", pa.string(), nullable=False),
+        pa.field("tools", pa.string()),
+        pa.field("tool_names", pa.list_(pa.string())),
+        pa.field("params", pa.string()),
+        pa.field("temperature", pa.float64()),
+        pa.field("top_p", pa.float64()),
+        pa.field("max_tokens", pa.int64()),
+        pa.field("n", pa.int64()),
+        pa.field("stream", pa.bool_()),
+        pa.field("seed", pa.int64()),
+        pa.field("reasoning_effort", pa.string()),
+        pa.field("input_tokens", pa.int64()),
+        pa.field("output_tokens", pa.int64()),
+        pa.field("reasoning_tokens", pa.int64()),
+        pa.field("response_text", pa.string()),
+        pa.field("finish_reason", pa.string()),
+        pa.field("conversation_id", pa.string()),
+        pa.field("status", pa.int64()),
+        # Unknown input fields, kept as canonical JSON ("kept and ignored").
+        pa.field("extra", pa.string()),
+        # Where the record came from, for evidence and for quarantine cross-checks.
+        pa.field("source_file", pa.string(), nullable=False),
+        pa.field("source_line", pa.int64(), nullable=False),
+    ]
+)
+
+ACCOUNT_SCHEMA = pa.schema(
+    [
+        pa.field("account_id", pa.string(), nullable=False),
+        pa.field("created_at", TIMESTAMP),
+        pa.field("organization_id", pa.string()),
+        pa.field("email_domain", pa.string()),
+        pa.field("payment_fingerprint", pa.string()),
+        pa.field("country", pa.string()),
+        pa.field("verification", pa.string()),
+        pa.field("program", pa.string()),
+        pa.field("signup_ip", pa.string()),
+        pa.field("extra", pa.string()),
+        pa.field("source_file", pa.string(), nullable=False),
+        pa.field("source_line", pa.int64(), nullable=False),
+    ]
+)
+
+QUARANTINE_SCHEMA = pa.schema(
+    [
+        pa.field("table", pa.string(), nullable=False),
+        pa.field("source_file", pa.string(), nullable=False),
+        pa.field("source_line", pa.int64(), nullable=False),
+        pa.field("field", pa.string()),
+        pa.field("reason", pa.string(), nullable=False),
+        pa.field("raw", pa.string()),
+    ]
+)
+
+VERIFICATION_LEVELS = ("none", "email", "phone", "id", "business")
+PROGRAMS = ("free", "paid", "education", "startup", "research", "enterprise")
+VERDICTS = ("benign", "review", "distillation")
+MESSAGE_PART_TYPES = ("text", "image", "tool_call", "tool_result")
