@@ -116,13 +116,15 @@ def test_human_traffic_is_diurnal_and_scripted_traffic_is_not(
     for record in exchanges:
         hours[labels[record["account_id"]]["population"]][_hour(record)] += 1
 
-    def peak_to_trough(counts: Counter[int]) -> float:
-        return max(counts.values()) / (min(counts.get(h, 0) for h in range(24)) + 1)
+    def busy_to_quiet(counts: Counter[int]) -> float:
+        """Traffic in the busiest eight hours of the day over the quietest eight."""
+        ordered = sorted(counts.get(h, 0) for h in range(24))
+        return sum(ordered[-8:]) / (sum(ordered[:8]) + 1)
 
-    # corporate teams work office hours in a few time zones: busiest hour >> quietest;
-    # the scripted agentic-coding fleet runs around the clock
-    assert peak_to_trough(hours["corporate_nat_team"]) > 6
-    assert peak_to_trough(hours["agentic_coding_pivot"]) < 4
+    # corporate teams work office hours in a few time zones; the scripted agentic-coding
+    # fleet runs around the clock
+    assert busy_to_quiet(hours["corporate_nat_team"]) > 4
+    assert busy_to_quiet(hours["agentic_coding_pivot"]) < 2.5
 
 
 def test_release_pivot(exchanges: list[dict], labels: dict[str, dict], sim_dir: Path) -> None:

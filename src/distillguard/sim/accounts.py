@@ -78,6 +78,15 @@ APP_SYSTEMS = (
     "You are a writing assistant embedded in {org}'s document editor. Keep answers concise.",
     "You are {org}'s code review bot. Comment on the diff, flag bugs and security issues.",
 )
+INDIE_TEMPLATES = (
+    "Classify the sentiment of the following text as positive, negative or neutral.\n\n{q}",
+    "Translate into French:\n{q}",
+    "Extract every named entity from this text as JSON.\n{q}",
+    "Write a one-sentence summary of:\n{q}",
+    "Answer with yes or no only. Is the following a question about programming?\n{q}",
+    "Generate three search keywords for: {q}",
+)
+"""A solo developer's own script: one fixed template, run in bulk. Normal for one account."""
 APP_TEMPLATES = (
     "Customer message:\n{q}",
     "{q}",
@@ -107,7 +116,10 @@ class AccountBuilder:
             self.rng,
             max(2000, min(200_000, total_exchanges // 40)),
         )
-        self.proxy_pools: list[list[str]] = [residential]
+        vpn_exits = infra.random_ipv4_in(infra.HOSTING_PREFIXES, self.rng, 400)
+        self.proxy_pools: list[list[str]] = [residential, vpn_exits]
+        """Pool 0: a residential proxy network; pool 1: commercial VPN exits (both shared by
+        many ordinary customers); campaign pools follow."""
 
     # -- helpers ---------------------------------------------------------------------
 
@@ -184,9 +196,11 @@ class AccountBuilder:
                 user_agent=self._pick(infra.USER_AGENTS),
                 params=self._casual_params(),
             )
-            if proxy:
-                account.proxy_pool = 0
-                account.signup_ip = self._pick(self.proxy_pools[0])
+            if self.rng.random() < 0.08:
+                account.email_domain = infra.company_domain(self.rng)  # a personal domain
+            if proxy or self.rng.random() < 0.08:  # reseller customers, or a VPN user
+                account.proxy_pool = 0 if proxy else 1
+                account.signup_ip = self._pick(self.proxy_pools[account.proxy_pool])
             else:
                 home = infra.residential_ip(country, self.rng)
                 account.signup_ip = home
@@ -223,8 +237,13 @@ class AccountBuilder:
             domain = infra.company_domain(self.rng)
             org_id = f"org_{self._hex()}"
             card = f"pm_{self._hex()}"
+            prefixes = infra.COUNTRIES[country][1]
+            if make_org.get("cloud"):
+                prefixes = infra.CLOUD_PREFIXES
+            if make_org.get("hosting"):
+                prefixes = infra.HOSTING_PREFIXES
             office = infra.random_ipv4_in(
-                infra.CLOUD_PREFIXES if make_org.get("cloud") else infra.COUNTRIES[country][1],
+                prefixes,
                 self.rng,
                 int(self.rng.integers(1, 3 if not make_org.get("cloud") else 7)),
             )
@@ -277,6 +296,11 @@ class AccountBuilder:
                         "temperature": 0.2,
                         "max_tokens": int(self.rng.choice([1024, 4096])),
                     }
+                if population == "indie_automation":
+                    account.app_template = self._pick(INDIE_TEMPLATES)
+                    account.params = {"temperature": 0.0, "max_tokens": 512}
+                    account.organization_id = None
+                    account.email_domain = self._pick(infra.WEBMAIL)
                 if population == "benchmark_company":
                     account.params = {"temperature": 0.0, "max_tokens": 4096}
                     if self.rng.random() < 0.4:
@@ -512,6 +536,12 @@ class AccountBuilder:
                 t,
                 (1, 4),
                 {"program": "paid", "verification": "phone", "active": 0.7},
+            ),
+            "indie_automation": lambda t: self._org_accounts(
+                "indie_automation",
+                t,
+                (1, 1),
+                {"hosting": True, "program": "paid", "verification": "email", "active": 0.6},
             ),
             "labeling_firm": lambda t: self._org_accounts(
                 "labeling_firm",

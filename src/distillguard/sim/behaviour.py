@@ -7,7 +7,8 @@ corporate teams behind one NAT and card, education cohorts that sign up together
 "step by step", benchmark companies that sweep public benchmarks on a new model within hours
 of its release, agentic developers with long tool-use sessions and big max_tokens, labelling
 firms that send rubric-grading prompts all day, and proxy-reseller customers who share a
-residential proxy pool with harvesters.
+residential proxy pool with harvesters, VPN users who share exit addresses, and solo
+developers who run their own fixed template in bulk from a rented server.
 """
 
 from __future__ import annotations
@@ -130,6 +131,18 @@ BENIGN: dict[str, Behaviour] = {
         0.9,
         25,
     ),
+    "indie_automation": Behaviour(
+        (("chat_en", "app", 0.6), ("hard_instruct", "app", 0.15), ("code", "app", 0.25)),
+        900,
+        "batch",
+        50,
+        "flat",
+        1.0,
+        (48, 0.3, 48),
+        0.6,
+        1.0,
+        1.5,
+    ),
     "labeling_firm": Behaviour(
         (("grading", "plain", 0.85), ("chat_en", "plain", 0.15)),
         350,
@@ -189,7 +202,7 @@ PLAYBOOKS: dict[str, Behaviour] = {
         ),
         600,
         "batch",
-        15,
+        8,
         "flat",
         1.0,
         (10, 0.4, 36),
@@ -201,7 +214,7 @@ PLAYBOOKS: dict[str, Behaviour] = {
         (("agentic_code", "tool", 0.5), ("code", "code", 0.3), ("tool_use", "tool", 0.2)),
         900,
         "batch",
-        40,
+        12,
         "flat",
         1.0,
         (1, 0.55, 8),

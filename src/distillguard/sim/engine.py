@@ -317,7 +317,7 @@ class ExchangeGenerator:
         ts = start
         scripted = (
             account.campaign is not None and not account.human_timing
-        ) or account.population == "benchmark_company"
+        ) or account.population in ("benchmark_company", "indie_automation")
         for position in range(length):
             if position:
                 kind, intent = self._choose(account, rng)

@@ -524,7 +524,7 @@ def _judge_prompts(root: Path) -> Iterator[PromptItem]:
     ]
     for record in _read_jsonl(root / "mt_bench_judge_prompts/judge_prompts.jsonl"):
         template = record["prompt_template"]
-        for index, question in enumerate(questions[:40]):
+        for question in questions[:40]:
             values = {
                 "question": question,
                 "question_1": question,
@@ -548,7 +548,7 @@ def _judge_prompts(root: Path) -> Iterator[PromptItem]:
             yield make_item(
                 "grading",
                 "mt_bench_judge",
-                "dev" if index % 2 else "holdout",
+                "dev",
                 "en",
                 [_user(text)],
                 system=record.get("system_prompt"),

@@ -64,8 +64,9 @@ class Scenario:
     """Share of all exchanges that belong to campaigns."""
     campaigns: tuple[CampaignSpec, ...] = ()
     benign_shares: tuple[tuple[str, float], ...] = (
-        ("casual_chat", 0.34),
-        ("enterprise_app", 0.17),
+        ("casual_chat", 0.32),
+        ("enterprise_app", 0.16),
+        ("indie_automation", 0.04),
         ("corporate_nat_team", 0.09),
         ("education_cohort", 0.08),
         ("benchmark_company", 0.07),

@@ -1,0 +1,160 @@
+"""Benchmarks: simulator throughput and memory, ingest throughput, baseline quality.
+
+Each result is written as JSON under --out and printed as a Markdown table row, ready for
+docs/benchmarks.md.  Performance targets live here, never in timed unit tests.
+
+    .venv/bin/python benchmarks/run.py --out bench-out                  # everything
+    .venv/bin/python benchmarks/run.py --out bench-out simulate --sizes 1000000
+    .venv/bin/python benchmarks/run.py --out bench-out baselines --seeds 101 102
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import shutil
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from memory import run_measured  # noqa: E402
+
+PYTHON = sys.executable
+GIB = 1 << 30
+
+
+def machine() -> str:
+    """One line naming the machine the numbers came from."""
+    import os
+
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / GIB
+    return f"{platform.machine()}, {os.cpu_count()} cores, {memory:.0f} GiB, Python {platform.python_version()}"
+
+
+def _save(out: Path, name: str, payload: dict[str, Any]) -> None:
+    payload = {"date": datetime.now(UTC).strftime("%Y-%m-%d"), "machine": machine(), **payload}
+    (out / f"{name}.json").write_text(json.dumps(payload, indent=2, sort_keys=True))
+
+
+def bench_simulate(out: Path, sizes: list[int], keep: bool) -> None:
+    """Wall time, rows/s and peak memory of `distillguard simulate` at each size."""
+    rows = []
+    for size in sizes:
+        target = out / f"sim-{size}"
+        shutil.rmtree(target, ignore_errors=True)
+        command = [PYTHON, "-m", "distillguard", "simulate", "--out", str(target),
+                   "--exchanges", str(size), "--seed", "1", "--no-progress"]
+        measured = run_measured(command)
+        meta = json.loads((target / "simulation.json").read_text())
+        size_bytes = (target / "exchanges.jsonl").stat().st_size
+        row = {"requested": size, "exchanges": meta["exchanges"], "seconds": round(measured.seconds, 1),
+               "rows_per_s": round(meta["exchanges"] / measured.seconds),
+               "peak_gib": round(measured.peak_bytes / GIB, 2), "jsonl_gib": round(size_bytes / GIB, 2),
+               "command": " ".join(command[1:])}
+        rows.append(row)
+        print(f"| {row['exchanges']:,} | {row['seconds']} s | {row['rows_per_s']:,}/s | "
+              f"{row['peak_gib']} GiB | {row['jsonl_gib']} GiB |", flush=True)
+        if not keep:
+            shutil.rmtree(target, ignore_errors=True)
+    _save(out, "simulate", {"runs": rows})
+
+
+def bench_ingest(out: Path, size: int) -> None:
+    """Rows/s of `distillguard ingest` on a simulated file."""
+    sim = out / f"ingest-sim-{size}"
+    shutil.rmtree(sim, ignore_errors=True)
+    from distillguard.sim.writer import simulate
+
+    simulate(sim, seed=2, exchanges=size, progress=False)
+    store = out / "ingest.duckdb"
+    store.unlink(missing_ok=True)
+    command = [PYTHON, "-m", "distillguard", "ingest", "--exchanges", str(sim / "exchanges.jsonl"),
+               "--accounts", str(sim / "accounts.jsonl"), "--store", str(store), "--no-progress"]
+    measured = run_measured(command)
+    exchanges = sum(1 for _ in (sim / "exchanges.jsonl").open("rb"))
+    row = {"exchanges": exchanges, "seconds": round(measured.seconds, 1),
+           "rows_per_s": round(exchanges / measured.seconds), "peak_gib": round(measured.peak_bytes / GIB, 2),
+           "command": " ".join(command[1:])}
+    print(f"| ingest {exchanges:,} | {row['seconds']} s | {row['rows_per_s']:,}/s | {row['peak_gib']} GiB |")
+    _save(out, "ingest", row)
+    shutil.rmtree(sim, ignore_errors=True)
+    store.unlink(missing_ok=True)
+
+
+def bench_baselines(out: Path, scenarios: list[str], seeds: list[int], size: int) -> None:
+    """Both baselines on each scenario and seed, through the yardstick."""
+    from distillguard.engine.store import open_store
+    from distillguard.evaluation.baselines import run_baseline
+    from distillguard.evaluation.labels import read_labels
+    from distillguard.evaluation.metrics import evaluate
+    from distillguard.ingest import ingest_files
+    from distillguard.results import read_results
+    from distillguard.sim.writer import simulate
+
+    results = []
+    for scenario in scenarios:
+        for seed in seeds:
+            work = out / f"baseline-{scenario}-{seed}"
+            shutil.rmtree(work, ignore_errors=True)
+            simulate(work / "sim", seed=seed, exchanges=size, scenario_name=scenario, progress=False)
+            con = open_store(None)
+            ingest_files(con, [work / "sim/exchanges.jsonl"], [work / "sim/accounts.jsonl"],
+                         quarantine_path=work / "q.jsonl", progress=False)
+            labels = read_labels(work / "sim/labels.jsonl")
+            for name in ("rate-limit", "isolation-forest"):
+                started = time.perf_counter()
+                run_baseline(name, con, work / name)
+                evaluation = evaluate(labels, read_results(work / name).accounts).to_dict()
+                evaluation.update(scenario=scenario, seed=seed, baseline=name, exchanges=size,
+                                  seconds=round(time.perf_counter() - started, 1))
+                results.append(evaluation)
+                d, f = evaluation["distillation"], evaluation["flagged"]
+                worst = max(evaluation["benign_populations"], key=lambda p: p["flag_rate"])
+                print(f"| {scenario} | {seed} | {name} | {_pct(d['precision'])} | {_pct(d['recall'])} | "
+                      f"{_pct(f['precision'])} | {_pct(f['recall'])} | {_num(evaluation['roc_auc'])} | "
+                      f"{_pct(worst['flag_rate'])} ({worst['population']}) |", flush=True)
+            shutil.rmtree(work, ignore_errors=True)
+    _save(out, "baselines", {"runs": results, "command": " ".join(sys.argv)})
+
+
+def _pct(value: float | None) -> str:
+    return "—" if value is None else f"{100 * value:.1f}%"
+
+
+def _num(value: float | None) -> str:
+    return "—" if value is None else f"{value:.3f}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", type=Path, default=Path("bench-out"))
+    parser.add_argument("--keep", action="store_true", help="keep generated files")
+    sub = parser.add_subparsers(dest="which")
+    sim = sub.add_parser("simulate")
+    sim.add_argument("--sizes", type=int, nargs="+", default=[1_000_000, 4_000_000, 16_000_000])
+    ing = sub.add_parser("ingest")
+    ing.add_argument("--size", type=int, default=1_000_000)
+    base = sub.add_parser("baselines")
+    base.add_argument("--scenarios", nargs="+",
+                      default=["reported-2026", "evasive", "low-and-slow", "hydra-proxy", "randomized"])
+    base.add_argument("--seeds", type=int, nargs="+", default=[101, 102])
+    base.add_argument("--size", type=int, default=200_000)
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    print(f"machine: {machine()}")
+    if args.which in (None, "simulate"):
+        bench_simulate(args.out, getattr(args, "sizes", [1_000_000, 4_000_000, 16_000_000]), args.keep)
+    if args.which in (None, "ingest"):
+        bench_ingest(args.out, getattr(args, "size", 1_000_000))
+    if args.which in (None, "baselines"):
+        bench_baselines(args.out, getattr(args, "scenarios", ["reported-2026", "evasive", "low-and-slow",
+                                                              "hydra-proxy", "randomized"]),
+                        getattr(args, "seeds", [101, 102]), getattr(args, "size", 200_000))
+
+
+if __name__ == "__main__":
+    main()
