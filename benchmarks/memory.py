@@ -7,6 +7,7 @@ the whole process tree every ``interval`` seconds.
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import time
 from dataclasses import dataclass
@@ -47,9 +48,7 @@ def run_measured(command: list[str], interval: float = 0.25) -> Measured:
     process = subprocess.Popen(command)
     peak = 0
     while process.poll() is None:
-        try:
+        with contextlib.suppress(FileNotFoundError, ProcessLookupError):
             peak = max(peak, sum(_pss(pid) for pid in _children(process.pid)))
-        except (FileNotFoundError, ProcessLookupError):
-            pass
         time.sleep(interval)
     return Measured(time.perf_counter() - started, process.returncode, peak)

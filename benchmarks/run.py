@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from memory import run_measured  # noqa: E402
+from memory import run_measured
 
 PYTHON = sys.executable
 GIB = 1 << 30
@@ -32,7 +32,8 @@ def machine() -> str:
     import os
 
     memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / GIB
-    return f"{platform.machine()}, {os.cpu_count()} cores, {memory:.0f} GiB, Python {platform.python_version()}"
+    python = platform.python_version()
+    return f"{platform.machine()}, {os.cpu_count()} cores, {memory:.0f} GiB, Python {python}"
 
 
 def _save(out: Path, name: str, payload: dict[str, Any]) -> None:
@@ -46,18 +47,37 @@ def bench_simulate(out: Path, sizes: list[int], keep: bool) -> None:
     for size in sizes:
         target = out / f"sim-{size}"
         shutil.rmtree(target, ignore_errors=True)
-        command = [PYTHON, "-m", "distillguard", "simulate", "--out", str(target),
-                   "--exchanges", str(size), "--seed", "1", "--no-progress"]
+        command = [
+            PYTHON,
+            "-m",
+            "distillguard",
+            "simulate",
+            "--out",
+            str(target),
+            "--exchanges",
+            str(size),
+            "--seed",
+            "1",
+            "--no-progress",
+        ]
         measured = run_measured(command)
         meta = json.loads((target / "simulation.json").read_text())
         size_bytes = (target / "exchanges.jsonl").stat().st_size
-        row = {"requested": size, "exchanges": meta["exchanges"], "seconds": round(measured.seconds, 1),
-               "rows_per_s": round(meta["exchanges"] / measured.seconds),
-               "peak_gib": round(measured.peak_bytes / GIB, 2), "jsonl_gib": round(size_bytes / GIB, 2),
-               "command": " ".join(command[1:])}
+        row = {
+            "requested": size,
+            "exchanges": meta["exchanges"],
+            "seconds": round(measured.seconds, 1),
+            "rows_per_s": round(meta["exchanges"] / measured.seconds),
+            "peak_gib": round(measured.peak_bytes / GIB, 2),
+            "jsonl_gib": round(size_bytes / GIB, 2),
+            "command": " ".join(command[1:]),
+        }
         rows.append(row)
-        print(f"| {row['exchanges']:,} | {row['seconds']} s | {row['rows_per_s']:,}/s | "
-              f"{row['peak_gib']} GiB | {row['jsonl_gib']} GiB |", flush=True)
+        print(
+            f"| {row['exchanges']:,} | {row['seconds']} s | {row['rows_per_s']:,}/s | "
+            f"{row['peak_gib']} GiB | {row['jsonl_gib']} GiB |",
+            flush=True,
+        )
         if not keep:
             shutil.rmtree(target, ignore_errors=True)
     _save(out, "simulate", {"runs": rows})
@@ -72,14 +92,32 @@ def bench_ingest(out: Path, size: int) -> None:
     simulate(sim, seed=2, exchanges=size, progress=False)
     store = out / "ingest.duckdb"
     store.unlink(missing_ok=True)
-    command = [PYTHON, "-m", "distillguard", "ingest", "--exchanges", str(sim / "exchanges.jsonl"),
-               "--accounts", str(sim / "accounts.jsonl"), "--store", str(store), "--no-progress"]
+    command = [
+        PYTHON,
+        "-m",
+        "distillguard",
+        "ingest",
+        "--exchanges",
+        str(sim / "exchanges.jsonl"),
+        "--accounts",
+        str(sim / "accounts.jsonl"),
+        "--store",
+        str(store),
+        "--no-progress",
+    ]
     measured = run_measured(command)
     exchanges = sum(1 for _ in (sim / "exchanges.jsonl").open("rb"))
-    row = {"exchanges": exchanges, "seconds": round(measured.seconds, 1),
-           "rows_per_s": round(exchanges / measured.seconds), "peak_gib": round(measured.peak_bytes / GIB, 2),
-           "command": " ".join(command[1:])}
-    print(f"| ingest {exchanges:,} | {row['seconds']} s | {row['rows_per_s']:,}/s | {row['peak_gib']} GiB |")
+    row = {
+        "exchanges": exchanges,
+        "seconds": round(measured.seconds, 1),
+        "rows_per_s": round(exchanges / measured.seconds),
+        "peak_gib": round(measured.peak_bytes / GIB, 2),
+        "command": " ".join(command[1:]),
+    }
+    print(
+        f"| ingest {exchanges:,} | {row['seconds']} s | {row['rows_per_s']:,}/s "
+        f"| {row['peak_gib']} GiB |"
+    )
     _save(out, "ingest", row)
     shutil.rmtree(sim, ignore_errors=True)
     store.unlink(missing_ok=True)
@@ -100,25 +138,66 @@ def bench_baselines(out: Path, scenarios: list[str], seeds: list[int], size: int
         for seed in seeds:
             work = out / f"baseline-{scenario}-{seed}"
             shutil.rmtree(work, ignore_errors=True)
-            simulate(work / "sim", seed=seed, exchanges=size, scenario_name=scenario, progress=False)
+            simulate(
+                work / "sim", seed=seed, exchanges=size, scenario_name=scenario, progress=False
+            )
             con = open_store(None)
-            ingest_files(con, [work / "sim/exchanges.jsonl"], [work / "sim/accounts.jsonl"],
-                         quarantine_path=work / "q.jsonl", progress=False)
+            ingest_files(
+                con,
+                [work / "sim/exchanges.jsonl"],
+                [work / "sim/accounts.jsonl"],
+                quarantine_path=work / "q.jsonl",
+                progress=False,
+            )
             labels = read_labels(work / "sim/labels.jsonl")
             for name in ("rate-limit", "isolation-forest"):
                 started = time.perf_counter()
                 run_baseline(name, con, work / name)
                 evaluation = evaluate(labels, read_results(work / name).accounts).to_dict()
-                evaluation.update(scenario=scenario, seed=seed, baseline=name, exchanges=size,
-                                  seconds=round(time.perf_counter() - started, 1))
+                evaluation.update(
+                    scenario=scenario,
+                    seed=seed,
+                    baseline=name,
+                    exchanges=size,
+                    seconds=round(time.perf_counter() - started, 1),
+                )
                 results.append(evaluation)
                 d, f = evaluation["distillation"], evaluation["flagged"]
                 worst = max(evaluation["benign_populations"], key=lambda p: p["flag_rate"])
-                print(f"| {scenario} | {seed} | {name} | {_pct(d['precision'])} | {_pct(d['recall'])} | "
-                      f"{_pct(f['precision'])} | {_pct(f['recall'])} | {_num(evaluation['roc_auc'])} | "
-                      f"{_pct(worst['flag_rate'])} ({worst['population']}) |", flush=True)
+                print(
+                    f"| {scenario} | {seed} | {name} | {_pct(d['precision'])} "
+                    f"| {_pct(d['recall'])} | {_pct(f['precision'])} | {_pct(f['recall'])} "
+                    f"| {_num(evaluation['roc_auc'])} | "
+                    f"{_pct(worst['flag_rate'])} ({worst['population']}) |",
+                    flush=True,
+                )
             shutil.rmtree(work, ignore_errors=True)
     _save(out, "baselines", {"runs": results, "command": " ".join(sys.argv)})
+    print_population_table(results)
+
+
+def print_population_table(results: list[dict[str, Any]]) -> None:
+    """Benign flag rate per population and recall per campaign, pooled over seeds."""
+    groups: dict[tuple[str, str], dict[str, list[int]]] = {}
+    for run in results:
+        cell = groups.setdefault((run["scenario"], run["baseline"]), {})
+        for population in run["benign_populations"]:
+            pair = cell.setdefault(population["population"], [0, 0])
+            pair[0] += population["flagged"]
+            pair[1] += population["accounts"]
+        for campaign in run["campaigns"]:
+            pair = cell.setdefault("campaign:" + campaign["campaign"], [0, 0])
+            pair[0] += campaign["flagged"]
+            pair[1] += campaign["accounts"]
+    names = sorted({name for cell in groups.values() for name in cell})
+    print("\n| scenario | baseline | " + " | ".join(names) + " |")
+    print("|---|---|" + "---|" * len(names))
+    for (scenario, baseline), cell in sorted(groups.items()):
+        values = [
+            _pct(cell[name][0] / cell[name][1]) if name in cell and cell[name][1] else "—"
+            for name in names
+        ]
+        print(f"| {scenario} | {baseline} | " + " | ".join(values) + " |")
 
 
 def _pct(value: float | None) -> str:
@@ -130,7 +209,9 @@ def _num(value: float | None) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--out", type=Path, default=Path("bench-out"))
     parser.add_argument("--keep", action="store_true", help="keep generated files")
     sub = parser.add_subparsers(dest="which")
@@ -139,21 +220,33 @@ def main() -> None:
     ing = sub.add_parser("ingest")
     ing.add_argument("--size", type=int, default=1_000_000)
     base = sub.add_parser("baselines")
-    base.add_argument("--scenarios", nargs="+",
-                      default=["reported-2026", "evasive", "low-and-slow", "hydra-proxy", "randomized"])
+    base.add_argument(
+        "--scenarios",
+        nargs="+",
+        default=["reported-2026", "evasive", "low-and-slow", "hydra-proxy", "randomized"],
+    )
     base.add_argument("--seeds", type=int, nargs="+", default=[101, 102])
     base.add_argument("--size", type=int, default=200_000)
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     print(f"machine: {machine()}")
     if args.which in (None, "simulate"):
-        bench_simulate(args.out, getattr(args, "sizes", [1_000_000, 4_000_000, 16_000_000]), args.keep)
+        bench_simulate(
+            args.out, getattr(args, "sizes", [1_000_000, 4_000_000, 16_000_000]), args.keep
+        )
     if args.which in (None, "ingest"):
         bench_ingest(args.out, getattr(args, "size", 1_000_000))
     if args.which in (None, "baselines"):
-        bench_baselines(args.out, getattr(args, "scenarios", ["reported-2026", "evasive", "low-and-slow",
-                                                              "hydra-proxy", "randomized"]),
-                        getattr(args, "seeds", [101, 102]), getattr(args, "size", 200_000))
+        bench_baselines(
+            args.out,
+            getattr(
+                args,
+                "scenarios",
+                ["reported-2026", "evasive", "low-and-slow", "hydra-proxy", "randomized"],
+            ),
+            getattr(args, "seeds", [101, 102]),
+            getattr(args, "size", 200_000),
+        )
 
 
 if __name__ == "__main__":

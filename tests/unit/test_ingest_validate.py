@@ -154,6 +154,14 @@ def test_tools_need_names_and_counts_must_be_integers() -> None:
     assert reasons(exchange(status=2**70)) == [("status", "bad_value")]
 
 
+def test_openai_style_tool_definitions_are_accepted() -> None:
+    tool = {"type": "function", "function": {"name": "get_weather", "parameters": {}}}
+    assert row(exchange(tools=[tool]))["tool_names"] == ["get_weather"]
+    assert reasons(exchange(tools=[{"type": "function", "function": {}}])) == [
+        ("tools[0].name", "missing")
+    ]
+
+
 def test_account_rules() -> None:
     values = dict(
         zip(

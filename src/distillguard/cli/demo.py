@@ -51,8 +51,13 @@ def run(args: argparse.Namespace) -> int:
     sim_dir = out / "sim"
     started = time.perf_counter()
     console.rule("[bold]1. simulate")
-    result = simulate(sim_dir, seed=args.seed, exchanges=args.exchanges,
-                      scenario_name=args.scenario, progress=progress)
+    result = simulate(
+        sim_dir,
+        seed=args.seed,
+        exchanges=args.exchanges,
+        scenario_name=args.scenario,
+        progress=progress,
+    )
     console.print(f"{result.exchanges:,} exchanges, {result.accounts:,} accounts in {sim_dir}")
 
     console.rule("[bold]2. ingest")
@@ -60,15 +65,26 @@ def run(args: argparse.Namespace) -> int:
     store_path.unlink(missing_ok=True)
     con = open_store(store_path)
     report = ingest_files(
-        con, [sim_dir / "exchanges.jsonl"], [sim_dir / "accounts.jsonl"],
-        quarantine_path=out / "quarantine.jsonl", progress=progress, console=console)
+        con,
+        [sim_dir / "exchanges.jsonl"],
+        [sim_dir / "accounts.jsonl"],
+        quarantine_path=out / "quarantine.jsonl",
+        progress=progress,
+        console=console,
+    )
     console.print(f"loaded {report.loaded:,} records, quarantined {report.quarantined:,}")
 
     labels = read_labels(sim_dir / "labels.jsonl")
     comparison = Table(title=f"Detectors against the truth ({args.scenario}, seed {args.seed})")
     comparison.add_column("detector", no_wrap=True)
-    for column in ("precision", "recall", "recall flagged", "worst benign flag rate",
-                   "ROC-AUC", "recall @1% FPR"):
+    for column in (
+        "precision",
+        "recall",
+        "recall flagged",
+        "worst benign flag rate",
+        "ROC-AUC",
+        "recall @1% FPR",
+    ):
         comparison.add_column(column, justify="right")
     for name in DETECTORS:
         console.rule(f"[bold]3. detect: {name}")
@@ -78,17 +94,24 @@ def run(args: argparse.Namespace) -> int:
         worst = max(evaluation.benign_populations, key=lambda p: p.flag_rate, default=None)
         at_one = next((p for p in evaluation.recall_at_fpr if p.target_fpr == 0.01), None)
         comparison.add_row(
-            name, _pct(evaluation.distillation.precision), _pct(evaluation.distillation.recall),
+            name,
+            _pct(evaluation.distillation.precision),
+            _pct(evaluation.distillation.recall),
             _pct(evaluation.flagged.recall),
             f"{_pct(worst.flag_rate)} ({worst.population})" if worst else "—",
             "—" if evaluation.roc_auc is None else f"{evaluation.roc_auc:.3f}",
-            _pct(at_one.recall if at_one else None))
+            _pct(at_one.recall if at_one else None),
+        )
         console.print(f"results and report in {results_dir}")
     console.rule("[bold]4. evaluate")
     console.print(comparison)
-    console.print("precision and recall are for verdict `distillation`; flagged = review or "
-                  "distillation; benign flag rate = share of a benign population flagged")
-    console.print(f"done in {time.perf_counter() - started:.0f} s; run "
-                  f"`distillguard evaluate --labels {sim_dir}/labels.jsonl --results {out}/<detector>`"
-                  " for the full breakdown")
+    console.print(
+        "precision and recall are for verdict `distillation`; flagged = review or "
+        "distillation; benign flag rate = share of a benign population flagged"
+    )
+    console.print(
+        f"done in {time.perf_counter() - started:.0f} s; run "
+        f"`distillguard evaluate --labels {sim_dir}/labels.jsonl --results {out}/<detector>`"
+        " for the full breakdown"
+    )
     return 0

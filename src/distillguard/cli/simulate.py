@@ -47,7 +47,7 @@ def register(parser: argparse.ArgumentParser) -> None:
         "--prompt-split",
         default="all",
         choices=("all", "dev", "holdout"),
-        help="use only development or only held-out prompt sources",
+        help="use only development or only held-out prompt sources and wrapper phrasings",
     )
     parser.add_argument("--workers", type=int, default=None, help="processes (default: CPU count)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")

@@ -298,6 +298,8 @@ def _tools(value: object, errors: list[FieldError]) -> tuple[str | None, list[st
     names = []
     for index, tool in enumerate(value):
         name = tool.get("name") if type(tool) is dict else None
+        if name is None and type(tool) is dict and type(tool.get("function")) is dict:
+            name = tool["function"].get("name")  # OpenAI's {"type": "function", "function": {...}}
         if type(name) is not str or not name:
             errors.append(
                 FieldError(f"tools[{index}].name", MISSING, "each tool needs a non-empty name")

@@ -16,6 +16,7 @@ import numpy as np
 
 from distillguard.sim import infra
 from distillguard.sim.behaviour import BENIGN, PLAYBOOKS, Behaviour
+from distillguard.sim.fastrandom import FastRandom
 from distillguard.sim.scenarios import CampaignSpec, Evasion, Scenario
 
 DAY = 86400.0
@@ -95,7 +96,7 @@ APP_TEMPLATES = (
 )
 
 
-def _lognormal_weights(rng: np.random.Generator, n: int, sigma: float) -> np.ndarray:
+def _lognormal_weights(rng: FastRandom, n: int, sigma: float) -> np.ndarray:
     return np.asarray(rng.lognormal(0.0, sigma, size=n), dtype=float)
 
 
@@ -105,7 +106,7 @@ class AccountBuilder:
     def __init__(self, scenario: Scenario, total_exchanges: int, seed: int) -> None:
         self.scenario = scenario
         self.total = total_exchanges
-        self.rng = np.random.default_rng([seed, 1])
+        self.rng = FastRandom(seed * 7_919 + 1)
         self.window_hours = scenario.days * 24.0
         self.window_start = 0.0
         self.accounts: list[SimAccount] = []
@@ -130,10 +131,10 @@ class AccountBuilder:
     def _pick(self, options: tuple[str, ...] | list[str], weights: np.ndarray | None = None) -> str:
         if weights is None:
             return options[int(self.rng.integers(len(options)))]
-        return options[int(self.rng.choice(len(options), p=weights / weights.sum()))]
+        return str(self.rng.choices(options, weights=weights.tolist())[0])
 
     def _hex(self, n: int = 16) -> str:
-        return "".join(f"{b:02x}" for b in self.rng.integers(0, 256, size=n // 2).tolist())
+        return f"{self.rng.getrandbits(4 * n):0{n}x}"
 
     def _country(self) -> str:
         return self._pick(infra.COUNTRY_CODES, infra.CASUAL_COUNTRY_WEIGHTS)
@@ -561,7 +562,7 @@ class AccountBuilder:
                 account.user_agent = self._pick(infra.CODING_AGENT_AGENTS)
                 account.params = {
                     "stream": True,
-                    "max_tokens": int(self.rng.choice([8192, 16000, 32000])),
+                    "max_tokens": int(self.rng.choice([8192, 16000, 32000, 64000])),
                     "reasoning_effort": self._pick(("medium", "high")),
                 }
         order = self.rng.permutation(len(self.accounts))

@@ -48,7 +48,8 @@ CASUAL_MIX = (
     ("chat_ru", "plain", 0.04),
     ("math", "homework", 0.06),
     ("code", "plain", 0.07),
-    ("hard_instruct", "plain", 0.15),
+    ("hard_instruct", "plain", 0.13),
+    ("chat_en", "photo", 0.02),
 )
 
 BENIGN: dict[str, Behaviour] = {

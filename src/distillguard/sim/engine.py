@@ -11,6 +11,8 @@ from __future__ import annotations
 import bisect
 import math
 import random
+from array import array
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, BinaryIO
@@ -45,6 +47,7 @@ SWEEP_INTENTS = HARVEST_INTENTS | {"benchmark"}
 
 # Output length (tokens): median per intent; reasoning tokens only where reasoning is on.
 OUTPUT_MEDIAN = {
+    "photo": 250,
     "plain": 320,
     "homework": 420,
     "app": 260,
@@ -74,12 +77,44 @@ class PromptPools:
             raise ValueError("prompt pools need at least chat_en items")
         rng = np.random.default_rng([seed, 2])
         self.order = {kind: rng.permutation(len(pool)) for kind, pool in by_kind.items()}
+        self.items = [item for pool in by_kind.values() for item in pool]
+        self.position = {id(item): index for index, item in enumerate(self.items)}
 
     def resolve(self, kind: str) -> str:
         """The kind itself, or its fallback where this pool set lacks it."""
         while kind not in self.by_kind:
             kind = KIND_FALLBACK.get(kind, "chat_en")
         return kind
+
+
+INTENTS = (
+    "plain", "homework", "benchmark", "app", "photo",
+    "cot", "reconstruct", "grading", "censor_safe", "tool", "code", "vision",
+)  # fmt: skip
+INTENT_CODES = {intent: code for code, intent in enumerate(INTENTS)}
+
+
+class RowBuffer:
+    """One day's rows as compact columns (Python arrays), before sorting by time."""
+
+    def __init__(self) -> None:
+        self.ts = array("d")
+        self.account = array("l")
+        self.item = array("l")
+        self.turn = array("h")
+        self.intent = array("b")
+        self.conversation = array("Q")
+
+    def add(
+        self, ts: float, account: int, item: int, turn: int, intent: str, conversation: int
+    ) -> None:
+        """Append one row (``conversation`` 0 means none)."""
+        self.ts.append(ts)
+        self.account.append(account)
+        self.item.append(item)
+        self.turn.append(turn)
+        self.intent.append(INTENT_CODES[intent])
+        self.conversation.append(conversation)
 
 
 @dataclass(slots=True)
@@ -121,7 +156,14 @@ def _upto_turn(item: PromptItem, turn: int) -> list[dict[str, Any]]:
 class ExchangeGenerator:
     """Generates the exchanges of a world, day by day, deterministically from the seed."""
 
-    def __init__(self, world: World, scenario: Scenario, pools: PromptPools, seed: int) -> None:
+    def __init__(
+        self,
+        world: World,
+        scenario: Scenario,
+        pools: PromptPools,
+        seed: int,
+        wrapper_bank: str = "all",
+    ) -> None:
         self.world = world
         self.scenario = scenario
         self.pools = pools
@@ -136,6 +178,8 @@ class ExchangeGenerator:
         ]
         self.last_milli = scenario.days * 86_400_000 - 1
         self.expected = self._expected_per_day()
+        for account in self.accounts:
+            account.day_boost.clear()  # folded into `expected`; frees memory before forking
         behaviours = {id(a.behaviour): a.behaviour for a in self.accounts}
         self.mean_turns = {key: self._mean_turns(b) for key, b in behaviours.items()}
         self.weights = {
@@ -158,21 +202,30 @@ class ExchangeGenerator:
     def _expected_per_day(self) -> np.ndarray:
         """Expected exchanges per account and day, summing to each account's volume."""
         days = self.scenario.days
-        table = np.zeros((len(self.accounts), days))
+        starts = np.arange(days) * 24.0
+        active_from = np.array([a.active_from for a in self.accounts])
+        active_to = np.array([a.active_to for a in self.accounts])
+        overlap = (
+            np.clip(
+                np.minimum(active_to[:, None], starts + 24.0)
+                - np.maximum(active_from[:, None], starts),
+                0.0,
+                None,
+            )
+            / 24.0
+        )
+        weekend = np.array([(WINDOW_START + timedelta(days=d)).weekday() >= 5 for d in range(days)])
+        factors = np.array([a.behaviour.weekend for a in self.accounts])
+        table = overlap * np.where(weekend, factors[:, None], 1.0)
         for index, account in enumerate(self.accounts):
-            row = np.zeros(days)
-            for day in range(days):
-                start, end = day * 24.0, (day + 1) * 24.0
-                overlap = (
-                    max(0.0, min(end, account.active_to) - max(start, account.active_from)) / 24.0
-                )
-                weekday = (WINDOW_START + timedelta(days=day)).weekday()
-                factor = account.behaviour.weekend if weekday >= 5 else 1.0
-                row[day] = overlap * factor * account.day_boost.get(day, 1.0)
-            total = row.sum()
-            if total > 0:
-                table[index] = row * (account.volume / total)
-        return table
+            for day, boost in account.day_boost.items():
+                if day < days:
+                    table[index, day] *= boost
+        totals = table.sum(axis=1)
+        volumes = np.array([a.volume for a in self.accounts])
+        scale = np.divide(volumes, totals, out=np.zeros_like(volumes), where=totals > 0)
+        expected: np.ndarray = table * scale[:, None]
+        return expected
 
     def _sweep_starts(self) -> list[dict[tuple[int, str], int]]:
         """Where each fleet's sweep of each pool stands at the start of each day.
@@ -295,25 +348,25 @@ class ExchangeGenerator:
             return pool[int(self.pools.order[kind][position % len(pool)])]
         return pool[rng.randrange(len(pool))]
 
-    def _session_rows(self, index: int, start: float, rng: random.Random) -> list[Row]:
+    def _session_rows(self, index: int, start: float, rng: random.Random, out: RowBuffer) -> None:
+        """Append the rows of one session that starts at ``start`` to ``out``."""
         account = self.accounts[index]
         behaviour = account.behaviour
         kind, intent = self._choose(account, rng)
         if behaviour.session == "conversation" and intent not in HARVEST_INTENTS:
             item = self._item(account, kind, intent, rng)
             turns = min(item.user_turns, int(behaviour.session_len))
-            conversation = f"conv_{rng.getrandbits(64):016x}"
-            rows, ts = [], start
+            conversation = rng.getrandbits(64) | 1
+            ts = start
             for turn in range(1, turns + 1):
-                rows.append(Row(ts, index, item, turn, intent, conversation))
+                out.add(ts, index, self.pools.position[id(item)], turn, intent, conversation)
                 ts += behaviour.gap_seconds * rng.lognormvariate(0.0, 0.8) + 5.0
-            return rows
+            return
         length = 1
         if behaviour.session == "batch":
             length = max(
                 1, round(rng.gauss(behaviour.session_len, math.sqrt(behaviour.session_len)))
             )
-        rows = []
         ts = start
         scripted = (
             account.campaign is not None and not account.human_timing
@@ -325,14 +378,13 @@ class ExchangeGenerator:
             turn = 1
             if intent == "tool" and item.user_turns > 1:
                 turn = rng.randint(1, item.user_turns)
-            rows.append(Row(ts, index, item, turn, intent, None))
+            out.add(ts, index, self.pools.position[id(item)], turn, intent, 0)
             gap = behaviour.gap_seconds
             ts += (
                 gap * (1.0 + 0.05 * rng.gauss(0.0, 1.0))
                 if scripted
                 else gap * rng.expovariate(1.0) * 3 + 2.0
             )
-        return rows
 
     # -- encoding ----------------------------------------------------------------------
 
@@ -370,6 +422,10 @@ class ExchangeGenerator:
             text = template.format(q=question, n=rng.randrange(10000, 99999))
             system = account.system_prompt
             tools = account.app_tools if item.kind == "tool_use" else None
+        elif intent == "photo":
+            text = wrappers.photo_text(rng)
+            content = [{"type": "image"}, {"type": "text", "text": text}]
+            return [{"role": "user", "content": content}], None, None, len(text) + 3000
         elif intent == "vision":
             text = wrappers.harvest_text("vision", item, question, self.styles[row.account], rng)
             content = [{"type": "image"}, {"type": "text", "text": text}]
@@ -449,21 +505,36 @@ class ExchangeGenerator:
 
     # -- public ------------------------------------------------------------------------
 
-    def day_rows(self, day: int) -> list[Row]:
-        """Every row of one day, sorted by time (depends only on the seed and the day)."""
+    def day_rows(self, day: int) -> Iterator[Row]:
+        """Every row of one day in time order (depends only on the seed and the day).
+
+        Rows are kept in compact columns (about 30 bytes each) and turned into `Row`
+        objects one at a time, so a day of a 16M-exchange run stays small in memory.
+        """
         rng = np.random.default_rng([self.seed, 1000 + day])
         rand = random.Random(self.seed * 1_000_003 + day)
         self.sweep_position = dict(self.sweep_start[day])
         sessions = rng.poisson(self.expected[:, day] / self.session_lengths)
         who = np.repeat(np.arange(len(self.accounts)), sessions)
         starts = self._session_starts(who, day, rng)
-        rows: list[Row] = []
+        buffer = RowBuffer()
         for index, start in zip(who.tolist(), starts.tolist(), strict=True):
-            rows.extend(self._session_rows(index, start, rand))
-        end = self.scenario.days * DAY
-        rows = [row for row in rows if row.ts < end]
-        rows.sort(key=lambda r: r.ts)
-        return rows
+            self._session_rows(index, start, rand, buffer)
+        del who, starts
+        times = np.frombuffer(buffer.ts, dtype=np.float64)
+        order = np.argsort(times, kind="stable")
+        order = order[times[order] < self.scenario.days * DAY]
+        items = self.pools.items
+        for position in order.tolist():
+            conversation = buffer.conversation[position]
+            yield Row(
+                buffer.ts[position],
+                buffer.account[position],
+                items[buffer.item[position]],
+                buffer.turn[position],
+                INTENTS[buffer.intent[position]],
+                f"conv_{conversation:016x}" if conversation else None,
+            )
 
     def write_day(self, day: int, handle: BinaryIO) -> np.ndarray:
         """Write one day's lines to ``handle``; returns exchanges per account that day."""
@@ -474,7 +545,7 @@ class ExchangeGenerator:
         for row in rows:
             counts[row.account] += 1
             chunk.append(self._encode(row, rand))
-            if len(chunk) >= 20000:
+            if len(chunk) >= 4000:
                 handle.write(b"\n".join(chunk) + b"\n")
                 chunk = []
         if chunk:

@@ -8,9 +8,9 @@ a residential proxy pool that ordinary customers also use, who sits behind one N
 
 from __future__ import annotations
 
-import ipaddress
-
 import numpy as np
+
+from distillguard.sim.fastrandom import FastRandom
 
 # Countries with their UTC offset (hours) and a few residential /16 prefixes (first two octets).
 COUNTRIES: dict[str, tuple[float, tuple[tuple[int, int], ...]]] = {
@@ -115,9 +115,7 @@ def ip_from_prefix(prefix: tuple[int, int], third: np.ndarray, fourth: np.ndarra
     return [f"{head}{c}.{d}" for c, d in zip(third.tolist(), fourth.tolist(), strict=True)]
 
 
-def random_ipv4_in(
-    prefixes: tuple[tuple[int, int], ...], rng: np.random.Generator, size: int
-) -> list[str]:
+def random_ipv4_in(prefixes: tuple[tuple[int, int], ...], rng: FastRandom, size: int) -> list[str]:
     """``size`` addresses spread over the given /16 prefixes."""
     which = rng.integers(len(prefixes), size=size)
     third = rng.integers(0, 256, size=size)
@@ -128,22 +126,11 @@ def random_ipv4_in(
     ]
 
 
-def residential_ip(country: str, rng: np.random.Generator) -> str:
+def residential_ip(country: str, rng: FastRandom) -> str:
     """One home address in the country's residential ranges (sometimes IPv6)."""
     if rng.random() < 0.12:
-        groups = rng.integers(0, 65536, size=6).tolist()
-        return str(
-            ipaddress.IPv6Address(
-                (0x2A02 << 112)
-                | (groups[0] << 96)
-                | (groups[1] << 80)
-                | (groups[2] << 64)
-                | (groups[3] << 48)
-                | (groups[4] << 32)
-                | (groups[5] << 16)
-                | 1
-            )
-        )
+        groups = ":".join(f"{rng.getrandbits(16):x}" for _ in range(4))
+        return f"2a02:{groups}::{rng.getrandbits(16):x}"
     return random_ipv4_in(COUNTRIES[country][1], rng, 1)[0]
 
 
@@ -153,7 +140,7 @@ def all_residential_prefixes() -> tuple[tuple[int, int], ...]:
 
 
 def subnet_pool(
-    prefixes: tuple[tuple[int, int], ...], rng: np.random.Generator, count: int
+    prefixes: tuple[tuple[int, int], ...], rng: FastRandom, count: int
 ) -> list[tuple[int, int, int]]:
     """``count`` distinct /24 subnets drawn from the given /16 prefixes."""
     seen: set[tuple[int, int, int]] = set()
@@ -163,13 +150,13 @@ def subnet_pool(
     return sorted(seen)
 
 
-def company_domain(rng: np.random.Generator) -> str:
+def company_domain(rng: FastRandom) -> str:
     """A plausible company domain such as ``northforge.io``."""
     first, second = rng.choice(len(WORDS), size=2, replace=False).tolist()
     return f"{WORDS[first]}{WORDS[second]}.{TLDS[int(rng.integers(len(TLDS)))]}"
 
 
-def throwaway_domain(rng: np.random.Generator) -> str:
+def throwaway_domain(rng: FastRandom) -> str:
     """A freshly registered, meaningless domain of the kind bulk sign-ups use."""
     letters = "abcdefghijklmnopqrstuvwxyz"
     name = "".join(letters[i] for i in rng.integers(0, 26, size=int(rng.integers(6, 10))))

@@ -127,6 +127,17 @@ class WrapperStyle:
 
     paraphrase: bool
     fixed_variant: int  # which fixed template family the campaign picked
+    bank: str = "all"
+    """``dev`` or ``holdout`` use disjoint halves of every phrase bank, so detectors tuned on
+    development wrappers can be reported on phrasings they never saw."""
+
+
+def _bank(options: tuple[str, ...], bank: str) -> tuple[str, ...]:
+    if bank == "dev":
+        return options[0::2]
+    if bank == "holdout":
+        return options[1::2] or options
+    return options
 
 
 def _pick(rng: random.Random, options: tuple[str, ...]) -> str:
@@ -149,11 +160,12 @@ def harvest_text(
     if style.paraphrase:
 
         def choose(options: tuple[str, ...]) -> str:
-            return _pick(rng, options)
+            return _pick(rng, _bank(options, style.bank))
     else:
 
         def choose(options: tuple[str, ...]) -> str:
-            return options[style.fixed_variant % len(options)]
+            chosen = _bank(options, style.bank)
+            return chosen[style.fixed_variant % len(chosen)]
 
     zh = item.lang == "zh"
     if intent == "cot":
@@ -182,6 +194,21 @@ def harvest_text(
     if style.paraphrase and rng.random() < 0.4:
         return f"{question}\n\n{wrapper}"
     return f"{wrapper}\n\n{question}"
+
+
+PHOTO_QUESTIONS = (
+    "what is this?",
+    "Can you tell me what plant this is and how to care for it?",
+    "Is this mole something I should get checked?",
+    "What does this sign say in English?",
+    "can you solve the problem in this picture",
+    "Rate my outfit",
+)
+
+
+def photo_text(rng: random.Random) -> str:
+    """What an ordinary user asks about a photo they attach."""
+    return _pick(rng, PHOTO_QUESTIONS)
 
 
 def homework_text(question: str, rng: random.Random) -> str:

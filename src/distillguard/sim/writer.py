@@ -6,6 +6,7 @@ that reads the contract files cannot see the truth.
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 import shutil
@@ -127,6 +128,8 @@ def write_days(
         parts = path.parent / f".{path.name}.parts"
         parts.mkdir(exist_ok=True)
         _FORKED_GENERATOR = generator
+        gc.collect()
+        gc.freeze()  # keep the collector from touching (and so copying) inherited pages
         try:
             context = multiprocessing.get_context("fork")
             with context.Pool(workers) as pool:
@@ -137,6 +140,7 @@ def write_days(
                     part.unlink()
                     yield counts
         finally:
+            gc.unfreeze()
             _FORKED_GENERATOR = None
             shutil.rmtree(parts, ignore_errors=True)
 
@@ -159,7 +163,7 @@ def simulate(
     scenario: Scenario = build_scenario(scenario_name, seed)
     pools = PromptPools(choose_prompts(datasets, prompt_split), seed)
     world = AccountBuilder(scenario, exchanges, seed).build()
-    generator = ExchangeGenerator(world, scenario, pools, seed)
+    generator = ExchangeGenerator(world, scenario, pools, seed, wrapper_bank=prompt_split)
     out_dir.mkdir(parents=True, exist_ok=True)
     counts = np.zeros(len(world.accounts), dtype=np.int64)
     with Progress(

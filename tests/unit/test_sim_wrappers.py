@@ -1,0 +1,38 @@
+"""Harvest wrappers: fixed templates, paraphrases, and disjoint dev/holdout phrase banks."""
+
+from __future__ import annotations
+
+import random
+
+from distillguard.sim.prompts import make_item
+from distillguard.sim.wrappers import COT_INSTRUCTIONS, WrapperStyle, harvest_text
+
+ITEM = make_item(
+    "math", "t", "dev", "en", [{"role": "user", "content": "What is 2+2?"}], answer="4"
+)
+
+
+def _texts(style: WrapperStyle, intent: str = "cot", n: int = 200) -> set[str]:
+    rng = random.Random(3)
+    return {harvest_text(intent, ITEM, "What is 2+2?", style, rng) for _ in range(n)}
+
+
+def test_fixed_template_campaign_sends_one_wrapper_per_intent() -> None:
+    assert len(_texts(WrapperStyle(paraphrase=False, fixed_variant=2))) == 1
+
+
+def test_paraphrasing_campaign_rarely_repeats_itself() -> None:
+    assert len(_texts(WrapperStyle(paraphrase=True, fixed_variant=0))) > 60
+
+
+def test_dev_and_holdout_banks_share_no_instruction() -> None:
+    dev = _texts(WrapperStyle(True, 0, "dev"))
+    holdout = _texts(WrapperStyle(True, 0, "holdout"))
+    assert not dev & holdout
+    for text in holdout:
+        assert not any(instruction in text for instruction in COT_INSTRUCTIONS[0::2])
+
+
+def test_reconstruction_prompt_carries_the_known_answer() -> None:
+    (text,) = _texts(WrapperStyle(False, 0), intent="reconstruct", n=3)
+    assert "Final answer: 4" in text and "What is 2+2?" in text
