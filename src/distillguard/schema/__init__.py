@@ -3,6 +3,7 @@
 from distillguard.schema.tables import (
     ACCOUNT_SCHEMA,
     CONTRACT_VERSION,
+    EXCHANGE_FEATURE_SCHEMA,
     EXCHANGE_SCHEMA,
     PROGRAMS,
     QUARANTINE_SCHEMA,
@@ -14,6 +15,7 @@ from distillguard.schema.tables import (
 __all__ = [
     "ACCOUNT_SCHEMA",
     "CONTRACT_VERSION",
+    "EXCHANGE_FEATURE_SCHEMA",
     "EXCHANGE_SCHEMA",
     "PROGRAMS",
     "QUARANTINE_SCHEMA",

@@ -92,3 +92,33 @@ VERIFICATION_LEVELS = ("none", "email", "phone", "id", "business")
 PROGRAMS = ("free", "paid", "education", "startup", "research", "enterprise")
 VERDICTS = ("benign", "review", "distillation")
 MESSAGE_PART_TYPES = ("text", "image", "tool_call", "tool_result")
+
+EXCHANGE_FEATURE_SCHEMA = pa.schema(
+    [
+        pa.field("exchange_id", pa.string(), nullable=False),
+        pa.field("account_id", pa.string(), nullable=False),
+        pa.field("ts", TIMESTAMP, nullable=False),
+        pa.field("model", pa.string(), nullable=False),
+        # Language of the prompt text: "en", "zh", "ru", ... or "und".
+        pa.field("lang", pa.string(), nullable=False),
+        pa.field("prompt_chars", pa.int32(), nullable=False),
+        # 64-bit hash of the normalised prompt text (exact duplicates after normalisation).
+        pa.field("text_hash", pa.int64(), nullable=False),
+        # 64-bit id of the template skeleton (numbers, quoted spans, long task bodies masked).
+        pa.field("template_id", pa.int64(), nullable=False),
+        # 64-bit id of the wrapper: the instruction text around the task, task body removed.
+        pa.field("wrapper_id", pa.int64(), nullable=False),
+        # MinHash LSH band keys of the prompt's shingles (near-duplicate candidates).
+        pa.field("lsh_bands", pa.list_(pa.int64()), nullable=False),
+        # Prompt-signal probabilities from the trained classifier, each in [0, 1].
+        pa.field("p_reasoning", pa.float32(), nullable=False),
+        pa.field("p_reconstruct", pa.float32(), nullable=False),
+        pa.field("p_grading", pa.float32(), nullable=False),
+        pa.field("p_tool", pa.float32(), nullable=False),
+        pa.field("p_rewrite", pa.float32(), nullable=False),
+        # Capability targeted: reasoning, coding, tool_use, grading, vision, rewrite, chat.
+        pa.field("capability", pa.string(), nullable=False),
+        pa.field("truncated", pa.bool_(), nullable=False),
+    ]
+)
+"""Per-exchange features, computed once per batch and read by every detector."""
