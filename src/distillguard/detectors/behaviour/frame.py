@@ -1,0 +1,265 @@
+"""One row per account: the behaviour numbers every behaviour and drift detector reads.
+
+The aggregation from exchanges to accounts is the heavy, relational part of the behaviour
+stage, so it is written once as Ibis expressions and runs wherever the tables live (DuckDB
+here, PySpark or a warehouse elsewhere); only the per-account result comes into pandas.
+It extends the baselines' :func:`~distillguard.evaluation.account_features.behaviour_features`
+(volume, peak hour, hour entropy, token means, account age) rather than repeating it, and
+adds what the detectors need on top: burst timing regularity, the quiet-hours share, the
+extraction parameters, the parameter fingerprint, address prefixes and, when the
+``exchange_features`` table exists, the prompt-signal shares and template concentration.
+
+Columns a table cannot provide (no ``accounts`` or ``exchange_features`` table, or an
+empty one) are present and null, so detectors skip what they cannot judge instead of
+failing.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import ibis
+import ibis.expr.types as ir
+import pandas as pd
+from ibis import _
+
+from distillguard.evaluation.account_features import behaviour_features
+
+if TYPE_CHECKING:
+    from distillguard.detectors.context import ScanContext
+
+FRAME_NAME = "account"
+"""Key of the cached per-account frame in :class:`ScanContext.frames`."""
+
+BURST_GAP_SECONDS = 600.0
+"""Gaps longer than this end a burst; timing regularity is judged inside bursts only, so a
+script's pauses between runs (or a person's nights) do not hide its metronome."""
+REGULAR_GAP_TOLERANCE = 0.10
+"""A gap is "regular" when within ±10% of the account's median in-burst gap."""
+QUIET_HOURS = 6
+"""Width of the quiet window: a person's night is about six hours of near silence."""
+BIG_MAX_TOKENS = 16_000
+"""``max_tokens`` at or above this asks for a full long answer (near model maximum)."""
+SIGNAL_THRESHOLD = 0.5
+"""A prompt counts as carrying a signal when its classifier probability exceeds this."""
+SIGNALS = ("reasoning", "reconstruct", "grading", "tool", "rewrite")
+CAPABILITIES = ("reasoning", "coding", "tool_use", "grading", "vision", "rewrite", "chat")
+MS_PER_SECOND = 1000.0
+SECONDS_PER_DAY = 86400.0
+
+PARAM_FIELDS = ("temperature", "top_p", "max_tokens", "n", "reasoning_effort", "stream")
+"""Fields of the parameter fingerprint, in the order they appear in its text."""
+
+FEATURE_COLUMNS = (
+    *(f"mean_p_{name}" for name in SIGNALS),
+    *(f"share_p_{name}" for name in SIGNALS),
+    *(f"count_p_{name}" for name in SIGNALS),
+    "featured_exchanges",
+    "distinct_templates",
+    "distinct_wrappers",
+    "top_wrapper_share",
+    *(f"capability_{name}" for name in CAPABILITIES),
+)
+"""Columns that come from ``exchange_features``; null where that table is missing."""
+
+
+def _join(base: ir.Table, other: ir.Table) -> ir.Table:
+    """Left-join a per-account table on ``account_id`` without duplicating the key."""
+    joined = base.left_join(other, base.account_id == other.account_id)
+    return joined.select([c for c in joined.columns if c != "account_id_right"])
+
+
+def _has_table(context: ScanContext, name: str) -> bool:
+    return name in context.con.list_tables()
+
+
+def _burst_timing(exchanges: ir.Table) -> ir.Table:
+    """Regularity of gaps inside bursts: coefficient of variation and the share of gaps
+    within ±10% of the account's median in-burst gap (a script's metronome)."""
+    order = ibis.window(group_by="account_id", order_by="ts")
+    gaps = exchanges.select("account_id", "ts").mutate(prev=_.ts.lag().over(order))
+    gaps = gaps.mutate(gap=_.ts.delta(_.prev, unit="millisecond") / MS_PER_SECOND)
+    inside = gaps.filter(_.gap.notnull() & (_.gap <= BURST_GAP_SECONDS))
+    stats = inside.group_by("account_id").aggregate(
+        burst_gaps=_.gap.count(),
+        burst_gap_mean=_.gap.mean(),
+        burst_gap_std=_.gap.std(),
+        burst_gap_median=_.gap.median(),
+    )
+    near = inside.join(stats.select("account_id", "burst_gap_median"), "account_id")
+    tolerance = REGULAR_GAP_TOLERANCE * near.burst_gap_median
+    regular = near.group_by("account_id").aggregate(
+        regular_gap_share=((near.gap - near.burst_gap_median).abs() <= tolerance)
+        .cast("float64")
+        .mean()
+    )
+    stats = stats.mutate(
+        burst_gap_cv=ibis.ifelse(_.burst_gap_mean > 0, _.burst_gap_std / _.burst_gap_mean, None)
+    )
+    return _join(stats, regular)
+
+
+def _quiet_hours(exchanges: ir.Table) -> ir.Table:
+    """Share of traffic in the account's quietest six consecutive UTC hours.
+
+    This is the account's "night" in its own frame, found without knowing its time zone: a
+    person's quietest six hours hold almost nothing; a script running 24/7 puts a quarter
+    of its traffic there.  Each hour's count is spread to the six windows that contain it;
+    a window no request falls in is empty, so fewer than 24 windows seen means a zero.
+    """
+    hours = exchanges.group_by(["account_id", exchanges.ts.hour().name("hour")]).aggregate(
+        n=_.count()
+    )
+    spread = [
+        hours.select("account_id", "n", start=((_.hour - offset + 24) % 24).cast("int32"))
+        for offset in range(QUIET_HOURS)
+    ]
+    windows = ibis.union(*spread).group_by(["account_id", "start"]).aggregate(n=_.n.sum())
+    totals = hours.group_by("account_id").aggregate(total=_.n.sum())
+    lowest = windows.group_by("account_id").aggregate(
+        windows_seen=_.start.nunique(), quietest=_.n.min(), active_hours_of_day=_.count()
+    )
+    lowest = _join(lowest, totals).mutate(
+        quiet_share=ibis.ifelse(_.windows_seen < 24, 0.0, _.quietest.cast("float64") / _.total)
+    )
+    return lowest.select("account_id", "quiet_share")
+
+
+def _request_shape(exchanges: ir.Table) -> ir.Table:
+    """Extraction parameters, conversation use, reasoning tokens, address prefixes."""
+    ip = exchanges.client_ip
+    v4 = ip.re_extract(r"^(\d+\.\d+\.\d+)\.\d+$", 1)
+    v6 = ip.re_extract(r"^([0-9A-Fa-f]*:[0-9A-Fa-f]*:[0-9A-Fa-f]*)", 1)
+    prefix = ibis.cases((v4 != "", v4), (v6 != "", v6), else_=ip)
+    return exchanges.group_by("account_id").aggregate(
+        active_hours=exchanges.ts.truncate("h").nunique(),
+        strict_single_turn_share=(exchanges.n_messages <= 1).cast("float64").mean(),
+        conversation_share=exchanges.conversation_id.notnull().cast("float64").mean(),
+        one_shot_share=((exchanges.n_messages <= 1) & exchanges.conversation_id.isnull())
+        .cast("float64")
+        .mean(),
+        mean_generated_tokens=(
+            exchanges.output_tokens.fill_null(0) + exchanges.reasoning_tokens.fill_null(0)
+        ).mean(),
+        mean_reasoning_tokens=exchanges.reasoning_tokens.fill_null(0).mean(),
+        median_output_tokens=exchanges.output_tokens.median(),
+        max_tokens_mean=exchanges.max_tokens.mean(),
+        big_max_tokens_share=(exchanges.max_tokens.fill_null(0) >= BIG_MAX_TOKENS)
+        .cast("float64")
+        .mean(),
+        high_effort_share=(exchanges.reasoning_effort.fill_null("") == "high")
+        .cast("float64")
+        .mean(),
+        multi_sample_share=(exchanges.n.fill_null(1) > 1).cast("float64").mean(),
+        distinct_prefixes=prefix.nunique(),
+    )
+
+
+def _fingerprint_text(exchanges: ir.Table) -> ir.StringValue:
+    parts = [exchanges[name].cast("string").fill_null("-") for name in PARAM_FIELDS]
+    text: ir.StringValue = parts[0]
+    for part in parts[1:]:
+        text = text.concat("|", part)
+    return text
+
+
+def _parameter_fingerprint(exchanges: ir.Table) -> ir.Table:
+    """The account's most common parameter tuple (as text) and the share it covers.
+
+    Ties go to the lexically first tuple so the result does not depend on the engine.
+    """
+    counted = (
+        exchanges.mutate(fingerprint=_fingerprint_text(exchanges))
+        .group_by(["account_id", "fingerprint"])
+        .aggregate(n=_.count())
+    )
+    ranked = counted.mutate(
+        rank=ibis.row_number().over(
+            ibis.window(group_by="account_id", order_by=[ibis.desc("n"), "fingerprint"])
+        ),
+        total=_.n.sum().over(ibis.window(group_by="account_id")),
+    )
+    return ranked.filter(_.rank == 0).select(
+        "account_id",
+        param_fingerprint=_.fingerprint,
+        param_fingerprint_share=_.n.cast("float64") / _.total,
+    )
+
+
+def _signal_features(features: ir.Table) -> ir.Table:
+    """Prompt-signal means, shares and counts, template and wrapper concentration, and the
+    capability mix of an account's prompts, from ``exchange_features``."""
+    aggregates: dict[str, ir.Value] = {"featured_exchanges": features.count()}
+    for name in SIGNALS:
+        column = features[f"p_{name}"].cast("float64")
+        above = (column > SIGNAL_THRESHOLD).cast("int64")
+        aggregates[f"mean_p_{name}"] = column.mean()
+        aggregates[f"share_p_{name}"] = above.cast("float64").mean()
+        aggregates[f"count_p_{name}"] = above.sum()
+    for name in CAPABILITIES:
+        aggregates[f"capability_{name}"] = (features.capability == name).cast("float64").mean()
+    aggregates["distinct_templates"] = features.template_id.nunique()
+    aggregates["distinct_wrappers"] = features.wrapper_id.nunique()
+    table = features.group_by("account_id").aggregate(**aggregates)
+    wrappers = features.group_by(["account_id", "wrapper_id"]).aggregate(n=_.count())
+    top = wrappers.group_by("account_id").aggregate(
+        top_wrapper_n=_.n.max(), wrapper_total=_.n.sum()
+    )
+    top = top.select(
+        "account_id", top_wrapper_share=_.top_wrapper_n.cast("float64") / _.wrapper_total
+    )
+    return _join(table, top)
+
+
+def account_expression(context: ScanContext) -> ir.Table:
+    """The unexecuted per-account expression over the store's tables (see module doc)."""
+    exchanges = context.con.table("exchanges")
+    accounts = context.con.table("accounts") if _has_table(context, "accounts") else None
+    table = behaviour_features(exchanges, accounts)
+    for part in (
+        _burst_timing(exchanges),
+        _quiet_hours(exchanges),
+        _request_shape(exchanges),
+        _parameter_fingerprint(exchanges),
+    ):
+        table = _join(table, part)
+    table = table.mutate(
+        output_input_ratio=ibis.ifelse(
+            _.sum_input_tokens > 0,
+            _.sum_output_tokens.cast("float64") / _.sum_input_tokens,
+            None,
+        ),
+        span_days=_.last_ts.delta(_.first_ts, unit="second") / SECONDS_PER_DAY,
+    )
+    if _has_table(context, "exchange_features"):
+        table = _join(table, _signal_features(context.con.table("exchange_features")))
+    return table.order_by("account_id")
+
+
+def _build(context: ScanContext) -> pd.DataFrame:
+    frame = context.con.to_pandas(account_expression(context))
+    if "account_age_days" not in frame.columns:
+        frame["account_age_days"] = float("nan")
+    for column in FEATURE_COLUMNS:
+        if column not in frame.columns:
+            frame[column] = float("nan")
+    frame["exchanges"] = frame["exchanges"].astype("int64")
+    return frame.set_index("account_id", drop=False)
+
+
+def account_frame(context: ScanContext) -> pd.DataFrame:
+    """One row per account (indexed by ``account_id``), built once per scan and cached.
+
+    Columns: volume (``exchanges``, ``active_days``, ``active_hours``, ``peak_hour``,
+    ``peak_day``, ``mean_per_active_day``, ``first_ts``, ``last_ts``, ``span_days``),
+    timing (``burst_gap_cv``, ``regular_gap_share``, ``burst_gaps``, ``hour_entropy``,
+    ``quiet_share``), request shape (``single_turn_share``, ``strict_single_turn_share``,
+    ``conversation_share``, ``one_shot_share`` (single-turn and outside any named
+    conversation), token means, ``mean_generated_tokens`` (output plus reasoning),
+    ``median_output_tokens``, ``output_input_ratio``,
+    ``max_tokens_mean``, ``big_max_tokens_share``, ``high_effort_share``,
+    ``multi_sample_share``, ``param_fingerprint`` and its share), infrastructure
+    (``distinct_ips``, ``distinct_prefixes``, ``distinct_user_agents``, ``distinct_models``,
+    ``top_model_share``), ``account_age_days`` and the :data:`FEATURE_COLUMNS`.
+    """
+    return context.frame(FRAME_NAME, _build)

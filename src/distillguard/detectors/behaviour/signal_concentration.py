@@ -1,0 +1,121 @@
+"""DG-205 prompt-signal concentration: most of an account's prompts carry a harvest signal.
+
+One "explain step by step" is ordinary (students ask it all the time); an account whose
+prompts *mostly* ask for reasoning traces, reconstructions, grades, tool trajectories or
+rewrites, in numbers, is collecting them.  So it is the share and the count that matter,
+per signal, and the strongest signal gives the strength:
+
+    per signal s:  ramp(share_p_s, min_share, full_share)
+                   × log_ramp(count_p_s, min_count, full_count)
+    strength = max over the five signals
+
+A prompt carries a signal when its classifier probability exceeds 0.5 (``exchange_features``);
+without that table the detector returns nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from distillguard.detectors.base import ATLAS, DetectorInfo, Evidence
+from distillguard.detectors.behaviour.common import (
+    check_range,
+    check_unit,
+    count,
+    load_settings,
+    log_ramp,
+    percent,
+    ramp,
+    rounded,
+)
+from distillguard.detectors.behaviour.frame import SIGNALS, account_frame
+from distillguard.detectors.context import ScanContext
+
+INFO = DetectorInfo(
+    id="DG-205",
+    version="1.0",
+    name="prompt-signal concentration",
+    description="A large share and count of an account's prompts carry one harvest signal.",
+    family="behaviour",
+    atlas=(ATLAS["extract_model"],),
+)
+
+SIGNAL_WORDS = {
+    "reasoning": "ask for step-by-step reasoning",
+    "reconstruct": "ask to reconstruct a hidden reasoning trace",
+    "grading": "ask for a grade against a rubric",
+    "tool": "ask for a tool-use trajectory",
+    "rewrite": "ask to rewrite or paraphrase an answer",
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Defaults: a share under 40% is ordinary; a count under 20 is too few to judge."""
+
+    min_share: float = 0.4
+    full_share: float = 0.9
+    min_count: float = 20.0
+    full_count: float = 100.0
+    emit_above: float = 0.05
+
+    def __post_init__(self) -> None:
+        check_range(INFO.id, "share", self.min_share, self.full_share)
+        check_range(INFO.id, "count", self.min_count, self.full_count)
+        if self.min_count <= 0:
+            raise ValueError(f"{INFO.id}: min_count must be positive")
+        check_unit(INFO.id, "emit_above", self.emit_above)
+
+
+def detect(context: ScanContext) -> list[Evidence]:
+    """Evidence for each account whose prompts concentrate on a harvest signal."""
+    settings = load_settings(Settings, INFO.id, context.settings(INFO.id))
+    frame = account_frame(context)
+    frame = frame[frame["featured_exchanges"].notna()]
+    if frame.empty:
+        return []
+    per_signal = np.column_stack(
+        [
+            ramp(frame[f"share_p_{name}"], settings.min_share, settings.full_share)
+            * log_ramp(frame[f"count_p_{name}"], settings.min_count, settings.full_count)
+            for name in SIGNALS
+        ]
+    )
+    strongest = per_signal.argmax(axis=1)
+    strength = per_signal.max(axis=1)
+    evidence: list[Evidence] = []
+    for position, row in enumerate(frame.itertuples(index=False)):
+        value = float(strength[position])
+        if value <= settings.emit_above:
+            continue
+        top = SIGNALS[int(strongest[position])]
+        share = float(getattr(row, f"share_p_{top}"))
+        total = float(row.featured_exchanges)
+        details: dict[str, object] = {
+            "signal": top,
+            "featured_exchanges": int(total),
+            "distinct_templates": int(row.distinct_templates),
+            "distinct_wrappers": int(row.distinct_wrappers),
+            "top_wrapper_share": rounded(row.top_wrapper_share),
+        }
+        for name in SIGNALS:
+            details[f"share_p_{name}"] = rounded(getattr(row, f"share_p_{name}"))
+            details[f"count_p_{name}"] = int(getattr(row, f"count_p_{name}"))
+        evidence.append(
+            Evidence(
+                detector=INFO.id,
+                family=INFO.family,
+                subject=str(row.account_id),
+                strength=rounded(value),
+                summary=(
+                    f"{percent(share)} of {count(total)} prompts {SIGNAL_WORDS[top]} "
+                    f"({count(getattr(row, f'count_p_{top}'))} prompts; "
+                    f"{int(row.distinct_wrappers)} distinct wrappers, the top one on "
+                    f"{percent(row.top_wrapper_share)})"
+                ),
+                details=details,
+            )
+        )
+    return evidence

@@ -1,0 +1,80 @@
+"""Settings of the coordination stage, with the defaults it was tuned on.
+
+Every threshold lives here, read once from the scan configuration (``DG-401`` settings),
+so detectors never read globals and a results file can record what produced it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+from typing import Any
+
+WEBMAIL_DOMAINS = frozenset(
+    {
+        "gmail.com",
+        "googlemail.com",
+        "outlook.com",
+        "hotmail.com",
+        "live.com",
+        "msn.com",
+        "yahoo.com",
+        "icloud.com",
+        "me.com",
+        "aol.com",
+        "proton.me",
+        "protonmail.com",
+        "qq.com",
+        "163.com",
+        "126.com",
+        "gmx.de",
+        "gmx.net",
+        "web.de",
+        "yandex.ru",
+        "mail.ru",
+        "naver.com",
+    }
+)
+"""Mass-market mailbox providers: sharing one says nothing about a relation."""
+
+
+@dataclass(frozen=True)
+class CoordinationConfig:
+    """Knobs of graph building, clustering and scoring (see each field)."""
+
+    max_group: int = 1000
+    """Values shared by more accounts than this are ignored entirely (a residential proxy
+    pool, a NAT of thousands, the default SDK): they cannot tell campaigns apart."""
+    pair_cap: int = 60
+    """Groups up to this size expand to all pairs; larger ones (up to ``max_group``) to a
+    ring of ``ring_degree`` neighbours in hash order, which keeps them connected in
+    O(n * degree) edges instead of O(n^2)."""
+    ring_degree: int = 6
+    min_share: float = 0.10
+    """A per-request value (client subnet, wrapper, template) counts for an account only
+    when at least this share of its exchanges use it: infrastructure it lives on, not a
+    proxy address it passed through once."""
+    min_count: int = 2
+    lsh_min_share: float = 0.05
+    min_edge: float = 0.6
+    """Total pair weight needed to enter the graph: one weak view never ties two accounts."""
+    bucket_seconds: int = 600
+    """Activity buckets for synchrony (SynchroTrap-style), ten minutes."""
+    sync_weight: float = 0.8
+    sync_min_jaccard: float = 0.2
+    resolution: float = 0.1
+    """Leiden RBConfiguration resolution; higher splits more."""
+    seed: int = 20260401
+    min_size: int = 2
+    webmail: frozenset[str] = WEBMAIL_DOMAINS
+
+    @classmethod
+    def from_settings(cls, settings: dict[str, Any]) -> CoordinationConfig:
+        """Defaults overridden by the known keys of ``settings``; unknown keys are an error."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(settings) - known)
+        if unknown:
+            raise ValueError(f"DG-401: unknown settings {', '.join(unknown)}")
+        values = dict(settings)
+        if "webmail" in values:
+            values["webmail"] = frozenset(str(d).lower() for d in values["webmail"])
+        return replace(cls(), **values)

@@ -1,0 +1,213 @@
+"""The weighted account graph: every view's shared values expanded into pairs, sub-quadratically.
+
+A value shared by ``n`` accounts becomes pairs only when ``2 <= n <= max_group``: small
+groups (``n <= pair_cap``) expand to all pairs, larger ones to a ring of ``ring_degree``
+neighbours in hash order, which keeps the group connected with O(n) edges.  Per view a pair
+keeps the weight of its rarest shared value (no piling up of many weak coincidences); the
+views then add up, and each edge keeps the per-view weights that support it, for words
+later.  Synchrony (SynchroTrap: the Jaccard of the 10-minute buckets two accounts are active
+in) is measured only on pairs another view already proposed, never on all pairs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+import xxhash
+
+from distillguard.detectors.coordination.config import CoordinationConfig
+from distillguard.detectors.coordination.rarity import rarity_array
+from distillguard.detectors.coordination.views import VIEWS, View
+
+if TYPE_CHECKING:
+    from ibis.backends import BaseBackend
+
+SYNC = "synchrony"
+"""Edge column of the synchrony view (not an Ibis view: it needs candidate pairs)."""
+
+
+@dataclass
+class AccountGraph:
+    """Accounts (index = node id), edges with per-view weights, and what was shared."""
+
+    accounts: list[str]
+    edges: pd.DataFrame
+    """Columns ``a``, ``b`` (node ids, a < b), ``weight``, one column per view, ``jaccard``."""
+    memberships: dict[str, pd.DataFrame]
+    """Per view: ``account`` (node id), ``value``, ``sharers``, ``rarity``."""
+    buckets: dict[int, npt.NDArray[np.int64]] = field(default_factory=dict)
+    """Per node id: sorted active bucket numbers (for cluster-level synchrony)."""
+    n_buckets: int = 1
+    views: list[str] = field(default_factory=list)
+
+
+def _has_features(con: BaseBackend) -> bool:
+    if "exchange_features" not in set(con.list_tables()):
+        return False
+    return int(con.table("exchange_features").count().execute()) > 0
+
+
+def account_universe(con: BaseBackend) -> list[str]:
+    """Every account seen in sign-ups or in requests, sorted (node ids follow this order)."""
+    a = con.table("accounts").select("account_id")
+    x = con.table("exchanges").select("account_id")
+    ids = a.union(x, distinct=True).execute()["account_id"]
+    return sorted(str(v) for v in ids)
+
+
+def _stable_hash(values: pd.Series) -> npt.NDArray[np.uint64]:
+    return np.fromiter(
+        (xxhash.xxh64_intdigest(str(v).encode()) for v in values), np.uint64, len(values)
+    )
+
+
+def raw_ids(frame: pd.DataFrame, index: dict[str, int]) -> pd.Series:
+    """Account ids of a membership frame's node ids."""
+    ids = np.array(sorted(index, key=index.__getitem__), dtype=object)
+    return pd.Series(ids[frame["account"].to_numpy()], index=frame.index, dtype=object)
+
+
+def memberships(
+    view: View, con: BaseBackend, cfg: CoordinationConfig, index: dict[str, int]
+) -> pd.DataFrame:
+    """The view's ``(account, value)`` rows with how many accounts share each value."""
+    raw = view.query(con, cfg).execute()
+    frame = pd.DataFrame(
+        {"account": raw["account_id"].map(index), "value": raw["value"].astype(str)}
+    ).dropna()
+    frame["account"] = frame["account"].astype(np.int64)
+    frame = frame.drop_duplicates().sort_values(["value", "account"], ignore_index=True)
+    frame["sharers"] = frame.groupby("value")["account"].transform("size").astype(np.int64)
+    # Ring order for large groups: a hash of the account *id* alone, so that the same
+    # accounts sit next to each other in every view (their ties add up across views) and
+    # adding an unrelated account never reorders an existing group.
+    frame["order"] = _stable_hash(raw_ids(frame, index))
+    frame["rarity"] = rarity_array(frame["sharers"].to_numpy(), len(index), cfg.max_group)
+    return frame
+
+
+def expand_pairs(members: pd.DataFrame, cfg: CoordinationConfig) -> pd.DataFrame:
+    """Pairs ``a < b`` with the view weight of their rarest shared value."""
+    live = members[members["rarity"] > 0]
+    small = live[live["sharers"] <= cfg.pair_cap]
+    joined = small.merge(small[["value", "account"]], on="value", suffixes=("", "_b"))
+    joined = joined[joined["account"] < joined["account_b"]]
+    parts = [
+        pd.DataFrame({"a": joined["account"], "b": joined["account_b"], "w": joined["rarity"]})
+    ]
+    large = live[live["sharers"] > cfg.pair_cap]
+    if len(large):
+        large = large.sort_values(["value", "order"], ignore_index=True)
+        pos = large.groupby("value").cumcount().to_numpy()
+        start = np.arange(len(large)) - pos
+        size = large["sharers"].to_numpy()
+        accounts = large["account"].to_numpy()
+        for step in range(1, cfg.ring_degree + 1):
+            other = accounts[start + (pos + step) % size]
+            parts.append(
+                pd.DataFrame(
+                    {
+                        "a": np.minimum(accounts, other),
+                        "b": np.maximum(accounts, other),
+                        "w": large["rarity"].to_numpy(),
+                    }
+                )
+            )
+    pairs = pd.concat(parts, ignore_index=True)
+    pairs = pairs[pairs["a"] != pairs["b"]]
+    return pairs.groupby(["a", "b"], as_index=False, sort=True)["w"].max()
+
+
+def activity_buckets(
+    con: BaseBackend, cfg: CoordinationConfig, index: dict[str, int]
+) -> tuple[dict[int, npt.NDArray[np.int64]], int]:
+    """Active ``bucket_seconds`` buckets per account, and the number of buckets in the window."""
+    x = con.table("exchanges")
+    bucket = (x.ts.epoch_seconds() // cfg.bucket_seconds).cast("int64")
+    rows = x.select(account_id=x.account_id, bucket=bucket).distinct().execute()
+    if rows.empty:
+        return {}, 1
+    nodes = rows["account_id"].map(index).to_numpy(np.int64)
+    values = rows["bucket"].to_numpy(np.int64)
+    span = int(values.max() - values.min() + 1)
+    order = np.lexsort((values, nodes))
+    nodes, values = nodes[order], values[order]
+    cuts = np.flatnonzero(np.diff(nodes)) + 1
+    out = {
+        int(group[0]): vals
+        for group, vals in zip(np.split(nodes, cuts), np.split(values, cuts), strict=True)
+    }
+    return out, span
+
+
+def jaccard(a: npt.NDArray[np.int64], b: npt.NDArray[np.int64]) -> tuple[float, float]:
+    """Jaccard of two bucket sets and the lift of their overlap over independent activity."""
+    if len(a) == 0 or len(b) == 0:
+        return 0.0, 0.0
+    inter = len(np.intersect1d(a, b, assume_unique=True))
+    return inter / (len(a) + len(b) - inter), float(inter)
+
+
+def synchrony(
+    pairs: pd.DataFrame,
+    buckets: dict[int, npt.NDArray[np.int64]],
+    n_buckets: int,
+    cfg: CoordinationConfig,
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Per candidate pair: bucket Jaccard, and the synchrony view weight.
+
+    The weight counts only overlap far above chance (lift >= 3 over two accounts active at
+    random in the same window) and above ``sync_min_jaccard``; it grows linearly to
+    ``sync_weight`` at Jaccard 1.
+    """
+    empty = np.zeros(0, dtype=np.int64)
+    jac = np.zeros(len(pairs))
+    weight = np.zeros(len(pairs))
+    for i, (a, b) in enumerate(zip(pairs["a"].tolist(), pairs["b"].tolist(), strict=True)):
+        ba, bb = buckets.get(a, empty), buckets.get(b, empty)
+        j, inter = jaccard(ba, bb)
+        jac[i] = j
+        expected = len(ba) * len(bb) / max(n_buckets, 1)
+        if j >= cfg.sync_min_jaccard and inter >= 3 and inter >= 3 * expected:
+            span = 1.0 - cfg.sync_min_jaccard
+            weight[i] = cfg.sync_weight * min(1.0, (j - cfg.sync_min_jaccard) / span + 0.25)
+    return jac, weight
+
+
+def build_graph(con: BaseBackend, cfg: CoordinationConfig) -> AccountGraph:
+    """Run every applicable view and assemble the weighted, thresholded account graph."""
+    accounts = account_universe(con)
+    index = {acct: i for i, acct in enumerate(accounts)}
+    features = _has_features(con)
+    views = [v for v in VIEWS if features or not v.needs_features]
+    members: dict[str, pd.DataFrame] = {}
+    merged: pd.DataFrame | None = None
+    for view in views:
+        members[view.name] = memberships(view, con, cfg, index)
+        pairs = expand_pairs(members[view.name], cfg).rename(columns={"w": view.name})
+        pairs[view.name] *= view.weight
+        merged = pairs if merged is None else merged.merge(pairs, on=["a", "b"], how="outer")
+    names = [v.name for v in views]
+    if merged is None or merged.empty:
+        merged = pd.DataFrame({"a": [], "b": [], **{n: [] for n in names}})
+    merged = merged.fillna(0.0).astype({"a": np.int64, "b": np.int64})
+    merged["weight"] = merged[names].sum(axis=1) if names else 0.0
+    candidates = merged[merged["weight"] >= cfg.min_edge / 2].reset_index(drop=True)
+    buckets, span = activity_buckets(con, cfg, index)
+    jac, sync_w = synchrony(candidates, buckets, span, cfg)
+    candidates["jaccard"] = jac
+    candidates[SYNC] = sync_w
+    candidates["weight"] = candidates["weight"] + sync_w
+    edges = candidates[candidates["weight"] >= cfg.min_edge].sort_values(["a", "b"])
+    return AccountGraph(
+        accounts=accounts,
+        edges=edges.reset_index(drop=True),
+        memberships=members,
+        buckets=buckets,
+        n_buckets=span,
+        views=[*names, SYNC],
+    )

@@ -1,0 +1,225 @@
+"""What each cluster looks like as a whole: size, ties, templates, timing, sign-ups, traffic.
+
+A cluster is judged as one subject, so these are cluster-level measurements, computed with
+Ibis over the store (exchange counts, time span, capabilities, wrapper use) and from the
+graph (which views tie the members, how synchronised they are).  Scoring reads only this.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+import ibis
+import numpy as np
+import pandas as pd
+
+from distillguard.detectors.coordination.config import CoordinationConfig
+from distillguard.detectors.coordination.edges import SYNC, AccountGraph
+from distillguard.results.model import Indicator
+
+if TYPE_CHECKING:
+    from ibis.backends import BaseBackend
+
+INDICATORS_PER_VIEW = 3
+CAPABILITY_MIN_SHARE = 0.10
+
+
+@dataclass
+class ViewTie:
+    """How one view ties a cluster: members covered and the values they share."""
+
+    view: str
+    coverage: float
+    """Share of members that share at least one value of this view with another member."""
+    top: list[tuple[str, int, float]]
+    """(value, members sharing it, rarity) of the most shared values, most shared first."""
+
+
+@dataclass
+class ClusterProfile:
+    """Cluster-level measurements (see module docstring)."""
+
+    cluster_id: str
+    members: list[str]
+    ties: list[ViewTie] = field(default_factory=list)
+    identities: int = 0
+    """Distinct declared identities: organisation, else non-webmail e-mail domain, else self."""
+    diversity: float = 0.0
+    """1 - largest identity's share of members: 0 for one company, near 1 for a hydra."""
+    cross_identity: dict[str, int] = field(default_factory=dict)
+    """Per infrastructure value shared in the cluster: identities among its sharers."""
+    burst: float = 0.0
+    """Largest share of members created within any 24 hours."""
+    created_span_days: float | None = None
+    synchrony: float = 0.0
+    """Mean Jaccard of 10-minute activity buckets over the cluster's edges."""
+    synced_pairs: float = 0.0
+    """Share of the cluster's edges carried (in part) by synchrony."""
+    exchanges: int = 0
+    first_seen: datetime | None = None
+    last_seen: datetime | None = None
+    capabilities: list[str] = field(default_factory=list)
+    top_wrapper: str | None = None
+    wrapper_share: float = 0.0
+    """Share of the cluster's exchanges that use its most common wrapper."""
+    wrapper_coverage: float = 0.0
+    """Share of members whose own traffic relies on that wrapper (>= min_share)."""
+    indicators: list[Indicator] = field(default_factory=list)
+
+
+def _membership_table(clusters: dict[str, list[str]]) -> ibis.Table:
+    rows = [(acct, cid) for cid, members in clusters.items() for acct in members]
+    frame = pd.DataFrame(rows, columns=["account_id", "cluster_id"])
+    return ibis.memtable(frame)
+
+
+def _traffic(con: BaseBackend, members: ibis.Table) -> pd.DataFrame:
+    x = con.table("exchanges").select("account_id", "ts")
+    joined = x.join(members, "account_id")
+    return (
+        joined.group_by("cluster_id")
+        .aggregate(exchanges=joined.count(), first_seen=joined.ts.min(), last_seen=joined.ts.max())
+        .execute()
+    )
+
+
+def _feature_use(con: BaseBackend, members: ibis.Table, column: str) -> pd.DataFrame:
+    f = con.table("exchange_features")
+    joined = f.select("account_id", value=f[column].cast("string")).join(members, "account_id")
+    return (
+        joined.group_by(["cluster_id", "account_id", "value"])
+        .aggregate(uses=joined.count())
+        .execute()
+    )
+
+
+def _ties(graph: AccountGraph, nodes: list[int]) -> list[ViewTie]:
+    ties: list[ViewTie] = []
+    inside = set(nodes)
+    for view, frame in graph.memberships.items():
+        local = frame[frame["account"].isin(inside) & (frame["rarity"] > 0)]
+        counts = local.groupby("value")["account"].nunique()
+        shared = counts[counts >= 2]
+        if shared.empty:
+            continue
+        covered = local[local["value"].isin(shared.index)]["account"].nunique()
+        rarity = local.drop_duplicates("value").set_index("value")["rarity"]
+        ranked = sorted(shared.items(), key=lambda kv: (-kv[1], -rarity[kv[0]], kv[0]))
+        top = [(str(v), int(n), float(rarity[v])) for v, n in ranked[:INDICATORS_PER_VIEW]]
+        ties.append(ViewTie(view, covered / len(nodes), top))
+    return ties
+
+
+def _identity(row: pd.Series, cfg: CoordinationConfig) -> str:
+    org = row.get("organization_id")
+    if isinstance(org, str) and org:
+        return f"org:{org}"
+    domain = row.get("email_domain")
+    if isinstance(domain, str) and domain and domain.lower() not in cfg.webmail:
+        return f"domain:{domain.lower()}"
+    return f"self:{row['account_id']}"
+
+
+def _burst(created: pd.Series) -> tuple[float, float | None]:
+    times = np.sort(created.dropna().astype("int64").to_numpy()) / 1e6 / 86400.0
+    if len(times) == 0:
+        return 0.0, None
+    right = np.searchsorted(times, times + 1.0, side="right")
+    best = int((right - np.arange(len(times))).max())
+    return best / len(created), float(times[-1] - times[0])
+
+
+def profile_clusters(
+    con: BaseBackend,
+    graph: AccountGraph,
+    clusters: dict[str, list[str]],
+    cfg: CoordinationConfig,
+) -> dict[str, ClusterProfile]:
+    """Measure every cluster (one Ibis query per measurement, not one per cluster)."""
+    if not clusters:
+        return {}
+    index = {acct: i for i, acct in enumerate(graph.accounts)}
+    members = _membership_table(clusters)
+    traffic = _traffic(con, members).set_index("cluster_id")
+    signups = con.table("accounts").join(members, "account_id").execute()
+    has_features = any(v in graph.memberships for v in ("wrapper", "template"))
+    wrappers = _feature_use(con, members, "wrapper_id") if has_features else pd.DataFrame()
+    capabilities = _feature_use(con, members, "capability") if has_features else pd.DataFrame()
+    edges = graph.edges
+    cluster_of = {acct: cid for cid, accts in clusters.items() for acct in accts}
+    left = [cluster_of.get(graph.accounts[a]) for a in edges["a"].tolist()]
+    right = [cluster_of.get(graph.accounts[b]) for b in edges["b"].tolist()]
+    edges = edges.assign(
+        cluster_id=[x if x == y else None for x, y in zip(left, right, strict=True)]
+    )
+    out: dict[str, ClusterProfile] = {}
+    for cid, accts in clusters.items():
+        p = ClusterProfile(cid, accts)
+        nodes = [index[a] for a in accts]
+        p.ties = _ties(graph, nodes)
+        mine = signups[signups["cluster_id"] == cid]
+        identity_of = {a: f"self:{a}" for a in accts}
+        for _, row in mine.iterrows():
+            identity_of[str(row["account_id"])] = _identity(row, cfg)
+        counts = Counter(identity_of.values())
+        p.identities = len(counts)
+        p.diversity = 1.0 - max(counts.values()) / len(accts)
+        p.burst, p.created_span_days = _burst(mine["created_at"]) if not mine.empty else (0.0, None)
+        inner = edges[edges["cluster_id"] == cid]
+        if len(inner):
+            p.synchrony = float(inner["jaccard"].mean())
+            p.synced_pairs = float((inner[SYNC] > 0).mean())
+        if cid in traffic.index:
+            row = traffic.loc[cid]
+            p.exchanges = int(row["exchanges"])
+            p.first_seen = pd.Timestamp(row["first_seen"]).to_pydatetime()
+            p.last_seen = pd.Timestamp(row["last_seen"]).to_pydatetime()
+        if has_features:
+            _template_use(p, wrappers[wrappers["cluster_id"] == cid], cfg)
+            caps = capabilities[capabilities["cluster_id"] == cid].groupby("value")["uses"].sum()
+            total = float(caps.sum()) or 1.0
+            caps = caps[caps / total >= CAPABILITY_MIN_SHARE].sort_values(ascending=False)
+            p.capabilities = sorted(caps.index, key=lambda c: (-caps[c], c))
+        p.cross_identity = _cross_identity(graph, p, identity_of, index)
+        p.indicators = [
+            Indicator(kind=t.view, value=value, accounts=n) for t in p.ties for value, n, _ in t.top
+        ]
+        out[cid] = p
+    return out
+
+
+def _template_use(p: ClusterProfile, uses: pd.DataFrame, cfg: CoordinationConfig) -> None:
+    if uses.empty:
+        return
+    by_value = uses.groupby("value")["uses"].sum().sort_values(ascending=False, kind="stable")
+    top = str(sorted(by_value.index, key=lambda v: (-by_value[v], v))[0])
+    p.top_wrapper = top
+    p.wrapper_share = float(by_value[top] / by_value.sum())
+    per_account = uses.groupby("account_id")["uses"].sum()
+    on_top = uses[uses["value"] == top].set_index("account_id")["uses"]
+    share = on_top.reindex(per_account.index, fill_value=0) / per_account
+    p.wrapper_coverage = float((share >= cfg.min_share).sum() / len(p.members))
+
+
+INFRA_VIEWS = ("payment_fingerprint", "signup_ip", "signup_subnet", "client_subnet")
+
+
+def _cross_identity(
+    graph: AccountGraph, p: ClusterProfile, identity_of: dict[str, str], index: dict[str, int]
+) -> dict[str, int]:
+    """For each shared infrastructure value: how many declared identities use it."""
+    out: dict[str, int] = {}
+    nodes = {index[a] for a in p.members}
+    for view in INFRA_VIEWS:
+        frame = graph.memberships.get(view)
+        if frame is None:
+            continue
+        local = frame[frame["account"].isin(nodes) & (frame["rarity"] > 0)]
+        for value, group in local.groupby("value"):
+            if len(group) >= 2:
+                who = {identity_of[graph.accounts[i]] for i in group["account"]}
+                out[f"{view}:{value}"] = len(who)
+    return out

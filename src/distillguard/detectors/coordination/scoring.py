@@ -1,0 +1,227 @@
+"""Cluster-level evidence: how a cluster is tied, and how much of that points at harvesting.
+
+Related accounts are common and innocent: a company's team behind one NAT and one card, a
+class signing up together on a campus network.  So the words always say *how* a cluster is
+tied, but strength comes mostly from what separates a hydra from a team: ties that cross
+*different* declared identities (organisations, e-mail domains), one wrapper across
+accounts, activity in lockstep, and sign-ups in a burst under unrelated identities.
+"""
+
+from __future__ import annotations
+
+from distillguard.detectors.base import ATLAS, DetectorInfo, Evidence
+from distillguard.detectors.coordination.profile import INFRA_VIEWS, ClusterProfile
+
+VERSION = "1.0"
+_ACCOUNTS = (ATLAS["establish_accounts"],)
+_PROXIES = (ATLAS["establish_accounts"], ATLAS["ai_service_proxies"])
+
+HYDRA = DetectorInfo(
+    "DG-401",
+    VERSION,
+    "hydra-cluster",
+    "Accounts tied together by rare shared infrastructure, clients or prompts",
+    "coordination",
+    _ACCOUNTS,
+)
+SHARED_INFRA = DetectorInfo(
+    "DG-402",
+    VERSION,
+    "cross-identity-infrastructure",
+    "Payment instruments and networks shared across unrelated declared identities",
+    "infrastructure",
+    _PROXIES,
+)
+SHARED_WRAPPER = DetectorInfo(
+    "DG-403",
+    VERSION,
+    "cluster-wrapper",
+    "One prompt wrapper carrying most of a cluster's traffic across its accounts",
+    "template",
+    (ATLAS["extract_model"],),
+)
+LOCKSTEP = DetectorInfo(
+    "DG-404",
+    VERSION,
+    "lockstep-activity",
+    "Cluster members active in the same 10-minute windows far more than chance",
+    "coordination",
+    _ACCOUNTS,
+)
+SIGNUP_BURST = DetectorInfo(
+    "DG-405",
+    VERSION,
+    "signup-burst",
+    "Cluster members created within a day of each other under unrelated identities",
+    "coordination",
+    _ACCOUNTS,
+)
+INFOS = (HYDRA, SHARED_INFRA, SHARED_WRAPPER, LOCKSTEP, SIGNUP_BURST)
+
+_LABELS = {
+    "payment_fingerprint": "payment fingerprint",
+    "signup_ip": "sign-up address",
+    "signup_subnet": "sign-up network",
+    "client_subnet": "request network",
+    "email_domain": "e-mail domain",
+    "organization_id": "organisation",
+    "client_fingerprint": "client build and parameters",
+    "wrapper": "prompt wrapper",
+    "template": "prompt template",
+    "lsh_band": "near-duplicate prompts",
+}
+
+
+_INFRA_CREDIBILITY = {
+    "payment_fingerprint": 1.0,
+    "signup_ip": 0.8,
+    "client_subnet": 0.6,
+    "signup_subnet": 0.4,
+}
+
+
+def _clip(x: float) -> float:
+    return min(1.0, max(0.0, x))
+
+
+def _pct(x: float) -> str:
+    return f"{round(100 * x)}%"
+
+
+def _evidence(
+    info: DetectorInfo, p: ClusterProfile, strength: float, summary: str, **details: object
+) -> Evidence:
+    return Evidence(
+        detector=info.id,
+        family=info.family,
+        subject=p.cluster_id,
+        strength=round(_clip(strength), 4),
+        summary=summary,
+        subject_kind="cluster",
+        details=dict(details),
+    )
+
+
+def _identity_words(p: ClusterProfile) -> str:
+    if p.identities <= 1:
+        return "all under one declared identity"
+    return f"under {p.identities} different declared identities"
+
+
+def hydra(p: ClusterProfile) -> Evidence:
+    """How the cluster is tied; strong only when ties are many and cross identities."""
+    n = len(p.members)
+    strong = [t for t in p.ties if t.coverage >= 0.5]
+    parts = [
+        f"{_pct(t.coverage)} share a {_LABELS.get(t.view, t.view)} ({t.top[0][0]})"
+        for t in sorted(strong, key=lambda t: -t.coverage)[:4]
+    ]
+    ties = "; ".join(parts) if parts else "weak pairwise ties only"
+    summary = f"{n} accounts tied by {len(strong)} views, {_identity_words(p)}: {ties}"
+    strength = 0.1 + p.diversity * (0.5 * min(1.0, len(strong) / 3) + 0.3 * min(1.0, n / 20))
+    return _evidence(
+        HYDRA,
+        p,
+        strength,
+        summary,
+        size=n,
+        views=[t.view for t in strong],
+        identities=p.identities,
+        diversity=round(p.diversity, 3),
+    )
+
+
+def shared_infrastructure(p: ClusterProfile) -> Evidence | None:
+    """Shared cards and networks; strong only when they cross declared identities."""
+    shared = [t for t in p.ties if t.view in INFRA_VIEWS]
+    if not shared:
+        return None
+    best = max(shared, key=lambda t: (t.coverage, t.top[0][2]))
+    value, sharers, rarity = best.top[0]
+    crossing = p.cross_identity.get(f"{best.view}:{value}", 1)
+    cross = (crossing - 1) / max(1, sharers - 1)
+    summary = (
+        f"{sharers} of {len(p.members)} accounts share {_LABELS[best.view]} {value} "
+        f"(rarity {rarity:.2f}); its users span {crossing} declared identities"
+    )
+    # Credibility of the view (a card is an identity, a /24 may be a shared ISP block) and of
+    # the group size (two accounts on one network happen; ten is an operation).
+    strength = (
+        cross
+        * best.coverage
+        * (0.4 + 0.6 * rarity)
+        * _INFRA_CREDIBILITY[best.view]
+        * min(1.0, sharers / 6)
+    )
+    return _evidence(
+        SHARED_INFRA,
+        p,
+        strength,
+        summary,
+        view=best.view,
+        value=value,
+        identities=crossing,
+        coverage=round(best.coverage, 3),
+    )
+
+
+def shared_wrapper(p: ClusterProfile) -> Evidence | None:
+    """One wrapper across the cluster's accounts (normal inside one company's app)."""
+    if p.top_wrapper is None:
+        return None
+    summary = (
+        f"{_pct(p.wrapper_share)} of the cluster's {p.exchanges:,} prompts use wrapper "
+        f"{p.top_wrapper}, relied on by {_pct(p.wrapper_coverage)} of its accounts"
+    )
+    strength = p.wrapper_share * p.wrapper_coverage * (0.3 + 0.7 * p.diversity)
+    return _evidence(
+        SHARED_WRAPPER,
+        p,
+        strength,
+        summary,
+        wrapper=p.top_wrapper,
+        share=round(p.wrapper_share, 3),
+        coverage=round(p.wrapper_coverage, 3),
+    )
+
+
+def lockstep(p: ClusterProfile) -> Evidence:
+    """Synchrony of activity (SynchroTrap): people keep their own hours, scripts share them."""
+    summary = (
+        f"linked accounts are active in the same 10-minute windows {_pct(p.synchrony)} of the "
+        f"time (Jaccard); {_pct(p.synced_pairs)} of links are far above chance"
+    )
+    strength = _clip((p.synchrony - 0.1) / 0.5) * (0.5 + 0.5 * p.synced_pairs)
+    return _evidence(
+        LOCKSTEP,
+        p,
+        strength,
+        summary,
+        jaccard=round(p.synchrony, 3),
+        synced_pairs=round(p.synced_pairs, 3),
+    )
+
+
+def signup_burst(p: ClusterProfile) -> Evidence | None:
+    """Sign-ups within one day; weak for one organisation or one school enrolling together."""
+    if p.created_span_days is None:
+        return None
+    summary = (
+        f"{_pct(p.burst)} of the {len(p.members)} accounts were created within 24 hours "
+        f"(all within {p.created_span_days:.1f} days), {_identity_words(p)}"
+    )
+    strength = p.burst * (0.15 + 0.85 * p.diversity) * min(1.0, len(p.members) / 5)
+    return _evidence(
+        SIGNUP_BURST,
+        p,
+        strength,
+        summary,
+        burst=round(p.burst, 3),
+        span_days=round(p.created_span_days, 2),
+    )
+
+
+def cluster_evidence(p: ClusterProfile) -> list[Evidence]:
+    """Every piece of evidence about one cluster, strongest first."""
+    found = [hydra(p), shared_infrastructure(p), shared_wrapper(p), lockstep(p), signup_burst(p)]
+    return sorted((e for e in found if e is not None), key=lambda e: (-e.strength, e.detector))

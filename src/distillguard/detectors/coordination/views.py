@@ -1,0 +1,177 @@
+"""The views of the account graph: who shares what, as relational queries.
+
+Each view is an Ibis expression over the store returning ``(account_id, value)`` rows, so it
+runs unchanged on DuckDB, Spark or a warehouse; only the grouping into pairs is Python.
+Per-request values (client subnets, wrappers, templates, LSH bands) are kept for an account
+only when a real share of its traffic uses them (``min_share``): a rotating proxy spreads an
+account over hundreds of addresses, none of which it *lives on*, so proxy pools shared with
+ordinary customers never tie anyone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import ibis
+import ibis.expr.types as ir
+
+from distillguard.detectors.coordination.config import CoordinationConfig
+
+if TYPE_CHECKING:
+    from ibis.backends import BaseBackend
+
+
+@dataclass(frozen=True)
+class View:
+    """One way two accounts can be tied, with its base weight and evidence family."""
+
+    name: str
+    """Indicator kind written to results (``payment_fingerprint``, ``client_subnet``...)."""
+    weight: float
+    """Weight of a value shared by exactly two accounts; rarity scales it down from there."""
+    family: str
+    needs_features: bool
+    query: Callable[[BaseBackend, CoordinationConfig], ir.Table]
+
+
+def ip_prefix(ip: ir.StringValue) -> ir.StringValue:
+    """The /24 of an IPv4 address or the /48 of an IPv6 one (empty when unparsable)."""
+    low = ip.strip().lower()
+    v6 = low.re_extract(r"^([0-9a-f]{1,4}:[0-9a-f]{1,4}:[0-9a-f]{1,4}):", 1)
+    v4 = low.re_extract(r"^(\d{1,3}\.\d{1,3}\.\d{1,3})\.\d{1,3}$", 1)
+    return ibis.ifelse(
+        low.contains(":"),
+        ibis.ifelse(v6 == "", "", v6 + "::/48"),
+        ibis.ifelse(v4 == "", "", v4 + ".0/24"),
+    )
+
+
+def _pairs(table: ir.Table, value: ir.Value) -> ir.Table:
+    out = table.select(account_id=table.account_id, value=value.cast("string"))
+    return out.filter(out.value.notnull() & (out.value != "")).distinct()
+
+
+def _characteristic(
+    table: ir.Table, value: ir.Value, totals: ir.Table, min_share: float, min_count: int
+) -> ir.Table:
+    """Values used by at least ``min_share`` of an account's exchanges (and ``min_count``)."""
+    tagged = table.select(account_id=table.account_id, value=value.cast("string"))
+    tagged = tagged.filter(tagged.value.notnull() & (tagged.value != ""))
+    counts = tagged.group_by(["account_id", "value"]).aggregate(uses=tagged.count())
+    joined = counts.join(totals, "account_id")
+    kept = joined.filter((joined.uses >= min_count) & (joined.uses >= joined.total * min_share))
+    return kept.select("account_id", "value")
+
+
+def _totals(table: ir.Table) -> ir.Table:
+    return table.group_by("account_id").aggregate(total=table.count())
+
+
+def _accounts(con: BaseBackend) -> ir.Table:
+    return con.table("accounts")
+
+
+def payment(con: BaseBackend, cfg: CoordinationConfig) -> ir.Table:
+    """Shared payment instrument: the strongest single tie between accounts."""
+    t = _accounts(con)
+    return _pairs(t, t.payment_fingerprint)
+
+
+def signup_ip(con: BaseBackend, cfg: CoordinationConfig) -> ir.Table:
+    """Accounts created from the very same address."""
+    t = _accounts(con)
+    return _pairs(t, t.signup_ip.strip().lower())
+
+
+def signup_subnet(con: BaseBackend, cfg: CoordinationConfig) -> ir.Table:
+    """Accounts created from the same /24 (/48)."""
+    t = _accounts(con)
+    return _pairs(t, ip_prefix(t.signup_ip))
+
+
+def client_subnet(con: BaseBackend, cfg: CoordinationConfig) -> ir.Table:
+    """/24 (/48) networks that carry a real share of both accounts' requests."""
+    x = con.table("exchanges").select("account_id", "client_ip")
+    x = x.filter(x.client_ip.notnull())
+    return _characteristic(x, ip_prefix(x.client_ip), _totals(x), cfg.min_share, cfg.min_count)
+
+
+def email_domain(con: BaseBackend, cfg: CoordinationConfig) -> ir.Table:
+    """The same sign-up e-mail domain; mass webmail providers are left out (they tie nobody)."""
+    t = _accounts(con)
+    domain = t.email_domain.strip().lower()
+    out = _pairs(t, domain)
+    return out.filter(~out.value.isin(sorted(cfg.webmail)))
+
+
+def organization(con: BaseBackend, cfg: CoordinationConfig) -> ir.Table:
+    """The same declared organisation, from sign-up records or from requests."""
+    a = _accounts(con)
+    x = con.table("exchanges")
+    return _pairs(a, a.organization_id).union(_pairs(x, x.organization_id), distinct=True)
+
+
+def client_fingerprint(con: BaseBackend, cfg: CoordinationConfig) -> ir.Table:
+    """The client an account mostly uses: user agent plus its sampling parameters."""
+    x = con.table("exchanges")
+
+    def part(v: ir.Value) -> ir.StringValue:
+        return v.cast("string").fill_null("-")
+
+    fp = (
+        part(x.user_agent)
+        + "|t="
+        + part(x.temperature)
+        + "|p="
+        + part(x.top_p)
+        + "|max="
+        + part(x.max_tokens)
+        + "|n="
+        + part(x.n)
+        + "|stream="
+        + part(x.stream)
+        + "|effort="
+        + part(x.reasoning_effort)
+    )
+    return _characteristic(x, fp, _totals(x), 0.5, cfg.min_count)
+
+
+def _features(con: BaseBackend) -> ir.Table:
+    return con.table("exchange_features")
+
+
+def wrapper(con: BaseBackend, cfg: CoordinationConfig) -> ir.Table:
+    """The instruction wrapper around the task (task body removed) an account relies on."""
+    f = _features(con)
+    return _characteristic(f, f.wrapper_id, _totals(f), cfg.min_share, cfg.min_count)
+
+
+def template(con: BaseBackend, cfg: CoordinationConfig) -> ir.Table:
+    """The prompt skeleton (numbers, quotes and bodies masked) an account relies on."""
+    f = _features(con)
+    return _characteristic(f, f.template_id, _totals(f), cfg.min_share, cfg.min_count)
+
+
+def lsh_band(con: BaseBackend, cfg: CoordinationConfig) -> ir.Table:
+    """MinHash LSH band keys recurring in an account's prompts (near-duplicate prompts)."""
+    f = _features(con)
+    bands = f.select(f.account_id, band=f.lsh_bands.unnest())
+    return _characteristic(bands, bands.band, _totals(f), cfg.lsh_min_share, cfg.min_count)
+
+
+VIEWS: tuple[View, ...] = (
+    View("payment_fingerprint", 1.0, "infrastructure", False, payment),
+    View("signup_ip", 0.4, "infrastructure", False, signup_ip),
+    View("signup_subnet", 0.1, "infrastructure", False, signup_subnet),
+    View("client_subnet", 0.35, "infrastructure", False, client_subnet),
+    View("email_domain", 0.5, "infrastructure", False, email_domain),
+    View("organization_id", 0.8, "infrastructure", False, organization),
+    View("client_fingerprint", 0.3, "infrastructure", False, client_fingerprint),
+    View("wrapper", 0.7, "template", True, wrapper),
+    View("template", 0.5, "template", True, template),
+    View("lsh_band", 0.4, "template", True, lsh_band),
+)
+"""Every view, strongest first.  Base weights say how much one rare shared value means:
+a card is nearly conclusive, a /24 or a client build only with other ties."""

@@ -1,0 +1,185 @@
+"""Template skeletons, wrapper ids and text hashes: what ties scripted prompts together.
+
+A harvesting pipeline sends one *wrapper* (instructions such as "Think step by step and
+show all your reasoning. Put the final answer in \\boxed{}.") around thousands of different
+*task* prompts.  Three fingerprints, all on the normal form of :mod:`.text`:
+
+``text_hash``
+    the normal form itself: exact duplicates after normalisation.
+``template_id``
+    the *skeleton*: numbers, quoted spans, code, URLs masked, and the task lines replaced by
+    one ``⟨task⟩`` slot, keeping the order.  Same wrapper, same layout → same skeleton.
+``wrapper_id``
+    only the instruction lines, in order, without the task slot: also equal when the same
+    wrapper comes before the task in one request and after it in the next.
+
+Separating wrapper from task without knowing the task works line by line.  A line is
+*instruction-like* when enough of its words come from a lexicon of instruction vocabulary
+(answer, reasoning, step, explain, rubric, score, rewrite, tool, 请, 推理, 步骤 …) and it is
+not a question (does not end with ``?``).  A short ``Label: content`` line keeps its label
+(``question:``, ``final answer:``) as instruction and hands its content to the task.  When a
+prompt has no instruction-like line, nothing can be separated: the wrapper is the skeleton
+minus its longest line (or the whole skeleton when it has one line), so ordinary chat prompts
+keep distinct ids instead of all sharing the empty wrapper.
+
+Hashes are xxhash64 with seed :data:`HASH_SEED` of the UTF-8 text, read as signed int64.
+"""
+
+from __future__ import annotations
+
+import re
+
+import xxhash
+
+HASH_SEED = 0x5EED_D15C
+"""Seed of every 64-bit id in this module (part of the fingerprint spec: never change)."""
+
+TASK = "⟨task⟩"
+CODE = "⟨code⟩"
+URL = "⟨url⟩"
+QUOTE = "⟨q⟩"
+
+_FENCE = re.compile(r"```.*?(?:```|\Z)", re.S)
+_INLINE_CODE = re.compile(r"`[^`\n]{1,200}`")
+_URL = re.compile(r"(?:https?://|www\.)\S+")
+_QUOTED = re.compile(r"\"[^\"\n]{1,300}\"|“[^”\n]{1,300}”|「[^」\n]{1,300}」|‘[^’\n]{1,300}’")
+_LABEL = re.compile(
+    r"^((?:[^\W\d\u3400-\u9fff]{1,24}|[\u3400-\u9fff]{1,4})(?: [^\W\d]{1,24}){0,2})\s?[:：]\s*(.*)$",
+    re.S,
+)
+_WORD = re.compile(r"[^\W\d_]+")
+_HAN = re.compile(r"[\u3400-\u9fff]")
+
+INSTRUCTION_WORDS = frozenset(
+    """
+    answer answers reason reasons reasoning step steps think thinking thought thoughts explain
+    explaining explanation explanations solve solution show write rewrite rephrase score scores
+    scoring grade grading grader rubric evaluate evaluation assess format formatted final output
+    respond response responses task question questions problem provide give detail detailed
+    details please following below above chain derivation derive intermediate conclude
+    conclusion return line json you your yourself assistant tool tools call calls function
+    functions agent plan carefully thoroughly rigorous rigorously boxed box put end reconstruct
+    trace known correct given version safe neutral content rules acceptable alternative avoid
+    complete completely full fully every each process deduction deductions include including
+    state result first then before after must should do not don't skip write-up justify
+    justification rate rating criteria feedback narrate reflect out loud verbose exhaustive
+    exhaustively explicit explicitly checks check verify implement implementation code tests
+    sensitive political politically compliant guidelines policy instruction instructions
+    """.split()
+)
+"""English instruction vocabulary (after casefold); generic on purpose, not the sim's banks."""
+
+INSTRUCTION_ZH = re.compile(
+    "请|推理|步骤|答案|回答|改写|思考|过程|给出|写出|详细|评分|打分|分析|解释|输出|格式|"
+    "最终|完整|逐步|一步|中间|省略|展示|说明|敏感|规范|稳妥|评价|标准|工具|调用|推导"
+)
+MIN_DENSITY = 0.25
+"""Share of instruction words that makes a line instruction-like."""
+
+
+def stable_hash(text: str) -> int:
+    """xxhash64(seed=HASH_SEED) of the UTF-8 text as a signed int64."""
+    value: int = xxhash.xxh64_intdigest(text.encode("utf-8"), HASH_SEED)
+    return value - (1 << 64) if value >= (1 << 63) else value
+
+
+def mask(normal: str) -> str:
+    """Mask code, URLs and quoted spans (numbers are already ``0`` in the normal form)."""
+    text = _FENCE.sub(CODE, normal)
+    text = _INLINE_CODE.sub(CODE, text)
+    text = _URL.sub(URL, text)
+    return _QUOTED.sub(QUOTE, text)
+
+
+def instruction_density(line: str) -> float:
+    """Share of a line's words (Han characters count in pairs) that are instruction words."""
+    words = _WORD.findall(line)
+    han = len(_HAN.findall(line))
+    hits = sum(1 for w in words if w in INSTRUCTION_WORDS)
+    if han:
+        hits += 2 * len(INSTRUCTION_ZH.findall(line))
+        total = len(words) - sum(1 for w in words if _HAN.match(w)) + han
+    else:
+        total = len(words)
+    return hits / total if total else 0.0
+
+
+def _instruction_like(text: str) -> bool:
+    if text.endswith(("?", "？")):
+        return False
+    return instruction_density(text) >= MIN_DENSITY
+
+
+def _lines(paragraph: str, skeleton: list[str], wrapper: list[str]) -> None:
+    """Sort one paragraph's lines into instruction lines and task slots."""
+    for raw in paragraph.split("\n"):
+        line = raw.strip()
+        if not line:
+            continue
+        label = _LABEL.match(line)
+        if label and label.group(2) and not _instruction_like(label.group(2)):
+            head = label.group(1) + ":"
+            skeleton.append(f"{head} {TASK}")
+            wrapper.append(head)
+        elif (label and not label.group(2)) or _instruction_like(line):
+            skeleton.append(line)
+            wrapper.append(line)
+        elif not skeleton or skeleton[-1] != TASK:
+            skeleton.append(TASK)
+
+
+def _task_paragraph(paragraph: str, skeleton: list[str], wrapper: list[str]) -> None:
+    """A task paragraph: one slot, keeping a leading ``Label:`` as instruction."""
+    label = _LABEL.match(paragraph.split("\n", 1)[0])
+    if label:
+        head = label.group(1) + ":"
+        skeleton.append(f"{head} {TASK}")
+        wrapper.append(head)
+    elif not skeleton or skeleton[-1] != TASK:
+        skeleton.append(TASK)
+
+
+def split_wrapper(masked: str) -> tuple[list[str], list[str]]:
+    """(skeleton lines with task slots, instruction lines) of a masked normal form.
+
+    With several paragraphs the unit is the paragraph (wrappers and tasks are usually set
+    apart by a blank line, and a task's own lines may read like instructions); a paragraph
+    is instruction-like by its density, and when every paragraph is, the least dense one is
+    the task.  A single paragraph is split line by line.
+    """
+    skeleton: list[str] = []
+    wrapper: list[str] = []
+    paragraphs = [p for p in masked.split("\n\n") if p.strip()]
+    if len(paragraphs) < 2:
+        _lines(masked, skeleton, wrapper)
+        return skeleton, wrapper
+    dense = [_instruction_like(p) for p in paragraphs]
+    if all(dense):
+        least = min(range(len(paragraphs)), key=lambda i: instruction_density(paragraphs[i]))
+        dense[least] = False
+    for paragraph, instruction in zip(paragraphs, dense, strict=True):
+        if instruction:
+            _lines(paragraph, skeleton, wrapper)
+        else:
+            _task_paragraph(paragraph, skeleton, wrapper)
+    return skeleton, wrapper
+
+
+def fingerprints(normal: str) -> tuple[int, int, int]:
+    """(text_hash, template_id, wrapper_id) of a normal-form text."""
+    masked = mask(normal)
+    skeleton, wrapper = split_wrapper(masked)
+    if not wrapper:
+        # Nothing separable: fall back to the text itself, so unrelated prompts stay apart.
+        lines = [line for line in masked.split("\n") if line.strip()]
+        skeleton = lines
+        if len(lines) > 1:
+            longest = max(range(len(lines)), key=lambda i: len(lines[i]))
+            wrapper = lines[:longest] + lines[longest + 1 :]
+        else:
+            wrapper = lines
+    return (
+        stable_hash(normal),
+        stable_hash("\n".join(skeleton)),
+        stable_hash("\n".join(wrapper)),
+    )

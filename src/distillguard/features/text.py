@@ -1,0 +1,107 @@
+"""Text normal form, cheap language guess and truncation of huge prompts.
+
+Every fingerprint (text hash, template and wrapper ids, MinHash bands) is computed on the
+*normal form* defined here, so that trivial evasions — full-width digits, zero-width
+joiners, case, spacing, changing the numbers in a templated task — do not change it, and so
+that a second provider who follows these steps gets the same fingerprints:
+
+1. truncate: texts longer than :data:`MAX_CHARS` keep the first :data:`HEAD_CHARS` and the
+   last :data:`TAIL_CHARS` characters joined by ``"\\n…\\n"`` (harvest instructions sit at
+   the head or the tail of a prompt; the middle of a 1 MB paste tells us nothing more);
+2. Unicode NFKC (full-width forms and compatibility characters fold to their plain form);
+3. remove zero-width and invisible format characters (:data:`ZERO_WIDTH`);
+4. ``str.casefold()``;
+5. every run of decimal digits (with ``.``/``,`` separators inside) becomes ``0``;
+6. every run of whitespace becomes one space, except that line breaks are kept: a run
+   holding two or more breaks becomes one blank line ``\\n\\n`` (a paragraph break), one
+   break becomes ``\\n`` (templates are line- and paragraph-structured); ends are stripped.
+
+The language guess is by script share, not a model: Latin letters count as ``en``, Han
+characters as ``zh`` (each weighted ×3, since one character carries about a word), Cyrillic
+as ``ru``; any other script that dominates gives ``other`` and a text without letters
+``und``.  It does not tell English from French; it only needs to route the CJK shingling
+and describe campaigns' languages.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+MAX_CHARS = 20_000
+"""Prompts longer than this are truncated before any feature is computed."""
+HEAD_CHARS = 15_000
+TAIL_CHARS = 5_000
+ELLIPSIS = "\n…\n"
+
+ZERO_WIDTH = "\u00ad\u034f\u061c\u180e\u200b\u200c\u200d\u200e\u200f\u2060\u2061\u2062\u2063\u2064\ufeff"
+"""Invisible characters removed by the normal form (soft hyphen, joiners, marks, BOM)."""
+
+_ZERO_WIDTH_TABLE = dict.fromkeys(map(ord, ZERO_WIDTH))
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+_SPACES = re.compile(r"[^\S\n]+")
+_PARAGRAPH = re.compile(r"[^\S\n]*\n\s*\n\s*")
+_BREAK = re.compile(r"[^\S\n]*\n[^\S\n]*")
+
+_LATIN = re.compile(r"[a-zA-Z\u00c0-\u024f]")
+_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_CYRILLIC = re.compile(r"[\u0400-\u04ff]")
+_ANY_LETTER = re.compile(r"[^\W\d_]")
+LANG_SAMPLE_CHARS = 4_000
+"""The language guess reads this many leading characters (enough, and bounded)."""
+HAN_WEIGHT = 3
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A prompt cut to size and put in normal form."""
+
+    text: str
+    """The normal form (see module docstring)."""
+    chars: int
+    """Length of the original text, before truncation."""
+    truncated: bool
+
+
+def truncate(text: str, limit: int = MAX_CHARS) -> tuple[str, bool]:
+    """Keep the head and tail of a text longer than ``limit``; say whether it was cut."""
+    if len(text) <= limit:
+        return text, False
+    tail = min(TAIL_CHARS, limit // 4)
+    head = limit - tail
+    return text[:head] + ELLIPSIS + text[-tail:], True
+
+
+def normalize(text: str) -> str:
+    """The documented normal form of an (already truncated) text."""
+    text = unicodedata.normalize("NFKC", text).translate(_ZERO_WIDTH_TABLE).casefold()
+    text = _NUMBER.sub("0", text)
+    text = _SPACES.sub(" ", text)
+    text = _PARAGRAPH.sub("\n\n", text)
+    return _BREAK.sub("\n", text).strip()
+
+
+def prepare(text: str) -> Prepared:
+    """Truncate, then normalise: the one entry point feature code uses."""
+    cut, truncated = truncate(text)
+    return Prepared(normalize(cut), len(text), truncated)
+
+
+def guess_language(text: str) -> str:
+    """``en``, ``zh``, ``ru``, ``other`` or ``und`` from the share of each script's letters."""
+    sample = text[:LANG_SAMPLE_CHARS]
+    han = len(_HAN.findall(sample)) * HAN_WEIGHT
+    latin = len(_LATIN.findall(sample))
+    cyrillic = len(_CYRILLIC.findall(sample))
+    letters = len(_ANY_LETTER.findall(sample))
+    other = max(letters - latin - cyrillic - han // HAN_WEIGHT, 0)
+    if not letters:
+        return "und"
+    best = max((latin, "en"), (han, "zh"), (cyrillic, "ru"), (other, "other"))
+    return best[1]
+
+
+def is_cjk_heavy(text: str) -> bool:
+    """Whether Han characters dominate, so words are not space-separated."""
+    return guess_language(text) == "zh"
