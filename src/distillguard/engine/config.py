@@ -1,0 +1,105 @@
+"""The scan's configuration file (TOML): which detectors run, their settings, scoring.
+
+Example (every key optional; unset keys keep the documented defaults)::
+
+    [scoring]
+    distillation_threshold = 0.8
+    review_threshold = 0.5
+    min_families = 2
+
+    [scoring.family_weights]
+    behaviour = 0.5
+
+    [detectors.DG-202]
+    enabled = false
+
+    [detectors.DG-201]
+    min_exchanges = 300
+
+Results record the hash of the effective configuration, so two result sets can be told
+apart by what produced them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tomllib
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from distillguard.errors import UserError
+from distillguard.scoring.combine import ScoringConfig
+
+TOP_LEVEL = ("scoring", "detectors")
+
+
+@dataclass(frozen=True)
+class ScanConfig:
+    """Validated scan configuration."""
+
+    scoring: ScoringConfig = field(default_factory=ScoringConfig)
+    detectors: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def enabled(self, detector_id: str) -> bool:
+        """Detectors run unless the file says ``enabled = false``."""
+        return bool(self.detectors.get(detector_id, {}).get("enabled", True))
+
+    def settings(self) -> dict[str, dict[str, Any]]:
+        """Per-detector settings without the ``enabled`` switch."""
+        return {
+            k: {n: v for n, v in s.items() if n != "enabled"} for k, s in self.detectors.items()
+        }
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain data for summary.json."""
+        scoring = asdict(self.scoring)
+        scoring["family_weights"] = dict(self.scoring.family_weights)
+        return {"scoring": scoring, "detectors": self.detectors}
+
+    def digest(self) -> str:
+        """sha256 of the canonical JSON of the effective configuration."""
+        canonical = orjson.dumps(self.as_dict(), option=orjson.OPT_SORT_KEYS)
+        return hashlib.sha256(canonical).hexdigest()
+
+
+def load_config(path: Path | None, known_detectors: set[str] | None = None) -> ScanConfig:
+    """Read and validate a TOML configuration; ``None`` gives the defaults."""
+    if path is None:
+        return ScanConfig()
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as missing:
+        raise UserError(f"configuration file {path} does not exist") from missing
+    except tomllib.TOMLDecodeError as error:
+        raise UserError(f"{path}: not valid TOML: {error}") from error
+    unknown = set(data) - set(TOP_LEVEL)
+    if unknown:
+        raise UserError(f"{path}: unknown section(s) {sorted(unknown)}; allowed: {list(TOP_LEVEL)}")
+    scoring_data = dict(data.get("scoring", {}))
+    allowed = {f.name for f in fields(ScoringConfig)}
+    bad = set(scoring_data) - allowed
+    if bad:
+        raise UserError(
+            f"{path}: [scoring] has unknown key(s) {sorted(bad)}; allowed: {sorted(allowed)}"
+        )
+    try:
+        scoring = ScoringConfig(**scoring_data)
+    except (TypeError, ValueError) as error:
+        raise UserError(f"{path}: {error}") from error
+    detectors = data.get("detectors", {})
+    if not isinstance(detectors, dict):
+        raise UserError(f"{path}: [detectors] must be a table of detector ids")
+    for detector_id, settings in detectors.items():
+        if known_detectors is not None and detector_id not in known_detectors:
+            raise UserError(
+                f"{path}: [detectors.{detector_id}] names no known detector; "
+                f"known: {', '.join(sorted(known_detectors))}"
+            )
+        if not isinstance(settings, dict):
+            raise UserError(f"{path}: [detectors.{detector_id}] must be a table")
+        if "enabled" in settings and not isinstance(settings["enabled"], bool):
+            raise UserError(f"{path}: detectors.{detector_id}.enabled must be true or false")
+    return ScanConfig(scoring=scoring, detectors={k: dict(v) for k, v in detectors.items()})

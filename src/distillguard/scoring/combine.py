@@ -1,0 +1,201 @@
+"""Evidence → calibrated account and cluster scores → verdicts, with their reasons.
+
+How a score is made (and why):
+
+1. **Within a family** (prompt, behaviour, coordination, ...), evidence is combined by
+   noisy-or, ``1 - Π(1 - s)``: several weak observations of the same kind add up, but never
+   beyond certainty.
+2. **Across families**, each family's strength is scaled by its weight and combined by
+   noisy-or again.  Weights say how much a family alone should move the score; no family's
+   weight reaches the `distillation` threshold alone.
+3. **Calibration**: the combined value is passed through a logistic curve whose midpoint and
+   slope are configuration (fitted on development seeds of the simulator), so that a score
+   reads as a risk, not as an arbitrary sum.
+4. **Verdicts** apply thresholds kept apart from scores: `distillation` needs the score above
+   ``distillation_threshold`` **and** at least ``min_families`` independent families each above
+   ``family_floor`` — a confident verdict never rests on one kind of evidence; `review`
+   needs the score above ``review_threshold``.
+5. **Clusters are judged as a whole**: a cluster's evidence (shared infrastructure, one
+   wrapper across accounts, synchrony, a release pivot) is combined with the strongest
+   evidence of its members; when the cluster is condemned, its members inherit the cluster's
+   evidence, so individually quiet accounts are condemned together with it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from distillguard.detectors.base import FAMILIES, Evidence
+from distillguard.results.model import AccountResult, ClusterResult, Reason
+
+DEFAULT_FAMILY_WEIGHTS: dict[str, float] = {
+    "prompt": 0.55,
+    "template": 0.6,
+    "semantic": 0.5,
+    "behaviour": 0.5,
+    "infrastructure": 0.55,
+    "coordination": 0.65,
+    "drift": 0.35,
+    "intel": 0.7,
+}
+
+
+@dataclass(frozen=True)
+class ScoringConfig:
+    """Weights, calibration and thresholds (all validated; defaults documented above)."""
+
+    family_weights: Mapping[str, float] = field(
+        default_factory=lambda: dict(DEFAULT_FAMILY_WEIGHTS)
+    )
+    calibration_midpoint: float = 0.5
+    calibration_slope: float = 10.0
+    distillation_threshold: float = 0.8
+    review_threshold: float = 0.5
+    min_families: int = 2
+    family_floor: float = 0.35
+    max_reasons: int = 6
+
+    def __post_init__(self) -> None:
+        unknown = set(self.family_weights) - set(FAMILIES)
+        if unknown:
+            raise ValueError(f"scoring.family_weights: unknown families {sorted(unknown)}")
+        for name, weight in self.family_weights.items():
+            if not 0.0 <= weight <= 1.0:
+                raise ValueError(f"scoring.family_weights.{name}: {weight} is outside [0, 1]")
+        if not 0.0 < self.review_threshold <= self.distillation_threshold <= 1.0:
+            raise ValueError(
+                "scoring: need 0 < review_threshold <= distillation_threshold <= 1, got "
+                f"{self.review_threshold} and {self.distillation_threshold}"
+            )
+        if self.min_families < 1:
+            raise ValueError("scoring.min_families must be at least 1")
+
+
+def noisy_or(strengths: Iterable[float]) -> float:
+    """``1 - Π(1 - s)``: evidence that adds up without exceeding certainty."""
+    remaining = 1.0
+    for strength in strengths:
+        remaining *= 1.0 - min(max(strength, 0.0), 1.0)
+    return 1.0 - remaining
+
+
+def family_strengths(evidence: Iterable[Evidence]) -> dict[str, float]:
+    """Noisy-or of the evidence within each family."""
+    grouped: dict[str, list[float]] = defaultdict(list)
+    for item in evidence:
+        grouped[item.family].append(item.strength)
+    return {family: noisy_or(values) for family, values in grouped.items()}
+
+
+def calibrated_score(families: Mapping[str, float], config: ScoringConfig) -> float:
+    """Weighted noisy-or across families, then the logistic calibration, in [0, 1]."""
+    raw = noisy_or(config.family_weights.get(f, 0.0) * s for f, s in families.items())
+    if raw <= 0.0:
+        return 0.0
+    logit = config.calibration_slope * (raw - config.calibration_midpoint)
+    value = 1.0 / (1.0 + math.exp(-logit))
+    floor = 1.0 / (1.0 + math.exp(config.calibration_slope * config.calibration_midpoint))
+    return max(0.0, min(1.0, (value - floor) / (1.0 - floor)))
+
+
+def verdict_for(score: float, families: Mapping[str, float], config: ScoringConfig) -> str:
+    """`distillation` needs the score and several independent families; `review` the score."""
+    independent = sum(1 for s in families.values() if s >= config.family_floor)
+    if score >= config.distillation_threshold and independent >= config.min_families:
+        return "distillation"
+    if score >= config.review_threshold:
+        return "review"
+    return "benign"
+
+
+def _reasons(evidence: Iterable[Evidence], config: ScoringConfig) -> list[Reason]:
+    ordered = sorted(
+        evidence,
+        key=lambda e: (-e.strength * config.family_weights.get(e.family, 0), e.detector, e.summary),
+    )
+    return [
+        Reason(e.detector, e.summary, round(e.strength * config.family_weights.get(e.family, 0), 6))
+        for e in ordered[: config.max_reasons]
+    ]
+
+
+@dataclass(frozen=True)
+class ClusterInput:
+    """What scoring needs to know about one cluster found by the coordination stage."""
+
+    cluster_id: str
+    account_ids: list[str]
+    result_fields: dict[str, object]
+    """exchanges, capabilities, first_seen, last_seen, indicators for `ClusterResult`."""
+
+
+def score_all(
+    accounts: Iterable[str],
+    evidence: Iterable[Evidence],
+    clusters: Iterable[ClusterInput],
+    config: ScoringConfig,
+) -> tuple[list[AccountResult], list[ClusterResult]]:
+    """Scores, verdicts and reasons for every account seen and every cluster found."""
+    by_account: dict[str, list[Evidence]] = defaultdict(list)
+    by_cluster: dict[str, list[Evidence]] = defaultdict(list)
+    for item in evidence:
+        (by_cluster if item.subject_kind == "cluster" else by_account)[item.subject].append(item)
+
+    cluster_of: dict[str, str] = {}
+    cluster_results: list[ClusterResult] = []
+    cluster_verdicts: dict[str, str] = {}
+    for cluster in sorted(clusters, key=lambda c: c.cluster_id):
+        members = sorted(cluster.account_ids)
+        for member in members:
+            cluster_of[member] = cluster.cluster_id
+        own = by_cluster.get(cluster.cluster_id, [])
+        member_families = [family_strengths(by_account.get(m, [])) for m in members]
+        pooled = dict(family_strengths(own))
+        for family in FAMILIES:
+            values = sorted((f.get(family, 0.0) for f in member_families), reverse=True)
+            if values:
+                # The cluster's typical member, not its single loudest one.
+                typical = values[len(values) // 2]
+                pooled[family] = noisy_or([pooled.get(family, 0.0), typical])
+        score = calibrated_score(pooled, config)
+        verdict = verdict_for(score, pooled, config)
+        cluster_verdicts[cluster.cluster_id] = verdict
+        fields = cluster.result_fields
+        cluster_results.append(
+            ClusterResult(
+                cluster_id=cluster.cluster_id,
+                account_ids=members,
+                score=round(score, 6),
+                verdict=verdict,
+                reasons=_reasons(own, config),
+                **fields,  # type: ignore[arg-type]
+            )
+        )
+
+    results: list[AccountResult] = []
+    for account_id in sorted(set(accounts)):
+        own = by_account.get(account_id, [])
+        cluster_id = cluster_of.get(account_id)
+        inherited = by_cluster.get(cluster_id, []) if cluster_id else []
+        families = family_strengths([*own, *inherited])
+        score = calibrated_score(families, config)
+        verdict = verdict_for(score, families, config)
+        if (
+            cluster_id
+            and cluster_verdicts.get(cluster_id) == "distillation"
+            and verdict == "benign"
+        ):
+            verdict = "review"
+        results.append(
+            AccountResult(
+                account_id=account_id,
+                score=round(score, 6),
+                verdict=verdict,
+                cluster_id=cluster_id,
+                reasons=_reasons([*own, *inherited], config),
+            )
+        )
+    return results, cluster_results

@@ -1,0 +1,72 @@
+"""Scoring: noisy-or within and across families, calibration, two-family rule, clusters."""
+
+from __future__ import annotations
+
+import pytest
+
+from distillguard.detectors.base import Evidence
+from distillguard.scoring.combine import (
+    ClusterInput,
+    ScoringConfig,
+    calibrated_score,
+    family_strengths,
+    noisy_or,
+    score_all,
+    verdict_for,
+)
+
+CONFIG = ScoringConfig()
+
+
+def ev(subject: str, family: str, strength: float, kind: str = "account") -> Evidence:
+    return Evidence(f"DG-{900 + len(family)}", family, subject, strength, f"{family} {strength}", kind)
+
+
+def test_noisy_or_adds_up_without_exceeding_certainty() -> None:
+    assert noisy_or([]) == 0.0
+    assert noisy_or([0.5, 0.5]) == pytest.approx(0.75)
+    assert noisy_or([1.0, 0.2]) == 1.0
+
+
+def test_score_is_monotone_in_evidence_and_zero_without_it() -> None:
+    assert calibrated_score({}, CONFIG) == 0.0
+    weak = calibrated_score({"behaviour": 0.3}, CONFIG)
+    strong = calibrated_score({"behaviour": 0.9}, CONFIG)
+    both = calibrated_score({"behaviour": 0.9, "template": 0.9}, CONFIG)
+    assert 0.0 <= weak < strong < both <= 1.0
+
+
+def test_one_family_alone_never_reaches_distillation() -> None:
+    for family in CONFIG.family_weights:
+        families = {family: 1.0}
+        assert verdict_for(calibrated_score(families, CONFIG), families, CONFIG) != "distillation"
+
+
+def test_two_strong_independent_families_give_distillation() -> None:
+    families = family_strengths([ev("a", "template", 0.95), ev("a", "coordination", 0.95)])
+    assert verdict_for(calibrated_score(families, CONFIG), families, CONFIG) == "distillation"
+
+
+def test_cluster_evidence_condemns_quiet_members_together() -> None:
+    evidence = [
+        ev("C-1", "coordination", 0.95, "cluster"),
+        ev("C-1", "template", 0.95, "cluster"),
+        ev("loud", "behaviour", 0.9),
+    ]
+    cluster = ClusterInput("C-1", ["quiet", "loud"], {"exchanges": 10})
+    accounts, clusters = score_all(["quiet", "loud", "alone"], evidence, [cluster], CONFIG)
+    verdicts = {a.account_id: a.verdict for a in accounts}
+    assert verdicts == {"alone": "benign", "loud": "distillation", "quiet": "distillation"}
+    assert clusters[0].verdict == "distillation"
+    assert accounts[0].account_id == "alone" and accounts[0].reasons == []
+    quiet = next(a for a in accounts if a.account_id == "quiet")
+    assert quiet.cluster_id == "C-1" and quiet.reasons[0].weight >= quiet.reasons[-1].weight
+
+
+def test_invalid_configuration_is_rejected_with_the_field_named() -> None:
+    with pytest.raises(ValueError, match="family_weights.behaviour"):
+        ScoringConfig(family_weights={"behaviour": 1.5})
+    with pytest.raises(ValueError, match="unknown families"):
+        ScoringConfig(family_weights={"vibes": 0.5})
+    with pytest.raises(ValueError, match="review_threshold"):
+        ScoringConfig(review_threshold=0.9, distillation_threshold=0.8)
