@@ -12,8 +12,12 @@ import pyarrow as pa
 import pytest
 
 from distillguard.detectors.base import FAMILIES, Evidence
-from distillguard.detectors.behaviour import DETECTORS, account_frame
-from distillguard.detectors.behaviour import harvest_volume, scripted_timing
+from distillguard.detectors.behaviour import (
+    DETECTORS,
+    account_frame,
+    harvest_volume,
+    scripted_timing,
+)
 from distillguard.detectors.context import ScanContext
 from distillguard.engine.store import append_arrow, open_store
 from distillguard.errors import UserError
@@ -52,11 +56,11 @@ def _exchange(account: str, index: int, ts: datetime, **extra: Any) -> dict[str,
 def _harvest(rng: np.random.Generator) -> list[dict[str, Any]]:
     """600 one-shot requests over 4 days, batches of 25 every 3 s around the clock,
     long reasoning answers, max_tokens 32k, effort high, n=4 on every third request."""
-    rows = []
+    rows: list[dict[str, Any]] = []
     start = T0 + timedelta(days=2)
     for batch in range(24):
         ts = start + timedelta(hours=4 * batch + float(rng.uniform(0, 1)))
-        for position in range(25):
+        for _ in range(25):
             index = len(rows)
             rows.append(
                 _exchange(
@@ -73,13 +77,12 @@ def _harvest(rng: np.random.Generator) -> list[dict[str, Any]]:
                 )
             )
             ts += timedelta(seconds=3.0 * (1 + 0.02 * float(rng.normal())))
-            del position
     return rows
 
 
 def _enterprise(rng: np.random.Generator) -> list[dict[str, Any]]:
     """3,000 single-turn app requests over 10 days, Poisson arrivals, short answers."""
-    rows = []
+    rows: list[dict[str, Any]] = []
     for index in range(3000):
         ts = T0 + timedelta(seconds=float(rng.uniform(0, 10 * 86400)))
         rows.append(
@@ -99,7 +102,7 @@ def _enterprise(rng: np.random.Generator) -> list[dict[str, Any]]:
 
 def _benchmark(rng: np.random.Generator) -> list[dict[str, Any]]:
     """1,000 benchmark items in scripted batches of 200, 2 s apart, n=5, short answers."""
-    rows = []
+    rows: list[dict[str, Any]] = []
     for batch in range(5):
         ts = T0 + timedelta(days=1 + batch, hours=10)
         for _ in range(200):
@@ -120,7 +123,7 @@ def _benchmark(rng: np.random.Generator) -> list[dict[str, Any]]:
 
 def _developer(rng: np.random.Generator) -> list[dict[str, Any]]:
     """60 agentic sessions of 10 turns in office hours, big budgets and high effort."""
-    rows = []
+    rows: list[dict[str, Any]] = []
     for session in range(60):
         ts = T0 + timedelta(days=session % 10, hours=9 + float(rng.uniform(0, 8)))
         for turn in range(1, 11):
@@ -143,7 +146,7 @@ def _developer(rng: np.random.Generator) -> list[dict[str, Any]]:
 
 def _student(rng: np.random.Generator) -> list[dict[str, Any]]:
     """A new student: 40 homework questions over 8 evenings, some 'step by step'."""
-    rows = []
+    rows: list[dict[str, Any]] = []
     for index in range(40):
         ts = T0 + timedelta(days=index // 5, hours=19 + float(rng.uniform(0, 3)))
         rows.append(_exchange(STUDENT, index, ts, output_tokens=int(rng.integers(300, 700))))
@@ -168,7 +171,7 @@ def _accounts() -> pa.Table:
 def _features(exchanges: pa.Table) -> pa.Table:
     """Prompt signals: the harvester's prompts ask for reasoning 90% of the time, the
     student's 30%, nobody else's."""
-    rows = []
+    rows: list[dict[str, Any]] = []
     for row in exchanges.select(["exchange_id", "account_id", "ts", "model"]).to_pylist():
         index = int(row["exchange_id"].rsplit("-", 1)[1])
         reasoning = (row["account_id"] == HARVEST and index % 10 != 0) or (

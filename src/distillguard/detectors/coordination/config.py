@@ -54,6 +54,9 @@ class CoordinationConfig:
     when at least this share of its exchanges use it: infrastructure it lives on, not a
     proxy address it passed through once."""
     min_count: int = 2
+    template_min_count: int = 5
+    """Wrappers, templates and LSH bands count only from this many uses: a person repeats an
+    opening now and then; a harvesting script repeats its wrapper hundreds of times."""
     lsh_min_share: float = 0.05
     min_edge: float = 0.6
     """Total pair weight needed to enter the graph: one weak view never ties two accounts."""

@@ -195,6 +195,10 @@ def build_graph(con: BaseBackend, cfg: CoordinationConfig) -> AccountGraph:
     if merged is None or merged.empty:
         merged = pd.DataFrame({"a": [], "b": [], **{n: [] for n in names}})
     merged = merged.fillna(0.0).astype({"a": np.int64, "b": np.int64})
+    if {"signup_ip", "signup_subnet"} <= set(names):
+        # Nested views: the same address is also the same /24; count the stronger one only.
+        exact = merged["signup_ip"] > 0
+        merged.loc[exact, "signup_subnet"] = 0.0
     merged["weight"] = merged[names].sum(axis=1) if names else 0.0
     candidates = merged[merged["weight"] >= cfg.min_edge / 2].reset_index(drop=True)
     buckets, span = activity_buckets(con, cfg, index)

@@ -10,7 +10,7 @@ accounts, activity in lockstep, and sign-ups in a burst under unrelated identiti
 from __future__ import annotations
 
 from distillguard.detectors.base import ATLAS, DetectorInfo, Evidence
-from distillguard.detectors.coordination.profile import INFRA_VIEWS, ClusterProfile
+from distillguard.detectors.coordination.profile import INFRA_VIEWS, ClusterProfile, ViewTie
 
 VERSION = "1.0"
 _ACCOUNTS = (ATLAS["establish_accounts"],)
@@ -131,27 +131,36 @@ def hydra(p: ClusterProfile) -> Evidence:
     )
 
 
+def _infra_strength(p: ClusterProfile, tie: ViewTie) -> float:
+    """Cross-identity share of one shared value, times how much its view and size say."""
+    value, sharers, rarity = tie.top[0]
+    crossing = p.cross_identity.get(f"{tie.view}:{value}", 1)
+    cross = (crossing - 1) / max(1, sharers - 1)
+    # Credibility of the view (a card is an identity, a /24 may be a shared ISP block) and of
+    # the group size (two accounts on one network happen; ten is an operation).
+    return (
+        cross
+        * tie.coverage
+        * (0.4 + 0.6 * rarity)
+        * _INFRA_CREDIBILITY[tie.view]
+        * min(1.0, sharers / 6)
+    )
+
+
 def shared_infrastructure(p: ClusterProfile) -> Evidence | None:
     """Shared cards and networks; strong only when they cross declared identities."""
     shared = [t for t in p.ties if t.view in INFRA_VIEWS]
     if not shared:
         return None
-    best = max(shared, key=lambda t: (t.coverage, t.top[0][2]))
+    scored = sorted(
+        ((_infra_strength(p, t), t.view, t) for t in shared), key=lambda x: (-x[0], x[1])
+    )
+    strength, _, best = scored[0]
     value, sharers, rarity = best.top[0]
     crossing = p.cross_identity.get(f"{best.view}:{value}", 1)
-    cross = (crossing - 1) / max(1, sharers - 1)
     summary = (
         f"{sharers} of {len(p.members)} accounts share {_LABELS[best.view]} {value} "
         f"(rarity {rarity:.2f}); its users span {crossing} declared identities"
-    )
-    # Credibility of the view (a card is an identity, a /24 may be a shared ISP block) and of
-    # the group size (two accounts on one network happen; ten is an operation).
-    strength = (
-        cross
-        * best.coverage
-        * (0.4 + 0.6 * rarity)
-        * _INFRA_CREDIBILITY[best.view]
-        * min(1.0, sharers / 6)
     )
     return _evidence(
         SHARED_INFRA,

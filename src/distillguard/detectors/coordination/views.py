@@ -145,25 +145,25 @@ def _features(con: BaseBackend) -> ir.Table:
 def wrapper(con: BaseBackend, cfg: CoordinationConfig) -> ir.Table:
     """The instruction wrapper around the task (task body removed) an account relies on."""
     f = _features(con)
-    return _characteristic(f, f.wrapper_id, _totals(f), cfg.min_share, cfg.min_count)
+    return _characteristic(f, f.wrapper_id, _totals(f), cfg.min_share, cfg.template_min_count)
 
 
 def template(con: BaseBackend, cfg: CoordinationConfig) -> ir.Table:
     """The prompt skeleton (numbers, quotes and bodies masked) an account relies on."""
     f = _features(con)
-    return _characteristic(f, f.template_id, _totals(f), cfg.min_share, cfg.min_count)
+    return _characteristic(f, f.template_id, _totals(f), cfg.min_share, cfg.template_min_count)
 
 
 def lsh_band(con: BaseBackend, cfg: CoordinationConfig) -> ir.Table:
     """MinHash LSH band keys recurring in an account's prompts (near-duplicate prompts)."""
     f = _features(con)
     bands = f.select(f.account_id, band=f.lsh_bands.unnest())
-    return _characteristic(bands, bands.band, _totals(f), cfg.lsh_min_share, cfg.min_count)
+    return _characteristic(bands, bands.band, _totals(f), cfg.lsh_min_share, cfg.template_min_count)
 
 
 VIEWS: tuple[View, ...] = (
     View("payment_fingerprint", 1.0, "infrastructure", False, payment),
-    View("signup_ip", 0.4, "infrastructure", False, signup_ip),
+    View("signup_ip", 0.45, "infrastructure", False, signup_ip),
     View("signup_subnet", 0.1, "infrastructure", False, signup_subnet),
     View("client_subnet", 0.35, "infrastructure", False, client_subnet),
     View("email_domain", 0.5, "infrastructure", False, email_domain),
