@@ -24,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from memory import run_measured
 
 PYTHON = sys.executable
+SCENARIO_NAMES = ("reported-2026", "evasive", "low-and-slow", "hydra-proxy", "randomized")
 GIB = 1 << 30
 
 
@@ -200,6 +201,55 @@ def print_population_table(results: list[dict[str, Any]]) -> None:
         print(f"| {scenario} | {baseline} | " + " | ".join(values) + " |")
 
 
+def bench_scan(out: Path, scenarios: list[str], seeds: list[int], size: int, tag: str) -> None:
+    """`distillguard scan` on each scenario and seed, through the yardstick."""
+    from distillguard.engine.config import ScanConfig
+    from distillguard.engine.scan import run_scan
+    from distillguard.evaluation.labels import read_labels
+    from distillguard.evaluation.metrics import evaluate
+    from distillguard.results import read_results
+    from distillguard.sim.writer import simulate
+
+    results = []
+    for scenario in scenarios:
+        for seed in seeds:
+            work = out / f"scan-{scenario}-{seed}"
+            shutil.rmtree(work, ignore_errors=True)
+            simulate(
+                work / "sim", seed=seed, exchanges=size, scenario_name=scenario, progress=False
+            )
+            started = time.perf_counter()
+            run_scan(
+                [work / "sim/exchanges.jsonl"],
+                [work / "sim/accounts.jsonl"],
+                work / "scan",
+                config=ScanConfig(),
+                progress=False,
+            )
+            labels = read_labels(work / "sim/labels.jsonl")
+            evaluation = evaluate(labels, read_results(work / "scan").accounts).to_dict()
+            evaluation.update(
+                scenario=scenario,
+                seed=seed,
+                baseline="scan",
+                exchanges=size,
+                seconds=round(time.perf_counter() - started, 1),
+            )
+            results.append(evaluation)
+            d, f = evaluation["distillation"], evaluation["flagged"]
+            worst = max(evaluation["benign_populations"], key=lambda p: p["flag_rate"])
+            print(
+                f"| {scenario} | {seed} | scan | {_pct(d['precision'])} "
+                f"| {_pct(d['recall'])} | {_pct(f['precision'])} | {_pct(f['recall'])} "
+                f"| {_num(evaluation['roc_auc'])} | "
+                f"{_pct(worst['flag_rate'])} ({worst['population']}) |",
+                flush=True,
+            )
+            shutil.rmtree(work / "sim", ignore_errors=True)
+    _save(out, f"scan-{tag}", {"runs": results, "command": " ".join(sys.argv)})
+    print_population_table(results)
+
+
 def _pct(value: float | None) -> str:
     return "—" if value is None else f"{100 * value:.1f}%"
 
@@ -227,6 +277,11 @@ def main() -> None:
     )
     base.add_argument("--seeds", type=int, nargs="+", default=[101, 102])
     base.add_argument("--size", type=int, default=200_000)
+    scan = sub.add_parser("scan")
+    scan.add_argument("--scenarios", nargs="+", default=list(SCENARIO_NAMES))
+    scan.add_argument("--seeds", type=int, nargs="+", default=[101, 102])
+    scan.add_argument("--size", type=int, default=200_000)
+    scan.add_argument("--tag", default="heldout", help="name of the saved result file")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     print(f"machine: {machine()}")
@@ -236,6 +291,8 @@ def main() -> None:
         )
     if args.which in (None, "ingest"):
         bench_ingest(args.out, getattr(args, "size", 1_000_000))
+    if args.which == "scan":
+        bench_scan(args.out, args.scenarios, args.seeds, args.size, args.tag)
     if args.which in (None, "baselines"):
         bench_baselines(
             args.out,

@@ -17,6 +17,7 @@ from distillguard.detectors.behaviour import (
     account_frame,
     harvest_volume,
     scripted_timing,
+    signal_concentration,
 )
 from distillguard.detectors.context import ScanContext
 from distillguard.engine.store import append_arrow, open_store
@@ -269,11 +270,13 @@ def test_each_detector_flags_the_harvester_and_no_hard_negative(
 
 @pytest.mark.parametrize("module", DETECTORS, ids=lambda m: m.INFO.id)
 def test_evidence_fields_are_valid(context: ScanContext, module: Any) -> None:
-    assert module.INFO.family == "behaviour" and module.INFO.family in FAMILIES
+    # prompt-signal concentration reads prompt content: its own, independent family
+    expected = "prompt" if module is signal_concentration else "behaviour"
+    assert module.INFO.family == expected and module.INFO.family in FAMILIES
     assert module.INFO.id.startswith("DG-2")
     for item in module.detect(context):
         assert item.detector == module.INFO.id
-        assert item.family == "behaviour"
+        assert item.family == expected
         assert item.subject_kind == "account"
         assert 0.0 < item.strength <= 1.0
         assert any(ch.isdigit() for ch in item.summary)

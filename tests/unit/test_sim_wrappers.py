@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import random
+from pathlib import Path
 
 from distillguard.sim.prompts import make_item
 from distillguard.sim.wrappers import COT_INSTRUCTIONS, WrapperStyle, harvest_text
+from distillguard.sim.writer import simulate
 
 ITEM = make_item(
     "math", "t", "dev", "en", [{"role": "user", "content": "What is 2+2?"}], answer="4"
@@ -36,3 +38,17 @@ def test_dev_and_holdout_banks_share_no_instruction() -> None:
 def test_reconstruction_prompt_carries_the_known_answer() -> None:
     (text,) = _texts(WrapperStyle(False, 0), intent="reconstruct", n=3)
     assert "Final answer: 4" in text and "What is 2+2?" in text
+
+
+def test_holdout_simulation_uses_only_holdout_phrasings(tmp_path: Path) -> None:
+    simulate(
+        tmp_path,
+        seed=4,
+        exchanges=6_000,
+        scenario_name="evasive",
+        prompt_split="holdout",
+        progress=False,
+    )
+    text = (tmp_path / "exchanges.jsonl").read_text()
+    assert any(instruction in text for instruction in COT_INSTRUCTIONS[1::2])
+    assert not any(instruction in text for instruction in COT_INSTRUCTIONS[0::2])

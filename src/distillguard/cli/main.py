@@ -19,6 +19,7 @@ SUBCOMMANDS: dict[str, str] = {
     "baseline": "baseline",
     "evaluate": "evaluate",
     "demo": "demo",
+    "scan": "scan",
 }
 
 

@@ -11,8 +11,8 @@ Each signal is the probability that a prompt *asks for* one thing a distiller ha
 Benign users say "explain step by step" too, so one prompt's signal is weak evidence by
 design; detectors aggregate signals over an account's or a cluster's traffic.
 
-The model is a hashing vectoriser (char_wb 2–5-grams and word 1–2-grams, no vocabulary to
-ship) and one logistic regression per signal, trained by ``scripts/train_prompt_signals.py``
+The model is a hashing vectoriser (character 1–5-grams hashed with NumPy, no vocabulary
+to ship) and one logistic regression per signal, trained by ``scripts/train_prompt_signals.py``
 and shipped as ``data/prompt_signals.npz``.  It reads the normal form of the system prompt's
 head and of the prompt's head and tail (:func:`classifier_text`): harvest instructions sit
 around the task, and the length of the task must not change the cost.  The model file is
@@ -22,6 +22,7 @@ read on first use, never at import.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -31,24 +32,20 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
-from sklearn.feature_extraction.text import HashingVectorizer
 
 SIGNALS = ("reasoning", "reconstruct", "grading", "tool", "rewrite")
 """Order of the columns of :meth:`SignalModel.predict` and of the ``p_*`` feature columns."""
 
 MODEL_RESOURCE = "prompt_signals.npz"
-MODEL_FORMAT = 1
+MODEL_FORMAT = 2
 
-SYSTEM_CHARS = 600
-HEAD_CHARS = 900
-TAIL_CHARS = 500
+SYSTEM_CHARS = 300
+HEAD_CHARS = 500
+TAIL_CHARS = 300
 
-VECTORIZER_CONFIG: dict[str, Any] = {
-    "char": {"analyzer": "char_wb", "ngram_range": [2, 5], "n_features": 2**17},
-    "word": {"analyzer": "word", "ngram_range": [1, 2], "n_features": 2**17},
-}
-"""Both halves use ``alternate_sign=False``, ``lowercase=False`` (input is casefolded) and
-l2 norm; the char features come first in the stacked matrix."""
+VECTORIZER_CONFIG: dict[str, Any] = {"ngram_range": [2, 5], "n_features": 2**18}
+"""Character 2–5-grams of the (casefolded) classifier text, hashed into ``n_features``
+buckets, counted and divided by the square root of the text's n-gram count."""
 
 
 def classifier_text(normal_prompt: str, normal_system: str = "") -> str:
@@ -61,31 +58,67 @@ def classifier_text(normal_prompt: str, normal_system: str = "") -> str:
     return prompt
 
 
-def make_vectorizers(config: dict[str, Any]) -> tuple[HashingVectorizer, HashingVectorizer]:
-    """The two hashing vectorisers described by ``config`` (see VECTORIZER_CONFIG)."""
-    out = []
-    for part in ("char", "word"):
-        spec = config[part]
-        out.append(
-            HashingVectorizer(
-                analyzer=spec["analyzer"],
-                ngram_range=tuple(spec["ngram_range"]),
-                n_features=int(spec["n_features"]),
-                alternate_sign=False,
-                lowercase=False,
-                norm="l2",
-                dtype=np.float32,
-            )
-        )
-    return out[0], out[1]
+_SEPARATOR = 0  # code point placed between texts; no n-gram may contain it
+_MULTIPLIER = np.uint64(0x100000001B3)
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+"""Fibonacci hashing: the top bits of (hash × golden ratio) pick the bucket."""
 
 
-def vectorize(
-    texts: list[str], vectorizers: tuple[HashingVectorizer, HashingVectorizer]
-) -> sp.csr_matrix:
-    """Stacked char and word features of classifier texts."""
-    char, word = vectorizers
-    return sp.hstack([char.transform(texts), word.transform(texts)], format="csr")
+def make_vectorizers(config: dict[str, Any]) -> dict[str, Any]:
+    """The vectoriser settings (kept as a function for the model file's format)."""
+    return {"ngram_range": tuple(config["ngram_range"]), "n_features": int(config["n_features"])}
+
+
+def ngram_buckets(
+    texts: list[str], vectorizers: dict[str, Any]
+) -> Iterator[tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]]:
+    """(text index, bucket) of every character n-gram, one n-gram length at a time.
+
+    All texts are joined with a separator and hashed together: a rolling polynomial hash per
+    n-gram length, salted by the length, then Fibonacci hashing into a bucket.  These are the
+    same kind of features as scikit-learn's char HashingVectorizer, without a Python loop per
+    text or per n-gram.
+    """
+    low, high = vectorizers["ngram_range"]
+    bits = int(vectorizers["n_features"]).bit_length() - 1
+    if 1 << bits != int(vectorizers["n_features"]):
+        raise ValueError("prompt-signal n_features must be a power of two")
+    joined = "\x00".join(texts)
+    codes = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+    lengths = np.fromiter((len(t) + 1 for t in texts), dtype=np.int64, count=len(texts))
+    doc = np.repeat(np.arange(len(texts), dtype=np.int64), lengths)[: len(codes)]
+    rolling = np.zeros(len(codes), dtype=np.uint64)
+    clean = codes != _SEPARATOR
+    with np.errstate(over="ignore"):
+        for n in range(1, high + 1):
+            if n > len(codes):
+                break
+            rolling = rolling[: len(codes) - n + 1] * _MULTIPLIER + codes[n - 1 :]
+            clean = clean[: len(codes) - n + 1] & (codes[n - 1 :] != _SEPARATOR)
+            if n >= low:
+                salt = np.uint64((n * 0x9E3779B97F4A7C15) % 2**64)
+                mixed = rolling ^ salt
+                np.multiply(mixed, _GOLDEN, out=mixed)
+                np.right_shift(mixed, np.uint64(64 - bits), out=mixed)
+                yield doc[: len(clean)][clean], mixed[clean].astype(np.int64)
+
+
+def vectorize(texts: list[str], vectorizers: dict[str, Any]) -> sp.csr_matrix:
+    """Feature matrix for training: n-gram counts divided by sqrt(number of n-grams).
+
+    The length normalisation (not an l2 norm) lets prediction compute the same linear
+    score with weighted bincounts, without building or sorting a sparse matrix.
+    """
+    pairs = list(ngram_buckets(texts, vectorizers))
+    doc = np.concatenate([d for d, _ in pairs]) if pairs else np.zeros(0, dtype=np.int64)
+    bucket = np.concatenate([b for _, b in pairs]) if pairs else np.zeros(0, dtype=np.int64)
+    totals = np.bincount(doc, minlength=len(texts)).astype(np.float32)
+    weights = 1.0 / np.sqrt(np.maximum(totals, 1.0))
+    matrix = sp.csr_matrix(
+        (weights[doc], (doc, bucket)), shape=(len(texts), int(vectorizers["n_features"]))
+    )
+    matrix.sum_duplicates()
+    return matrix
 
 
 @dataclass(frozen=True)
@@ -96,14 +129,20 @@ class SignalModel:
     """(signals × features)."""
     intercept: npt.NDArray[np.float32]
     config: dict[str, Any]
-    vectorizers: tuple[HashingVectorizer, HashingVectorizer]
+    vectorizers: dict[str, Any]
 
     def predict(self, texts: list[str]) -> npt.NDArray[np.float32]:
         """(texts × signals) probabilities in [0, 1]; one vectorisation for the whole batch."""
         if not texts:
             return np.zeros((0, len(SIGNALS)), dtype=np.float32)
-        features = vectorize(texts, self.vectorizers)
-        logits = np.asarray(features @ self.coef.T) + self.intercept
+        totals = np.zeros(len(texts), dtype=np.float64)
+        sums = np.zeros((len(texts), len(SIGNALS)), dtype=np.float64)
+        for doc, bucket in ngram_buckets(texts, self.vectorizers):
+            totals += np.bincount(doc, minlength=len(texts))
+            for column in range(len(SIGNALS)):
+                weights = self.coef[column][bucket]
+                sums[:, column] += np.bincount(doc, weights=weights, minlength=len(texts))
+        logits = sums / np.sqrt(np.maximum(totals, 1.0))[:, None] + self.intercept
         return (1.0 / (1.0 + np.exp(-logits))).astype(np.float32)
 
     def save(self, path: Path) -> None:

@@ -6,7 +6,7 @@ joiners, case, spacing, changing the numbers in a templated task — do not chan
 that a second provider who follows these steps gets the same fingerprints:
 
 1. truncate: texts longer than :data:`MAX_CHARS` keep the first :data:`HEAD_CHARS` and the
-   last :data:`TAIL_CHARS` characters joined by ``"\\n…\\n"`` (harvest instructions sit at
+   last :data:`TAIL_CHARS` characters joined by ``"\\n...\\n"`` (harvest instructions sit at
    the head or the tail of a prompt; the middle of a 1 MB paste tells us nothing more);
 2. Unicode NFKC (full-width forms and compatibility characters fold to their plain form);
 3. remove zero-width and invisible format characters (:data:`ZERO_WIDTH`);
@@ -33,9 +33,11 @@ MAX_CHARS = 20_000
 """Prompts longer than this are truncated before any feature is computed."""
 HEAD_CHARS = 15_000
 TAIL_CHARS = 5_000
-ELLIPSIS = "\n…\n"
+ELLIPSIS = "\n...\n"
 
-ZERO_WIDTH = "\u00ad\u034f\u061c\u180e\u200b\u200c\u200d\u200e\u200f\u2060\u2061\u2062\u2063\u2064\ufeff"
+ZERO_WIDTH = (
+    "\u00ad\u034f\u061c\u180e\u200b\u200c\u200d\u200e\u200f\u2060\u2061\u2062\u2063\u2064\ufeff"
+)
 """Invisible characters removed by the normal form (soft hyphen, joiners, marks, BOM)."""
 
 _ZERO_WIDTH_TABLE = dict.fromkeys(map(ord, ZERO_WIDTH))
@@ -48,7 +50,7 @@ _LATIN = re.compile(r"[a-zA-Z\u00c0-\u024f]")
 _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _CYRILLIC = re.compile(r"[\u0400-\u04ff]")
 _ANY_LETTER = re.compile(r"[^\W\d_]")
-LANG_SAMPLE_CHARS = 4_000
+LANG_SAMPLE_CHARS = 2_000
 """The language guess reads this many leading characters (enough, and bounded)."""
 HAN_WEIGHT = 3
 

@@ -38,7 +38,7 @@ INFO = DetectorInfo(
     version="1.0",
     name="prompt-signal concentration",
     description="A large share and count of an account's prompts carry one harvest signal.",
-    family="behaviour",
+    family="prompt",
     atlas=(ATLAS["extract_model"],),
 )
 

@@ -1,0 +1,180 @@
+"""The batch scan: ingest → features → detectors → clusters → scoring → results.
+
+Each stage is timed and recorded in summary.json with the detector ids and versions and the
+hash of the configuration, so a results directory says what produced it.  With a persistent
+store (``--store``) the next day's scan reads only exchanges it has not seen (ingest keeps
+the first copy of an id) and computes features only for new exchanges.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from distillguard import __version__
+from distillguard.detectors.base import DetectorInfo, Evidence
+from distillguard.detectors.context import ScanContext
+from distillguard.engine.config import ScanConfig
+from distillguard.engine.store import open_store
+from distillguard.errors import UserError
+from distillguard.schema import CONTRACT_VERSION
+
+
+@dataclass
+class StageClock:
+    """Wall time of each stage, in order."""
+
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @contextmanager
+    def stage(self, name: str, console: Console | None) -> Iterator[None]:
+        """Time one stage and say when it is done."""
+        started = time.perf_counter()
+        yield
+        self.seconds[name] = round(time.perf_counter() - started, 3)
+        if console is not None:
+            console.print(f"[dim]{name}: {self.seconds[name]:.1f} s[/]")
+
+
+def all_detectors() -> list[Any]:
+    """Every registered detector (modules or objects with INFO and detect), in id order."""
+    from distillguard.detectors import behaviour, coordination, drift
+
+    found = [*behaviour.DETECTORS, *drift.DETECTORS, *coordination.DETECTORS]
+    return sorted(found, key=lambda d: d.INFO.id)
+
+
+def detector_infos() -> list[DetectorInfo]:
+    """Identity cards of every registered detector."""
+    return [d.INFO for d in all_detectors()]
+
+
+@dataclass(frozen=True)
+class ScanOutcome:
+    """Where the results are and the summary that was written."""
+
+    out_dir: Path
+    summary: dict[str, Any]
+
+
+def run_scan(
+    exchange_paths: Sequence[Path],
+    account_paths: Sequence[Path],
+    out_dir: Path,
+    *,
+    config: ScanConfig,
+    store_path: Path | None = None,
+    input_format: str = "auto",
+    progress: bool = True,
+    console: Console | None = None,
+) -> ScanOutcome:
+    """Run every stage and write the contract's four outputs into ``out_dir``."""
+    from distillguard.detectors.drift.release_pivot import cluster_pivot
+    from distillguard.features.exchange_features import compute_exchange_features
+    from distillguard.ingest import ingest_files
+    from distillguard.report.html import build_report_html
+    from distillguard.results import write_results
+    from distillguard.scoring.combine import ClusterInput, score_all
+
+    clock = StageClock()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    con = open_store(store_path)
+    with clock.stage("ingest", console):
+        report = ingest_files(
+            con,
+            list(exchange_paths),
+            list(account_paths),
+            fmt=input_format,
+            quarantine_path=out_dir / "quarantine.jsonl",
+            progress=progress,
+            console=console,
+        )
+    with clock.stage("features", console):
+        featured = compute_exchange_features(con, progress=progress)
+    context = ScanContext(con, config=config.settings())
+    evidence: list[Evidence] = []
+    detectors = [d for d in all_detectors() if config.enabled(d.INFO.id)]
+    for detector in detectors:
+        with clock.stage(f"detector {detector.INFO.id}", None):
+            evidence.extend(detector.detect(context))
+    from distillguard.detectors.coordination import find_clusters
+
+    with clock.stage("clusters", console):
+        findings = find_clusters(context)
+        if config.enabled("DG-502"):
+            evidence.extend(cluster_pivot(context, findings.clusters))
+    accounts_seen = [
+        str(a)
+        for a in con.table("exchanges")
+        .select("account_id")
+        .distinct()
+        .to_pyarrow()
+        .column("account_id")
+        .to_pylist()
+    ]
+    clusters = [
+        ClusterInput(
+            cluster_id=cid,
+            account_ids=members,
+            result_fields={
+                "exchanges": findings.exchanges.get(cid, 0),
+                "capabilities": findings.capabilities.get(cid, []),
+                "first_seen": findings.first_seen.get(cid),
+                "last_seen": findings.last_seen.get(cid),
+                "indicators": list(findings.indicators.get(cid, [])),
+            },
+        )
+        for cid, members in findings.clusters.items()
+    ]
+    with clock.stage("scoring", console):
+        account_results, cluster_results = score_all(
+            accounts_seen, evidence, clusters, config.scoring
+        )
+    verdicts: dict[str, int] = {}
+    for result in account_results:
+        verdicts[result.verdict] = verdicts.get(result.verdict, 0) + 1
+    summary: dict[str, Any] = {
+        "distillguard": __version__,
+        "contract_version": CONTRACT_VERSION,
+        "counts": {
+            "exchanges_read": report.read,
+            "exchanges_loaded": report.loaded_into("exchanges"),
+            "accounts_records_loaded": report.loaded_into("accounts"),
+            "quarantined": report.quarantined,
+            "exchanges_featured": featured,
+            "accounts": len(account_results),
+            "clusters": len(cluster_results),
+            "verdicts": dict(sorted(verdicts.items())),
+        },
+        "quarantine": {"file": "quarantine.jsonl", "reasons": dict(report.reasons.most_common())},
+        "configuration": {"hash": config.digest(), **config.as_dict()},
+        "detectors": [
+            {
+                "id": d.INFO.id,
+                "version": d.INFO.version,
+                "name": d.INFO.name,
+                "family": d.INFO.family,
+                "atlas": list(d.INFO.atlas),
+            }
+            for d in detectors
+        ],
+        "coordination_config_hash": findings.config_hash,
+        "wall_time_s": clock.seconds,
+    }
+    with clock.stage("write", console):
+        write_results(out_dir, account_results, cluster_results, summary, build_report_html)
+    return ScanOutcome(out_dir, summary)
+
+
+def require_inputs(paths: Sequence[Path]) -> None:
+    """Every input file must exist before anything is read."""
+    for path in paths:
+        if not path.is_file():
+            raise UserError(f"input file {path} does not exist (or is not a file)")
+

@@ -1,0 +1,111 @@
+"""features_for_batch matches EXCHANGE_FEATURE_SCHEMA; compute_exchange_features end to end."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pyarrow as pa
+
+from distillguard.engine.store import append_arrow, open_store
+from distillguard.features.exchange_features import compute_exchange_features, features_for_batch
+from distillguard.schema import EXCHANGE_FEATURE_SCHEMA, EXCHANGE_SCHEMA
+
+WRAPPER = "Think step by step and write out your complete reasoning before the final answer."
+PROMPTS = [
+    (f"{WRAPPER}\n\nWhat is 12 * 7?", None, '[{"content":"x","role":"user"}]', None),
+    (f"{WRAPPER}\n\nWhat is 3 + 9?", None, '[{"content":"x","role":"user"}]', None),
+    ("Describe this photo", None, '[{"content":[{"type":"image"}],"role":"user"}]', None),
+    ("Book a table for two", "You are helpful.", '[{"content":"y","role":"user"}]', ["book"]),
+    ("def add(a, b):\n    pass\nImplement this.", None, '[{"content":"z","role":"user"}]', None),
+    ("", None, "[]", None),
+    ("x" * 30_000, None, '[{"content":"long","role":"user"}]', None),
+]
+
+
+def _exchanges(offset: int = 0) -> pa.Table:
+    rows = []
+    for i, (prompt, system, messages, tools) in enumerate(PROMPTS * 3):
+        rows.append(
+            {
+                "exchange_id": f"ex{offset + i}",
+                "ts": datetime(2026, 1, 1, tzinfo=UTC),
+                "account_id": f"acct{i % 4}",
+                "model": "m1",
+                "system_prompt": system,
+                "messages": messages,
+                "n_messages": 1,
+                "prompt_text": prompt,
+                "tool_names": tools,
+                "source_file": "t.jsonl",
+                "source_line": i,
+            }
+        )
+    return pa.Table.from_pylist(rows, schema=EXCHANGE_SCHEMA)
+
+
+def test_batch_output_follows_the_schema_exactly() -> None:
+    table = _exchanges()
+    batch = table.select(
+        [
+            "exchange_id",
+            "account_id",
+            "ts",
+            "model",
+            "prompt_text",
+            "system_prompt",
+            "messages",
+            "tool_names",
+        ]
+    ).to_batches()[0]
+    out = features_for_batch(batch)
+    assert out.schema.equals(EXCHANGE_FEATURE_SCHEMA, check_metadata=True)
+    assert out.num_rows == batch.num_rows
+    rows = out.to_pylist()
+    assert rows[0]["wrapper_id"] == rows[1]["wrapper_id"] != rows[3]["wrapper_id"]
+    assert rows[0]["text_hash"] == rows[7]["text_hash"]  # the same prompt, repeated
+    assert [r["capability"] for r in rows[:5]] == [
+        "reasoning",
+        "reasoning",
+        "vision",
+        "tool_use",
+        "coding",
+    ]
+    assert rows[5]["lsh_bands"] == [] and rows[5]["lang"] == "und"
+    assert rows[6]["truncated"] and rows[6]["prompt_chars"] == 30_000
+    assert all(0.0 <= r["p_reasoning"] <= 1.0 for r in rows)
+
+
+def test_empty_batch_gives_an_empty_batch() -> None:
+    empty = (
+        _exchanges()
+        .slice(0, 0)
+        .select(
+            [
+                "exchange_id",
+                "account_id",
+                "ts",
+                "model",
+                "prompt_text",
+                "system_prompt",
+                "messages",
+                "tool_names",
+            ]
+        )
+    )
+    out = features_for_batch(
+        empty.to_batches(max_chunksize=1)[0]
+        if empty.to_batches()
+        else pa.RecordBatch.from_pylist([], schema=empty.schema)
+    )
+    assert out.num_rows == 0 and out.schema.equals(EXCHANGE_FEATURE_SCHEMA)
+
+
+def test_compute_features_streams_the_store_and_only_adds_new_exchanges() -> None:
+    con = open_store(None)
+    append_arrow(con, "exchanges", _exchanges())
+    assert compute_exchange_features(con, batch_rows=5, progress=False) == 21
+    append_arrow(con, "exchanges", _exchanges(offset=100))
+    assert compute_exchange_features(con, batch_rows=8, progress=False) == 21
+    table = con.table("exchange_features").to_pyarrow()
+    assert table.num_rows == 42
+    assert len(set(table.column("exchange_id").to_pylist())) == 42
