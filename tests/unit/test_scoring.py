@@ -19,7 +19,8 @@ CONFIG = ScoringConfig()
 
 
 def ev(subject: str, family: str, strength: float, kind: str = "account") -> Evidence:
-    return Evidence(f"DG-{900 + len(family)}", family, subject, strength, f"{family} {strength}", kind)
+    detector = f"DG-{900 + len(family)}"
+    return Evidence(detector, family, subject, strength, f"{family} {strength}", kind)
 
 
 def test_noisy_or_adds_up_without_exceeding_certainty() -> None:
@@ -64,7 +65,7 @@ def test_cluster_evidence_condemns_quiet_members_together() -> None:
 
 
 def test_invalid_configuration_is_rejected_with_the_field_named() -> None:
-    with pytest.raises(ValueError, match="family_weights.behaviour"):
+    with pytest.raises(ValueError, match=r"family_weights\.behaviour"):
         ScoringConfig(family_weights={"behaviour": 1.5})
     with pytest.raises(ValueError, match="unknown families"):
         ScoringConfig(family_weights={"vibes": 0.5})

@@ -1,8 +1,9 @@
 """Run the whole batch job on the embedded default: simulate, ingest, detect, evaluate.
 
-Simulates labelled traffic from the bundled prompt sample, ingests it into an embedded
-DuckDB store, runs the baseline detectors (what a plain rate limiter and an off-the-shelf
-anomaly detector catch) and scores each against the truth, side by side.
+Simulates labelled traffic from the bundled prompt sample, scans it (ingest into an
+embedded DuckDB store, features, detectors, clusters, scoring), runs the baseline detectors
+on the same store (what a plain rate limiter and an off-the-shelf anomaly detector catch)
+and scores each against the truth, side by side.
 
 example:
   distillguard demo --out demo-out --exchanges 200000 --seed 7
@@ -19,7 +20,7 @@ from rich.table import Table
 
 HELP = "simulate, ingest, detect and evaluate end to end on the embedded default"
 
-DETECTORS = ("rate-limit", "isolation-forest")
+DETECTORS = ("scan", "rate-limit", "isolation-forest")
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -37,11 +38,12 @@ def _pct(value: float | None) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Run every stage and print the comparison."""
+    from distillguard.engine.config import ScanConfig
+    from distillguard.engine.scan import run_scan
     from distillguard.engine.store import open_store
     from distillguard.evaluation.baselines import run_baseline
     from distillguard.evaluation.labels import read_labels
     from distillguard.evaluation.metrics import evaluate
-    from distillguard.ingest import ingest_files
     from distillguard.results import read_results
     from distillguard.sim.writer import simulate
 
@@ -60,19 +62,24 @@ def run(args: argparse.Namespace) -> int:
     )
     console.print(f"{result.exchanges:,} exchanges, {result.accounts:,} accounts in {sim_dir}")
 
-    console.rule("[bold]2. ingest")
+    console.rule("[bold]2. scan")
     store_path = out / "store.duckdb"
     store_path.unlink(missing_ok=True)
-    con = open_store(store_path)
-    report = ingest_files(
-        con,
+    outcome = run_scan(
         [sim_dir / "exchanges.jsonl"],
         [sim_dir / "accounts.jsonl"],
-        quarantine_path=out / "quarantine.jsonl",
+        out / "scan",
+        config=ScanConfig(),
+        store_path=store_path,
         progress=progress,
         console=console,
     )
-    console.print(f"loaded {report.loaded:,} records, quarantined {report.quarantined:,}")
+    counts = outcome.summary["counts"]
+    console.print(
+        f"loaded {counts['exchanges_loaded']:,} exchanges, quarantined {counts['quarantined']:,}, "
+        f"{counts['clusters']:,} clusters; results and report.html in {out / 'scan'}"
+    )
+    con = open_store(store_path)
 
     labels = read_labels(sim_dir / "labels.jsonl")
     comparison = Table(title=f"Detectors against the truth ({args.scenario}, seed {args.seed})")
@@ -87,9 +94,10 @@ def run(args: argparse.Namespace) -> int:
     ):
         comparison.add_column(column, justify="right")
     for name in DETECTORS:
-        console.rule(f"[bold]3. detect: {name}")
         results_dir = out / name
-        run_baseline(name, con, results_dir)
+        if name != "scan":
+            console.rule(f"[bold]3. baseline: {name}")
+            run_baseline(name, con, results_dir)
         evaluation = evaluate(labels, read_results(results_dir).accounts)
         worst = max(evaluation.benign_populations, key=lambda p: p.flag_rate, default=None)
         at_one = next((p for p in evaluation.recall_at_fpr if p.target_fpr == 0.01), None)

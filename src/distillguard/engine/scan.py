@@ -107,7 +107,7 @@ def run_scan(
 
     with clock.stage("clusters", console):
         findings = find_clusters(context)
-        if config.enabled("DG-502"):
+        if config.enabled("DG-501"):
             evidence.extend(cluster_pivot(context, findings.clusters))
     accounts_seen = [
         str(a)
@@ -118,10 +118,14 @@ def run_scan(
         .column("account_id")
         .to_pylist()
     ]
+    seen = set(accounts_seen)
+    # Accounts that signed up but sent nothing are not reported (the contract lists accounts
+    # seen in exchanges); a cluster keeps its id if at least two of its members were seen.
+    visible = {cid: [m for m in members if m in seen] for cid, members in findings.clusters.items()}
     clusters = [
         ClusterInput(
             cluster_id=cid,
-            account_ids=members,
+            account_ids=visible[cid],
             result_fields={
                 "exchanges": findings.exchanges.get(cid, 0),
                 "capabilities": findings.capabilities.get(cid, []),
@@ -130,7 +134,8 @@ def run_scan(
                 "indicators": list(findings.indicators.get(cid, [])),
             },
         )
-        for cid, members in findings.clusters.items()
+        for cid in findings.clusters
+        if len(visible[cid]) >= 2
     ]
     with clock.stage("scoring", console):
         account_results, cluster_results = score_all(
@@ -177,4 +182,3 @@ def require_inputs(paths: Sequence[Path]) -> None:
     for path in paths:
         if not path.is_file():
             raise UserError(f"input file {path} does not exist (or is not a file)")
-

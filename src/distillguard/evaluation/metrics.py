@@ -96,13 +96,15 @@ class RecallAtFpr:
 class ClusterMetrics:
     """How predicted clusters line up with campaigns.
 
-    The true group of a distillation account is its campaign; every benign account is a
-    group of its own (benign accounts are not coordinated, so a cluster of them is
-    impure).  Only labelled accounts with a ``cluster_id`` are in a predicted cluster.
+    The true group of a distillation account is its campaign; benign accounts form one
+    group, ``benign``.  Only labelled accounts with a ``cluster_id`` are in a predicted
+    cluster.  Clusters of benign accounts only (a company team, a class) are real groups
+    of related customers and are judged by the flag rates, not here.
 
-    * ``purity`` = Σ_k max_g |k ∩ g| / Σ_k |k| over predicted clusters k: the
-      size-weighted share of each cluster's accounts that belong to its majority group.
-      ``None`` when there are no clusters.
+    * ``purity`` = Σ_k max_g |k ∩ g| / Σ_k |k| over the *campaign clusters* k (those with
+      at least one distillation account): the size-weighted share of each cluster's
+      accounts that belong to its majority group, so a cluster that mixes two campaigns, or
+      a campaign and customers, is impure.  ``None`` when no cluster holds a campaign.
     * ``completeness`` = Σ_c max_k |c ∩ k| / Σ_c |c| over campaigns c: per campaign, the
       share of its accounts in its single largest predicted cluster, averaged over
       campaigns weighted by size (unclustered accounts count against it, so with no
@@ -211,14 +213,14 @@ def cluster_metrics(
     for label, cluster_id in zip(labels, cluster_ids, strict=True):
         if cluster_id is None:
             continue
-        group = (
-            f"campaign:{_campaign(label)}"
-            if label.is_distillation
-            else f"benign:{label.account_id}"
-        )
+        group = f"campaign:{_campaign(label)}" if label.is_distillation else "benign"
         members[cluster_id][group] += 1
     clustered = sum(sum(c.values()) for c in members.values())
-    purity = _ratio(sum(max(c.values()) for c in members.values()), clustered)
+    campaign_clusters = [c for c in members.values() if set(c) != {"benign"}]
+    purity = _ratio(
+        sum(max(c.values()) for c in campaign_clusters),
+        sum(sum(c.values()) for c in campaign_clusters),
+    )
 
     campaign_sizes: Counter[str] = Counter(_campaign(lb) for lb in labels if lb.is_distillation)
     largest: dict[str, int] = dict.fromkeys(campaign_sizes, 0)
