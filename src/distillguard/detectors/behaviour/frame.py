@@ -51,9 +51,9 @@ PARAM_FIELDS = ("temperature", "top_p", "max_tokens", "n", "reasoning_effort", "
 """Fields of the parameter fingerprint, in the order they appear in its text."""
 
 FEATURE_COLUMNS = (
-    *(f"mean_p_{name}" for name in SIGNALS),
-    *(f"share_p_{name}" for name in SIGNALS),
-    *(f"count_p_{name}" for name in SIGNALS),
+    *(f"mean_p_{name}" for name in (*SIGNALS, "any")),
+    *(f"share_p_{name}" for name in (*SIGNALS, "any")),
+    *(f"count_p_{name}" for name in (*SIGNALS, "any")),
     "featured_exchanges",
     "distinct_templates",
     "distinct_wrappers",
@@ -196,6 +196,10 @@ def _signal_features(features: ir.Table) -> ir.Table:
         aggregates[f"mean_p_{name}"] = column.mean()
         aggregates[f"share_p_{name}"] = above.cast("float64").mean()
         aggregates[f"count_p_{name}"] = above.sum()
+    best = ibis.greatest(*(features[f"p_{name}"] for name in SIGNALS)).cast("float64")
+    aggregates["mean_p_any"] = best.mean()
+    aggregates["share_p_any"] = (best > SIGNAL_THRESHOLD).cast("float64").mean()
+    aggregates["count_p_any"] = (best > SIGNAL_THRESHOLD).cast("int64").sum()
     for name in CAPABILITIES:
         aggregates[f"capability_{name}"] = (features.capability == name).cast("float64").mean()
     aggregates["distinct_templates"] = features.template_id.nunique()

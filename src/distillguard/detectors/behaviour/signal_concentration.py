@@ -48,7 +48,10 @@ SIGNAL_WORDS = {
     "grading": "ask for a grade against a rubric",
     "tool": "ask for a tool-use trajectory",
     "rewrite": "ask to rewrite or paraphrase an answer",
+    "any": "ask for a harvestable output (reasoning, grading, tool trajectory or rewrite)",
 }
+JUDGED = (*SIGNALS, "any")
+"""Each signal alone, and any of them: a harvester that mixes intents is still a harvester."""
 
 
 @dataclass(frozen=True)
@@ -80,7 +83,7 @@ def detect(context: ScanContext) -> list[Evidence]:
         [
             ramp(frame[f"share_p_{name}"], settings.min_share, settings.full_share)
             * log_ramp(frame[f"count_p_{name}"], settings.min_count, settings.full_count)
-            for name in SIGNALS
+            for name in JUDGED
         ]
     )
     strongest = per_signal.argmax(axis=1)
@@ -90,7 +93,7 @@ def detect(context: ScanContext) -> list[Evidence]:
         value = float(strength[position])
         if value <= settings.emit_above:
             continue
-        top = SIGNALS[int(strongest[position])]
+        top = JUDGED[int(strongest[position])]
         share = float(getattr(row, f"share_p_{top}"))
         total = float(row.featured_exchanges)
         details: dict[str, object] = {
@@ -100,7 +103,7 @@ def detect(context: ScanContext) -> list[Evidence]:
             "distinct_wrappers": int(row.distinct_wrappers),
             "top_wrapper_share": rounded(row.top_wrapper_share),
         }
-        for name in SIGNALS:
+        for name in JUDGED:
             details[f"share_p_{name}"] = rounded(getattr(row, f"share_p_{name}"))
             details[f"count_p_{name}"] = int(getattr(row, f"count_p_{name}"))
         evidence.append(

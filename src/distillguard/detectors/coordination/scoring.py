@@ -102,6 +102,18 @@ def _evidence(
     )
 
 
+CONTENT_ONLY_FACTOR = 0.35
+"""Weight kept when nothing but prompt content ties a cluster: unrelated developers and
+benchmark teams reuse public templates and harnesses; a campaign also shares machinery
+(cards, networks, sign-up addresses)."""
+
+
+def _content_only_discount(p: ClusterProfile) -> float:
+    """1.0 when infrastructure is shared across declared identities, else CONTENT_ONLY_FACTOR."""
+    infra = any(t.view in INFRA_VIEWS and _infra_strength(p, t) >= 0.1 for t in p.ties)
+    return 1.0 if infra else CONTENT_ONLY_FACTOR
+
+
 def _identity_words(p: ClusterProfile) -> str:
     if p.identities <= 1:
         return "all under one declared identity"
@@ -119,6 +131,7 @@ def hydra(p: ClusterProfile) -> Evidence:
     ties = "; ".join(parts) if parts else "weak pairwise ties only"
     summary = f"{n} accounts tied by {len(strong)} views, {_identity_words(p)}: {ties}"
     strength = 0.1 + p.diversity * (0.5 * min(1.0, len(strong) / 3) + 0.3 * min(1.0, n / 20))
+    strength *= _content_only_discount(p)
     return _evidence(
         HYDRA,
         p,
@@ -183,6 +196,7 @@ def shared_wrapper(p: ClusterProfile) -> Evidence | None:
         f"{p.top_wrapper}, relied on by {_pct(p.wrapper_coverage)} of its accounts"
     )
     strength = p.wrapper_share * p.wrapper_coverage * (0.3 + 0.7 * p.diversity)
+    strength *= _content_only_discount(p)
     return _evidence(
         SHARED_WRAPPER,
         p,
