@@ -108,10 +108,16 @@ benchmark teams reuse public templates and harnesses; a campaign also shares mac
 (cards, networks, sign-up addresses)."""
 
 
+WIDE_SPREAD_IDENTITIES = 6
+"""A template shared by this many different declared identities is a fleet, not a habit."""
+
+
 def _content_only_discount(p: ClusterProfile) -> float:
-    """1.0 when infrastructure is shared across declared identities, else CONTENT_ONLY_FACTOR."""
+    """1.0 when infrastructure is shared across declared identities, or when the content ties
+    many unrelated identities (one template spread over many unrelated accounts); else
+    CONTENT_ONLY_FACTOR."""
     infra = any(t.view in INFRA_VIEWS and _infra_strength(p, t) >= 0.1 for t in p.ties)
-    return 1.0 if infra else CONTENT_ONLY_FACTOR
+    return 1.0 if infra or p.identities >= WIDE_SPREAD_IDENTITIES else CONTENT_ONLY_FACTOR
 
 
 def _identity_words(p: ClusterProfile) -> str:
