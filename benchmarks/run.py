@@ -129,9 +129,7 @@ def bench_baselines(out: Path, scenarios: list[str], seeds: list[int], size: int
     from distillguard.engine.store import open_store
     from distillguard.evaluation.baselines import run_baseline
     from distillguard.evaluation.labels import read_labels
-    from distillguard.evaluation.metrics import evaluate
     from distillguard.ingest import ingest_files
-    from distillguard.results import read_results
     from distillguard.sim.writer import simulate
 
     results = []
@@ -154,24 +152,7 @@ def bench_baselines(out: Path, scenarios: list[str], seeds: list[int], size: int
             for name in ("rate-limit", "isolation-forest"):
                 started = time.perf_counter()
                 run_baseline(name, con, work / name)
-                evaluation = evaluate(labels, read_results(work / name).accounts).to_dict()
-                evaluation.update(
-                    scenario=scenario,
-                    seed=seed,
-                    baseline=name,
-                    exchanges=size,
-                    seconds=round(time.perf_counter() - started, 1),
-                )
-                results.append(evaluation)
-                d, f = evaluation["distillation"], evaluation["flagged"]
-                worst = max(evaluation["benign_populations"], key=lambda p: p["flag_rate"])
-                print(
-                    f"| {scenario} | {seed} | {name} | {_pct(d['precision'])} "
-                    f"| {_pct(d['recall'])} | {_pct(f['precision'])} | {_pct(f['recall'])} "
-                    f"| {_num(evaluation['roc_auc'])} | "
-                    f"{_pct(worst['flag_rate'])} ({worst['population']}) |",
-                    flush=True,
-                )
+                results.append(_scored(labels, work / name, scenario, seed, name, size, started))
             shutil.rmtree(work, ignore_errors=True)
     _save(out, "baselines", {"runs": results, "command": " ".join(sys.argv)})
     print_population_table(results)
@@ -206,8 +187,6 @@ def bench_scan(out: Path, scenarios: list[str], seeds: list[int], size: int, tag
     from distillguard.engine.config import ScanConfig
     from distillguard.engine.scan import run_scan
     from distillguard.evaluation.labels import read_labels
-    from distillguard.evaluation.metrics import evaluate
-    from distillguard.results import read_results
     from distillguard.sim.writer import simulate
 
     results = []
@@ -227,27 +206,37 @@ def bench_scan(out: Path, scenarios: list[str], seeds: list[int], size: int, tag
                 progress=False,
             )
             labels = read_labels(work / "sim/labels.jsonl")
-            evaluation = evaluate(labels, read_results(work / "scan").accounts).to_dict()
-            evaluation.update(
-                scenario=scenario,
-                seed=seed,
-                baseline="scan",
-                exchanges=size,
-                seconds=round(time.perf_counter() - started, 1),
-            )
-            results.append(evaluation)
-            d, f = evaluation["distillation"], evaluation["flagged"]
-            worst = max(evaluation["benign_populations"], key=lambda p: p["flag_rate"])
-            print(
-                f"| {scenario} | {seed} | scan | {_pct(d['precision'])} "
-                f"| {_pct(d['recall'])} | {_pct(f['precision'])} | {_pct(f['recall'])} "
-                f"| {_num(evaluation['roc_auc'])} | "
-                f"{_pct(worst['flag_rate'])} ({worst['population']}) |",
-                flush=True,
-            )
+            results.append(_scored(labels, work / "scan", scenario, seed, "scan", size, started))
             shutil.rmtree(work / "sim", ignore_errors=True)
     _save(out, f"scan-{tag}", {"runs": results, "command": " ".join(sys.argv)})
     print_population_table(results)
+
+
+def _scored(
+    labels: Any, results_dir: Path, scenario: str, seed: int, name: str, size: int, started: float
+) -> dict[str, Any]:
+    """Evaluate one results directory, print its Markdown row, return the evaluation."""
+    from distillguard.evaluation.metrics import evaluate
+    from distillguard.results import read_results
+
+    evaluation = evaluate(labels, read_results(results_dir).accounts).to_dict()
+    evaluation.update(
+        scenario=scenario,
+        seed=seed,
+        baseline=name,
+        exchanges=size,
+        seconds=round(time.perf_counter() - started, 1),
+    )
+    d, f = evaluation["distillation"], evaluation["flagged"]
+    worst = max(evaluation["benign_populations"], key=lambda p: p["flag_rate"])
+    print(
+        f"| {scenario} | {seed} | {name} | {_pct(d['precision'])} "
+        f"| {_pct(d['recall'])} | {_pct(f['precision'])} | {_pct(f['recall'])} "
+        f"| {_num(evaluation['roc_auc'])} | "
+        f"{_pct(worst['flag_rate'])} ({worst['population']}) |",
+        flush=True,
+    )
+    return evaluation
 
 
 def _pct(value: float | None) -> str:
