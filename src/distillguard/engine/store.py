@@ -21,12 +21,24 @@ TABLE_SCHEMAS: dict[str, pa.Schema] = {
 }
 
 
-def open_store(path: Path | None = None, *, threads: int | None = None) -> DuckDBBackend:
+DEFAULT_MEMORY_LIMIT = "2GB"
+"""DuckDB's own default is 80% of the machine's memory; a scan should leave room for the
+rest of the process and for other jobs, so the store's buffer pool is capped (DuckDB spills
+to disk beyond it)."""
+
+
+def open_store(
+    path: Path | None = None,
+    *,
+    threads: int | None = None,
+    memory_limit: str = DEFAULT_MEMORY_LIMIT,
+) -> DuckDBBackend:
     """Open (or create) the embedded store; ``None`` keeps it in memory.
 
     The canonical tables are created empty when missing, so readers can always append.
     """
     con = ibis.duckdb.connect(str(path) if path is not None else ":memory:")
+    con.raw_sql(f"SET memory_limit = '{memory_limit}'")
     if threads is not None:
         con.raw_sql(f"SET threads = {int(threads)}")
     existing = set(con.list_tables())
@@ -36,9 +48,24 @@ def open_store(path: Path | None = None, *, threads: int | None = None) -> DuckD
     return con
 
 
+_STAGING = "dg_append_batch"
+
+
 def append_arrow(con: DuckDBBackend, table: str, batch: pa.Table | pa.RecordBatch) -> None:
-    """Append an Arrow batch that follows the table's canonical schema."""
+    """Append an Arrow batch that follows the table's canonical schema.
+
+    The batch is registered with DuckDB, copied in by one INSERT and unregistered at once:
+    Ibis's ``insert`` keeps every in-memory table it was given alive for the life of the
+    connection, which made memory grow with the input during a long ingest.
+    """
     if isinstance(batch, pa.RecordBatch):
         batch = pa.Table.from_batches([batch])
-    if batch.num_rows:
-        con.insert(table, batch)
+    if not batch.num_rows:
+        return
+    duck = con.con
+    duck.register(_STAGING, batch)
+    try:
+        columns = ", ".join(f'"{name}"' for name in batch.schema.names)
+        duck.execute(f'INSERT INTO "{table}" ({columns}) SELECT {columns} FROM {_STAGING}')
+    finally:
+        duck.unregister(_STAGING)
