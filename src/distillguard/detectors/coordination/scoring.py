@@ -109,7 +109,18 @@ benchmark teams reuse public templates and harnesses; a campaign also shares mac
 
 
 WIDE_SPREAD_IDENTITIES = 6
-"""A template shared by this many different declared identities is a fleet, not a habit."""
+"""A template shared by this many different declared identities is a fleet, not a habit..."""
+FLEET_WRAPPER_SHARE = 0.4
+"""...when it also carries this share of their traffic: people share common phrasings
+("what is this?", "explain step by step") in a small part of what they ask."""
+
+_VIEW_KIND = {
+    "wrapper": "content",
+    "template": "content",
+    "lsh_band": "content",
+    "signup_ip": "signup",
+    "signup_subnet": "signup",
+}
 
 
 def _content_only_discount(p: ClusterProfile) -> float:
@@ -117,7 +128,8 @@ def _content_only_discount(p: ClusterProfile) -> float:
     many unrelated identities (one template spread over many unrelated accounts); else
     CONTENT_ONLY_FACTOR."""
     infra = any(t.view in INFRA_VIEWS and _infra_strength(p, t) >= 0.1 for t in p.ties)
-    return 1.0 if infra or p.identities >= WIDE_SPREAD_IDENTITIES else CONTENT_ONLY_FACTOR
+    fleet = p.identities >= WIDE_SPREAD_IDENTITIES and p.wrapper_share >= FLEET_WRAPPER_SHARE
+    return 1.0 if infra or fleet else CONTENT_ONLY_FACTOR
 
 
 def _identity_words(p: ClusterProfile) -> str:
@@ -136,7 +148,9 @@ def hydra(p: ClusterProfile) -> Evidence:
     ]
     ties = "; ".join(parts) if parts else "weak pairwise ties only"
     summary = f"{n} accounts tied by {len(strong)} views, {_identity_words(p)}: {ties}"
-    strength = 0.1 + p.diversity * (0.5 * min(1.0, len(strong) / 3) + 0.3 * min(1.0, n / 20))
+    # Views that observe the same thing (a wrapper is part of its template) count once.
+    kinds = len({_VIEW_KIND.get(t.view, t.view) for t in strong})
+    strength = 0.1 + p.diversity * (0.5 * min(1.0, kinds / 3) + 0.3 * min(1.0, n / 20))
     strength *= _content_only_discount(p)
     return _evidence(
         HYDRA,
