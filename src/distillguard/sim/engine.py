@@ -552,8 +552,3 @@ class ExchangeGenerator:
         if chunk:
             handle.write(b"\n".join(chunk) + b"\n")
         return counts
-
-
-def item_is_cjk(item: PromptItem) -> bool:
-    """Chinese and Japanese text runs at about 1.6 characters per token, not 4."""
-    return item.lang == "zh"
