@@ -18,12 +18,19 @@ $(VENV)/.installed: pyproject.toml $(CONSTRAINTS)
 	$(PIP) install --quiet -c $(CONSTRAINTS) -e '.[dev]'
 	@touch $@
 
+# The tests also exercise the optional parts (gateway, intel, spark) against real services.
+TEST_EXTRAS ?= dev,gateway,intel,spark
+
+$(VENV)/.installed-test: $(VENV)/.installed pyproject.toml $(CONSTRAINTS)
+	$(PIP) install --quiet -c $(CONSTRAINTS) -e '.[$(TEST_EXTRAS)]'
+	@touch $@
+
 install: $(VENV)/.installed
 
 demo: $(VENV)/.installed
 	$(PY) -m distillguard demo --out $(DEMO_OUT) --exchanges $(DEMO_EXCHANGES) --seed $(DEMO_SEED)
 
-test: $(VENV)/.installed
+test: $(VENV)/.installed-test
 	$(PY) -m pytest -q
 
 lint: $(VENV)/.installed
