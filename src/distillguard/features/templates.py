@@ -300,8 +300,8 @@ def split_wrapper(masked: str) -> tuple[list[str], list[str]]:
     return skeleton, wrapper
 
 
-def fingerprints(normal: str) -> tuple[int, int, int]:
-    """(text_hash, template_id, wrapper_id) of a normal-form text."""
+def skeleton_and_wrapper(normal: str) -> tuple[list[str], list[str]]:
+    """The skeleton lines and wrapper lines of a normal-form text, fallback included."""
     masked = mask(normal)
     skeleton, wrapper = split_wrapper(masked)
     if not wrapper:
@@ -313,6 +313,17 @@ def fingerprints(normal: str) -> tuple[int, int, int]:
             wrapper = lines[:longest] + lines[longest + 1 :]
         else:
             wrapper = lines
+    return skeleton, wrapper
+
+
+def wrapper_text(normal: str) -> str:
+    """The wrapper of a normal-form text, the text whose hash is its ``wrapper_id``."""
+    return "\n".join(skeleton_and_wrapper(normal)[1])
+
+
+def fingerprints(normal: str) -> tuple[int, int, int]:
+    """(text_hash, template_id, wrapper_id) of a normal-form text."""
+    skeleton, wrapper = skeleton_and_wrapper(normal)
     return (
         stable_hash(normal),
         stable_hash("\n".join(skeleton)),
