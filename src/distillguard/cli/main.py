@@ -21,6 +21,7 @@ SUBCOMMANDS: dict[str, str] = {
     "evaluate": "evaluate",
     "demo": "demo",
     "scan": "scan",
+    "intel": "intel",
 }
 
 
