@@ -39,16 +39,29 @@ def register(parser: argparse.ArgumentParser) -> None:
         choices=("auto", "contract", "otel", "litellm"),
         help="input format (default: sniffed)",
     )
+    parser.add_argument(
+        "--intel",
+        type=Path,
+        nargs="+",
+        default=[],
+        help="peers' STIX bundles to hunt for as evidence DG-601 (see `distillguard intel`)",
+    )
+    parser.add_argument(
+        "--intel-key", type=Path, default=None, help="sharing key file for --intel (hex)"
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
 def run(args: argparse.Namespace) -> int:
     """Run the scan and print a short summary."""
+    from distillguard.detectors.intel.cli_options import with_intel
     from distillguard.engine.config import load_config
     from distillguard.engine.scan import detector_infos, require_inputs, run_scan
 
     require_inputs([*args.exchanges, *args.accounts])
     config = load_config(args.config, {info.id for info in detector_infos()})
+    if args.intel:
+        config = with_intel(config, args.intel, args.intel_key)
     console = Console()
     outcome = run_scan(
         args.exchanges,

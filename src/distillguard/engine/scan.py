@@ -44,9 +44,9 @@ class StageClock:
 
 def all_detectors() -> list[Any]:
     """Every registered detector (modules or objects with INFO and detect), in id order."""
-    from distillguard.detectors import behaviour, coordination, drift
+    from distillguard.detectors import behaviour, coordination, drift, intel
 
-    found = [*behaviour.DETECTORS, *drift.DETECTORS, *coordination.DETECTORS]
+    found = [*behaviour.DETECTORS, *drift.DETECTORS, *coordination.DETECTORS, *intel.DETECTORS]
     return sorted(found, key=lambda d: d.INFO.id)
 
 
