@@ -49,6 +49,13 @@ def register(parser: argparse.ArgumentParser) -> None:
         choices=("all", "dev", "holdout"),
         help="use only development or only held-out prompt sources and wrapper phrasings",
     )
+    parser.add_argument(
+        "--campaign-seed",
+        type=int,
+        default=None,
+        help="draw campaigns' infrastructure, cards and wrappers from this seed instead of "
+        "--seed, so two providers simulated with different seeds are hit by the same campaigns",
+    )
     parser.add_argument("--workers", type=int, default=None, help="processes (default: CPU count)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
@@ -64,6 +71,7 @@ def run(args: argparse.Namespace) -> int:
         scenario_name=args.scenario,
         datasets=args.datasets,
         prompt_split=args.prompt_split,
+        campaign_seed=args.campaign_seed,
         progress=not args.no_progress,
         workers=args.workers,
     )

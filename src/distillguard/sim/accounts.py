@@ -8,6 +8,7 @@ an order or a name tells which population an account belongs to.
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -103,8 +104,14 @@ def _lognormal_weights(rng: FastRandom, n: int, sigma: float) -> np.ndarray:
 class AccountBuilder:
     """Builds every population of a scenario; one instance per simulation."""
 
-    def __init__(self, scenario: Scenario, total_exchanges: int, seed: int) -> None:
+    def __init__(
+        self, scenario: Scenario, total_exchanges: int, seed: int, campaign_seed: int | None = None
+    ) -> None:
         self.scenario = scenario
+        self.campaign_seed = campaign_seed
+        """When set, each campaign's infrastructure, cards, domains, client and wrappers come
+        from this seed and the campaign's name, not from ``seed``: two providers simulated
+        with different seeds are then hit by the same campaigns."""
         self.total = total_exchanges
         self.rng = FastRandom(seed * 7_919 + 1)
         self.window_hours = scenario.days * 24.0
@@ -367,6 +374,9 @@ class AccountBuilder:
             per_account = min(per_account, per_day_cap * active_days * 0.8)
         slots = max(8, round(target / per_account))
         campaign_group = self._new_group()
+        provider_rng = self.rng
+        if self.campaign_seed is not None:  # the campaign's own draws, shared across providers
+            self.rng = FastRandom(self.campaign_seed * 7_919 + zlib.crc32(spec.name.encode()))
         pool_id = self._campaign_pool(ev)
         cards = [f"pm_{self._hex()}" for _ in range(max(2, slots // 7))]
         domains = [infra.throwaway_domain(self.rng) for _ in range(3)]
@@ -378,6 +388,7 @@ class AccountBuilder:
         self.windows[campaign_group] = [
             (float(self.rng.uniform(0, 24)), float(self.rng.uniform(1.5, 4))) for _ in range(3)
         ]
+        self.rng = provider_rng
         made: list[SimAccount] = []
         for slot in range(slots):
             start = 0.0 if not ev.replace_banned else -float(self.rng.uniform(0, 48))

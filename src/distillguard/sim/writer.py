@@ -153,6 +153,7 @@ def simulate(
     scenario_name: str = "reported-2026",
     datasets: Path | None = None,
     prompt_split: str = "all",
+    campaign_seed: int | None = None,
     progress: bool = True,
     workers: int | None = None,
 ) -> SimulationResult:
@@ -162,7 +163,7 @@ def simulate(
     started = time.perf_counter()
     scenario: Scenario = build_scenario(scenario_name, seed)
     pools = PromptPools(choose_prompts(datasets, prompt_split), seed)
-    world = AccountBuilder(scenario, exchanges, seed).build()
+    world = AccountBuilder(scenario, exchanges, seed, campaign_seed=campaign_seed).build()
     generator = ExchangeGenerator(world, scenario, pools, seed, wrapper_bank=prompt_split)
     out_dir.mkdir(parents=True, exist_ok=True)
     counts = np.zeros(len(world.accounts), dtype=np.int64)
@@ -223,6 +224,8 @@ def simulate(
         ],
         "seconds": round(seconds, 3),
     }
+    if campaign_seed is not None:
+        metadata["campaign_seed"] = campaign_seed
     (out_dir / "simulation.json").write_bytes(
         orjson.dumps(metadata, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS)
     )
