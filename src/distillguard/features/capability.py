@@ -41,14 +41,40 @@ _MATH = re.compile(
 )
 
 
+_CODE_LITERALS = (
+    "```", "def ", "class ", "function ", "#include", "import ", "=>", "implement", "write ",
+    "编写", "代码", "函数", "程序",
+)  # fmt: skip
+"""Text every alternative of the code pattern contains: without one of them it cannot match."""
+_MATH_LITERALS = (
+    "\\frac", "\\sqrt", "\\boxed", "$", "solve", "how many", "how much", "prove",
+    "calculate", "equation", "probability", "integral", "求", "计算", "方程", "证明",
+)  # fmt: skip
+"""The same for the maths pattern, apart from its arithmetic alternative (see _ARITHMETIC)."""
+_ARITHMETIC = re.compile(r"0 ?[-+*/×÷^=] ?0")
+
+
+def _may_contain(head: str, literals: tuple[str, ...]) -> bool:
+    return any(literal in head for literal in literals)
+
+
 def has_code_cue(normal: str) -> bool:
-    """Whether a normal-form prompt looks like a coding request."""
-    return _CODE.search(normal, 0, CUE_CHARS) is not None
+    """Whether a normal-form prompt looks like a coding request.
+
+    The pattern has many alternatives that start with a word boundary, which Python's
+    ``re`` tries at every position; a substring test for the literals they need rules most
+    prompts out first, with the same answer.
+    """
+    head = normal[:CUE_CHARS]
+    return _may_contain(head, _CODE_LITERALS) and _CODE.search(head) is not None
 
 
 def has_math_cue(normal: str) -> bool:
-    """Whether a normal-form prompt looks like a maths or reasoning problem."""
-    return _MATH.search(normal, 0, CUE_CHARS) is not None
+    """Whether a normal-form prompt looks like a maths or reasoning problem (see above)."""
+    head = normal[:CUE_CHARS]
+    if _ARITHMETIC.search(head) is not None:
+        return True
+    return _may_contain(head, _MATH_LITERALS) and _MATH.search(head) is not None
 
 
 def tag_capabilities(

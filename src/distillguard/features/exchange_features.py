@@ -12,8 +12,10 @@ per-row work left is column arithmetic in Arrow and NumPy.
 
 from __future__ import annotations
 
+import os
 import sys
 import time
+from collections.abc import Iterable, Iterator
 
 import ibis
 import numpy as np
@@ -21,8 +23,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from ibis.backends.duckdb import Backend as DuckDBBackend
 
+from distillguard.engine.store import append_arrow
 from distillguard.features.capability import has_code_cue, has_math_cue, tag_capabilities
 from distillguard.features.minhash import lsh_bands_many, shingles
+from distillguard.features.pair_cache import PairCache, PairFeatures, pair_key
+from distillguard.features.parallel import MAX_WORKERS, PARALLEL_MIN_ROWS, featured_in_processes
 from distillguard.features.prompt_signals import classifier_text, prompt_signals
 from distillguard.features.templates import fingerprints
 from distillguard.features.text import guess_language, prepare
@@ -63,34 +68,74 @@ def _part_flag(messages: pa.ChunkedArray | pa.Array, *needles: str) -> np.ndarra
     return flag
 
 
-def features_for_batch(batch: pa.RecordBatch) -> pa.RecordBatch:
-    """Features of one batch of exchanges (columns :data:`INPUT_COLUMNS`)."""
-    rows = batch.num_rows
-    index, pairs = _distinct(
-        batch.column("prompt_text").to_pylist(), batch.column("system_prompt").to_pylist()
-    )
-    langs: list[str] = []
-    chars: list[int] = []
-    truncated: list[bool] = []
-    ids: list[tuple[int, int, int]] = []
+def _compute_pairs(pairs: list[tuple[str, str]]) -> list[PairFeatures]:
+    """The text work for distinct pairs: normal form, fingerprints, MinHash, classifier."""
+    systems: dict[str, str] = {}
+    partial = []
     token_sets: list[set[str]] = []
     texts: list[str] = []
-    code: list[bool] = []
-    math: list[bool] = []
     for prompt, system in pairs:
         prepared = prepare(prompt)
         normal = prepared.text
         lang = guess_language(normal)
-        langs.append(lang)
-        chars.append(min(prepared.chars, INT32_MAX))
-        truncated.append(prepared.truncated)
-        ids.append(fingerprints(normal))
         token_sets.append(shingles(normal, lang))
-        texts.append(classifier_text(normal, prepare(system).text if system else ""))
-        code.append(has_code_cue(normal))
-        math.append(has_math_cue(normal))
-    signals = prompt_signals(texts)
+        if system and system not in systems:
+            systems[system] = prepare(system).text
+        texts.append(classifier_text(normal, systems[system] if system else ""))
+        partial.append(
+            (
+                lang,
+                min(prepared.chars, INT32_MAX),
+                prepared.truncated,
+                fingerprints(normal),
+                has_code_cue(normal),
+                has_math_cue(normal),
+            )
+        )
+    signals = prompt_signals(texts).tolist()
     bands = lsh_bands_many(token_sets)
+    return [
+        PairFeatures(lang, chars, cut, ids, tuple(keys), tuple(row), code, math)
+        for (lang, chars, cut, ids, code, math), keys, row in zip(
+            partial, bands, signals, strict=True
+        )
+    ]
+
+
+def _pair_features(pairs: list[tuple[str, str]], cache: PairCache | None) -> list[PairFeatures]:
+    """Features of each distinct pair, from the cache where it has them."""
+    if cache is None:
+        return _compute_pairs(pairs)
+    keys = [pair_key(prompt, system) for prompt, system in pairs]
+    found = [cache.get(key) for key in keys]
+    missing = [i for i, item in enumerate(found) if item is None]
+    for i, computed in zip(missing, _compute_pairs([pairs[i] for i in missing]), strict=True):
+        cache.put(keys[i], computed)
+        found[i] = computed
+    return found  # type: ignore[return-value]
+
+
+def features_for_batch(batch: pa.RecordBatch, cache: PairCache | None = None) -> pa.RecordBatch:
+    """Features of one batch of exchanges (columns :data:`INPUT_COLUMNS`).
+
+    ``cache`` keeps pairs' features across the batches one process handles (same values,
+    less work); without it every batch starts from nothing, as under Spark.
+    """
+    rows = batch.num_rows
+    index, pairs = _distinct(
+        batch.column("prompt_text").to_pylist(), batch.column("system_prompt").to_pylist()
+    )
+    per_pair = _pair_features(pairs, cache)
+    langs = [item.lang for item in per_pair]
+    chars = [item.chars for item in per_pair]
+    truncated = [item.truncated for item in per_pair]
+    ids = [item.hashes for item in per_pair]
+    code = [item.code for item in per_pair]
+    math = [item.math for item in per_pair]
+    signals = np.asarray([item.signals for item in per_pair], dtype=np.float32).reshape(
+        len(pairs), 5
+    )
+    bands = [list(item.bands) for item in per_pair]
 
     take = np.asarray(index, dtype=np.int64)
     hashes = np.asarray(ids, dtype=np.int64).reshape(len(pairs), 3)[take]
@@ -135,30 +180,41 @@ def features_for_batch(batch: pa.RecordBatch) -> pa.RecordBatch:
 
 
 def compute_exchange_features(
-    con: DuckDBBackend, *, batch_rows: int = 50_000, progress: bool = True
+    con: DuckDBBackend,
+    *,
+    batch_rows: int = 50_000,
+    progress: bool = True,
+    workers: int | None = None,
 ) -> int:
     """Add features for every exchange not featured yet; returns the rows written.
 
     Streams ``exchanges`` in batches through :func:`features_for_batch` and appends to the
     ``exchange_features`` table, created from ``EXCHANGE_FEATURE_SCHEMA`` when missing.  A
-    rerun after new ingestion only features the new exchanges.
+    rerun after new ingestion only features the new exchanges.  Large inputs are featured
+    by ``workers`` processes (default: one per core, at most :data:`MAX_WORKERS`), each
+    keeping a :class:`PairCache`; small ones in this process, where start-up would cost more.
     """
     if TABLE not in con.list_tables():
         con.create_table(TABLE, schema=ibis.schema(EXCHANGE_FEATURE_SCHEMA))
     columns = ", ".join(f"e.{name}" for name in INPUT_COLUMNS)
-    query = (
-        f"SELECT {columns} FROM exchanges e WHERE NOT EXISTS "
-        f"(SELECT 1 FROM {TABLE} f WHERE f.exchange_id = e.exchange_id)"
-    )
-    reader = con.con.cursor().execute(query).to_arrow_reader(batch_rows)
+    pending = f"FROM exchanges e ANTI JOIN {TABLE} f ON f.exchange_id = e.exchange_id"
+    todo = int(con.con.execute(f"SELECT count(*) {pending}").fetchone()[0])
+    reader = con.con.cursor().execute(f"SELECT {columns} {pending}").to_arrow_reader(batch_rows)
+    if workers is None:
+        workers = min(os.cpu_count() or 1, MAX_WORKERS) if todo >= PARALLEL_MIN_ROWS else 1
+    results = featured_in_processes(reader, workers) if workers > 1 else _featured_here(reader)
     written = 0
     started = time.perf_counter()
-    for batch in reader:
-        features = features_for_batch(batch)
-        if features.num_rows:
-            con.insert(TABLE, pa.Table.from_batches([features]))
+    for features in results:
+        append_arrow(con, TABLE, features)
         written += features.num_rows
         if progress:
             rate = written / max(time.perf_counter() - started, 1e-9)
             print(f"features: {written:,} exchanges ({rate:,.0f}/s)", file=sys.stderr)
     return written
+
+
+def _featured_here(batches: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    cache = PairCache()
+    for batch in batches:
+        yield features_for_batch(batch, cache)

@@ -57,6 +57,7 @@ _WORDS = re.compile(r"\w+")
 _SPACE = re.compile(r"\s+")
 
 assert NUM_PERM == BANDS * ROWS
+assert WORD_SHINGLE == 3, "shingles() builds word triples"
 
 
 def shingles(normal: str, lang: str) -> set[str]:
@@ -71,7 +72,8 @@ def shingles(normal: str, lang: str) -> set[str]:
     words = _WORDS.findall(normal)
     if len(words) < WORD_SHINGLE:
         return {" ".join(words)} if words else set()
-    return {" ".join(words[i : i + WORD_SHINGLE]) for i in range(len(words) - WORD_SHINGLE + 1)}
+    # WORD_SHINGLE == 3 consecutive words, built from three shifted views (no slice per word).
+    return {f"{a} {b} {c}" for a, b, c in zip(words, words[1:], words[2:], strict=False)}
 
 
 def _fmix64(x: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:

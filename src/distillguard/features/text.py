@@ -50,6 +50,7 @@ _LATIN = re.compile(r"[a-zA-Z\u00c0-\u024f]")
 _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _CYRILLIC = re.compile(r"[\u0400-\u04ff]")
 _ANY_LETTER = re.compile(r"[^\W\d_]")
+_ASCII_LETTER = re.compile(r"[a-zA-Z]")
 LANG_SAMPLE_CHARS = 2_000
 """The language guess reads this many leading characters (enough, and bounded)."""
 HAN_WEIGHT = 3
@@ -76,12 +77,20 @@ def truncate(text: str, limit: int = MAX_CHARS) -> tuple[str, bool]:
 
 
 def normalize(text: str) -> str:
-    """The documented normal form of an (already truncated) text."""
-    text = unicodedata.normalize("NFKC", text).translate(_ZERO_WIDTH_TABLE).casefold()
-    text = _NUMBER.sub("0", text)
+    """The documented normal form of an (already truncated) text.
+
+    ASCII text is already in NFKC and holds no zero-width character, and text without a
+    line break needs no paragraph or break rule, so those steps are skipped for it (the
+    result is the same; it runs once per distinct prompt of a scan, on up to 20k chars).
+    """
+    if not text.isascii():
+        text = unicodedata.normalize("NFKC", text).translate(_ZERO_WIDTH_TABLE)
+    text = _NUMBER.sub("0", text.casefold())
     text = _SPACES.sub(" ", text)
-    text = _PARAGRAPH.sub("\n\n", text)
-    return _BREAK.sub("\n", text).strip()
+    if "\n" in text:
+        text = _PARAGRAPH.sub("\n\n", text)
+        text = _BREAK.sub("\n", text)
+    return text.strip()
 
 
 def prepare(text: str) -> Prepared:
@@ -93,6 +102,9 @@ def prepare(text: str) -> Prepared:
 def guess_language(text: str) -> str:
     """``en``, ``zh``, ``ru``, ``other`` or ``und`` from the share of each script's letters."""
     sample = text[:LANG_SAMPLE_CHARS]
+    if sample.isascii():
+        # Only Latin letters can occur: "en" when there is one, else "und" (same rule).
+        return "en" if _ASCII_LETTER.search(sample) else "und"
     han = len(_HAN.findall(sample)) * HAN_WEIGHT
     latin = len(_LATIN.findall(sample))
     cyrillic = len(_CYRILLIC.findall(sample))
