@@ -7,14 +7,15 @@ ranges; our repeated wrappers are fingerprinted and compared band by band (at le
 ``min_bands`` of 16 must agree).
 
 How strongly a match points at distillation (the evidence strength, before the ``intel``
-family weight of scoring):
+family weight of scoring).  Every match starts at :data:`MIN_STRENGTH`, high enough that
+one match alone earns a ``review`` (a person looks), never more:
 
 ===================  ===========================================================
-payment instrument   0.9 — a card the peer saw in k or more of its campaign's accounts
-template             0.5–0.95 — by the share of the account's requests in that template
-network range        0.3–0.6 — by the share of its requests from the range (0.3 for a
+payment instrument   0.95 — a card the peer saw in k or more of its campaign's accounts
+template             0.75–0.95 — by the share of the account's requests in that template
+network range        0.75–0.85 — by the share of its requests from the range (0.75 for a
                      sign-up from it alone)
-e-mail domain        0.6 — a throwaway domain the campaign signed up with
+e-mail domain        0.75 — a throwaway domain the campaign signed up with
 ===================  ===========================================================
 
 Matches of one account are combined by noisy-or and capped at :data:`MAX_STRENGTH`: peer
@@ -38,6 +39,8 @@ from distillguard.intel.selection import EMAIL_DOMAIN, NETWORK, PAYMENT, TEMPLAT
 DETECTOR_ID = "DG-601"
 FAMILY = "intel"
 MAX_STRENGTH = 0.95
+MIN_STRENGTH = 0.75
+"""Strength of the weakest match: alone it scores about 0.55 (``review``), see docs/intel.md."""
 MIN_TEMPLATE_SHARE = 0.1
 MIN_NETWORK_SHARE = 0.2
 MIN_REQUESTS = 3
@@ -110,7 +113,7 @@ def hunt(indicators: list[PeerIndicator], obs: Observations, key: SharingKey) ->
             for account, kind in by_token.get(token, []):
                 if indicator.kind not in (TOKEN, kind):
                     continue
-                strength = 0.9 if kind == PAYMENT else 0.6
+                strength = MAX_STRENGTH if kind == PAYMENT else MIN_STRENGTH
                 label = "payment instrument" if kind == PAYMENT else "sign-up e-mail domain"
                 hit(account, indicator, strength, f"{label} (peer saw it in {indicator.accounts})")
 
@@ -152,11 +155,11 @@ def _hunt_networks(indicators: list[PeerIndicator], obs: Observations, hit: HitF
                 hit(
                     account,
                     indicator,
-                    0.3 + 0.3 * min(1.0, share),
+                    MIN_STRENGTH + 0.1 * min(1.0, share),
                     f"requests from a shared network range ({_share(inside, total)})",
                 )
             elif ident in inside_of.get(obs.signup_network.get(account, ""), ()):
-                hit(account, indicator, 0.3, "signed up from a shared network range")
+                hit(account, indicator, MIN_STRENGTH, "signed up from a shared network range")
 
 
 def _hunt_templates(
@@ -176,7 +179,7 @@ def _hunt_templates(
                 hit(
                     account,
                     indicator,
-                    0.5 + 0.45 * min(1.0, share / 0.5),
+                    MIN_STRENGTH + 0.2 * min(1.0, share / 0.5),
                     f"prompt template fingerprint on {_share(inside, total)}",
                 )
 
