@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from intel_providers import Provider, make_provider, write_verdicts
+from intel_providers import Provider, export_args, make_provider, write_verdicts
 
 from distillguard.intel.keys import SharingKey
 
@@ -55,23 +55,6 @@ def bundle_b(
     from distillguard.cli.main import main
 
     out = tmp_path_factory.mktemp("bundle") / "bundle.json"
-    status = main(
-        [
-            "intel",
-            "export",
-            "--results",
-            str(results_b),
-            "--exchanges",
-            str(provider_b.exchanges),
-            "--accounts",
-            str(provider_b.accounts),
-            "--key-file",
-            str(key_file),
-            "--producer",
-            "Provider B",
-            "--out",
-            str(out),
-        ]
-    )
+    status = main([*export_args(results_b, provider_b, key_file, out), "--producer", "Provider B"])
     assert status == 0
     return out

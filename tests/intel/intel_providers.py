@@ -142,3 +142,17 @@ def write_verdicts(directory: Path, provider: Provider) -> Path:
     )
     write_results(directory, accounts, [cluster], {"detectors": []})
     return directory
+
+
+def export_args(results: Path, provider: Provider, key_file: Path | None, out: Path) -> list[str]:
+    """`distillguard intel export` of a provider's results from its contract files."""
+    key = ["--key-file", str(key_file)] if key_file else []
+    data = ["--exchanges", str(provider.exchanges), "--accounts", str(provider.accounts)]
+    return ["intel", "export", "--results", str(results), *data, *key, "--out", str(out)]
+
+
+def hunt_args(bundle: Path, provider: Provider, key_file: Path, out: Path) -> list[str]:
+    """`distillguard intel hunt` of one bundle over a provider's contract files."""
+    data = ["--exchanges", str(provider.exchanges), "--accounts", str(provider.accounts)]
+    return ["intel", "hunt", "--bundle", str(bundle), *data, "--key-file", str(key_file),
+            "--out", str(out)]  # fmt: skip

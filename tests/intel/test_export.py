@@ -5,12 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import orjson
+import pytest
 from intel_providers import (
     CAMPAIGN_CARD,
     CAMPAIGN_DOMAIN,
     CAMPAIGN_NET,
     RARE_CARD,
     Provider,
+    export_args,
 )
 from stix2validator import ValidationOptions, validate_file
 
@@ -87,24 +89,7 @@ def test_a_higher_k_floor_shares_nothing(
     tmp_path: Path, results_b: Path, provider_b: Provider, key_file: Path
 ) -> None:
     out = tmp_path / "bundle.json"
-    status = main(
-        [
-            "intel",
-            "export",
-            "--results",
-            str(results_b),
-            "--exchanges",
-            str(provider_b.exchanges),
-            "--accounts",
-            str(provider_b.accounts),
-            "--key-file",
-            str(key_file),
-            "--min-accounts",
-            "9",
-            "--out",
-            str(out),
-        ]
-    )
+    status = main([*export_args(results_b, provider_b, key_file, out), "--min-accounts", "9"])
     assert status == 0
     assert {o["type"] for o in _objects(out)} == {"identity", "marking-definition"}
 
@@ -113,27 +98,20 @@ def test_export_is_deterministic(
     tmp_path: Path, results_b: Path, provider_b: Provider, key_file: Path, bundle_b: Path
 ) -> None:
     out = tmp_path / "again.json"
-    args = ["--exchanges", str(provider_b.exchanges), "--accounts", str(provider_b.accounts)]
-    common = ["--key-file", str(key_file), "--producer", "Provider B", "--out", str(out)]
-    assert main(["intel", "export", "--results", str(results_b), *args, *common]) == 0
+    assert (
+        main([*export_args(results_b, provider_b, key_file, out), "--producer", "Provider B"]) == 0
+    )
     assert out.read_bytes() == bundle_b.read_bytes()
 
 
 def test_missing_key_is_a_clear_error(
-    tmp_path: Path, results_b: Path, provider_b: Provider, capsys: object, monkeypatch: object
+    tmp_path: Path,
+    results_b: Path,
+    provider_b: Provider,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.delenv("DISTILLGUARD_INTEL_KEY", raising=False)  # type: ignore[attr-defined]
-    status = main(
-        [
-            "intel",
-            "export",
-            "--results",
-            str(results_b),
-            "--exchanges",
-            str(provider_b.exchanges),
-            "--out",
-            str(tmp_path / "b.json"),
-        ]
-    )
+    monkeypatch.delenv("DISTILLGUARD_INTEL_KEY", raising=False)
+    status = main(export_args(results_b, provider_b, None, tmp_path / "b.json"))
     assert status == 2
-    assert "--key-file" in capsys.readouterr().err  # type: ignore[attr-defined]
+    assert "--key-file" in capsys.readouterr().err

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import orjson
 import pytest
-from intel_providers import Provider
+from intel_providers import Provider, hunt_args
 
 from distillguard.cli.main import main
 from distillguard.intel.keys import SharingKey
@@ -18,22 +18,7 @@ def hunt_a(
     tmp_path_factory: pytest.TempPathFactory, provider_a: Provider, bundle_b: Path, key_file: Path
 ) -> Path:
     out = tmp_path_factory.mktemp("hunt_a")
-    status = main(
-        [
-            "intel",
-            "hunt",
-            "--bundle",
-            str(bundle_b),
-            "--exchanges",
-            str(provider_a.exchanges),
-            "--accounts",
-            str(provider_a.accounts),
-            "--key-file",
-            str(key_file),
-            "--out",
-            str(out),
-        ]
-    )
+    status = main(hunt_args(bundle_b, provider_a, key_file, out))
     assert status == 0
     return out
 
@@ -65,20 +50,7 @@ def test_a_bundle_keyed_with_another_key_is_refused(
 ) -> None:
     other = tmp_path / "other.key"
     other.write_text("11" * 32)
-    status = main(
-        [
-            "intel",
-            "hunt",
-            "--bundle",
-            str(bundle_b),
-            "--exchanges",
-            str(provider_a.exchanges),
-            "--key-file",
-            str(other),
-            "--out",
-            str(tmp_path / "out"),
-        ]
-    )
+    status = main(hunt_args(bundle_b, provider_a, other, tmp_path / "out"))
     assert status == 2
     assert "agree on one sharing key" in " ".join(capsys.readouterr().err.split())
 

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import ipaddress
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pandas as pd
 
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+T = TypeVar("T")
 
 MIN_SHARE = 0.2
 """A network or wrapper is characteristic of an account from this share of its requests."""
@@ -54,23 +56,18 @@ class Observations:
 
     def characteristic_networks(self, account: str) -> dict[str, float]:
         """Networks carrying at least MIN_SHARE of the account's requests, with their share."""
-        total = self.exchanges.get(account, 0)
-        uses = self.network_uses.get(account, {})
-        return {
-            net: n / total
-            for net, n in uses.items()
-            if total and n >= MIN_USES and n / total >= MIN_SHARE
-        }
+        return _characteristic(self.network_uses.get(account, {}), self.exchanges.get(account, 0))
 
     def characteristic_wrappers(self, account: str) -> dict[int, float]:
         """Wrappers carrying at least MIN_SHARE of the account's requests, with their share."""
-        total = self.exchanges.get(account, 0)
-        uses = self.wrapper_uses.get(account, {})
-        return {
-            w: n / total
-            for w, n in uses.items()
-            if total and n >= MIN_USES and n / total >= MIN_SHARE
-        }
+        return _characteristic(self.wrapper_uses.get(account, {}), self.exchanges.get(account, 0))
+
+
+def _characteristic(uses: Mapping[T, int], total: int) -> dict[T, float]:
+    """The values used at least MIN_USES times and for at least MIN_SHARE of ``total``."""
+    if not total:
+        return {}
+    return {v: n / total for v, n in uses.items() if n >= MIN_USES and n / total >= MIN_SHARE}
 
 
 def parse_network(text: str) -> Network | None:
