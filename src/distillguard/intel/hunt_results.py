@@ -1,11 +1,12 @@
 """Write a hunt as a results directory (CONTRACT.md outputs) that the guard can load.
 
-``accounts.jsonl`` lists every account of the hunted store with the score and verdict that
-peer intelligence alone gives it (DG-601 evidence through the normal scoring: at most
-``review``, since it is one evidence family); ``clusters.jsonl`` groups matched accounts by
-the peer campaign they match most strongly (cluster id ``intel-<digest of producer and campaign>``);
-``matches.jsonl`` adds, per matched account, every indicator it matched.  The directory reads
-back with :func:`distillguard.results.read_results`, like a scan's.
+``accounts.jsonl`` lists every account of the hunted store's exchanges, plus matched accounts
+that have sent nothing yet, with the score and verdict that peer intelligence alone gives it
+(DG-601 evidence through the normal scoring: at most ``review``, since it is one evidence
+family); ``clusters.jsonl`` groups matched accounts by the peer campaign they match most
+strongly (cluster id ``intel-<digest of producer and campaign>``); ``matches.jsonl`` adds, per
+matched account, every indicator it matched.  The directory reads back with
+:func:`distillguard.results.read_results`, like a scan's.
 """
 
 from __future__ import annotations
@@ -67,8 +68,11 @@ def write_hunt(
                 },
             )
         )
+    # Accounts that match but sent nothing yet (a sign-up from the campaign's card) are
+    # listed too: for the guard these are the accounts to stop before they harvest.
+    seen = set(obs.exchanges) | {m.account_id for m in matches}
     accounts, cluster_results = score_all(
-        sorted(obs.exchanges), evidence(matches), clusters, ScoringConfig()
+        sorted(seen), evidence(matches), clusters, ScoringConfig()
     )
     summary = {"distillguard": __version__, "hunt": meta}
     written = write_results(out_dir, accounts, cluster_results, summary)
