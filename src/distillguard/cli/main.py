@@ -21,6 +21,9 @@ SUBCOMMANDS: dict[str, str] = {
     "evaluate": "evaluate",
     "demo": "demo",
     "scan": "scan",
+    "guard": "guard",
+    "policy": "policy",
+    "appeal": "appeal",
     "intel": "intel",
 }
 
