@@ -22,7 +22,7 @@ from distillguard.errors import UserError
 from distillguard.ingest.jsonlines import iter_objects
 from distillguard.ingest.source import ByteProgress, SourceRecord, no_progress, open_binary
 
-_JSON_TEXT_COLUMNS = ("messages", "tools", "params")
+JSON_TEXT_COLUMNS = ("messages", "tools", "params")
 
 
 def read_contract_jsonl(path: Path, progress: ByteProgress = no_progress) -> Iterator[SourceRecord]:
@@ -34,6 +34,15 @@ def read_contract_parquet(
     path: Path, progress: ByteProgress = no_progress, *, batch_size: int = 32_768
 ) -> Iterator[SourceRecord]:
     """Contract Parquet, one record batch at a time; ``line`` is the 1-based row number."""
+    for first_row, batch in read_parquet_batches(path, progress, batch_size=batch_size):
+        for row, record in enumerate(batch.to_pylist(), start=first_row):
+            yield SourceRecord(row, normalise_record(record), record)
+
+
+def read_parquet_batches(
+    path: Path, progress: ByteProgress = no_progress, *, batch_size: int = 32_768
+) -> Iterator[tuple[int, pa.RecordBatch]]:
+    """(1-based number of the batch's first row, batch) of a Parquet file, in file order."""
     open_binary(path).close()
     try:
         parquet = pq.ParquetFile(path)
@@ -45,9 +54,8 @@ def read_contract_parquet(
     try:
         for group in range(parquet.metadata.num_row_groups):
             for batch in parquet.iter_batches(batch_size=batch_size, row_groups=[group]):
-                for record in batch.to_pylist():
-                    row += 1
-                    yield SourceRecord(row, _normalise(record), record)
+                yield row + 1, batch
+                row += batch.num_rows
             progress(total_bytes // groups)
     except (pa.ArrowException, OSError) as error:
         raise UserError(
@@ -55,17 +63,30 @@ def read_contract_parquet(
         ) from None
 
 
-def _normalise(record: dict[str, Any]) -> dict[str, Any]:
-    for name in _JSON_TEXT_COLUMNS:
+def normalise_record(record: dict[str, Any]) -> dict[str, Any]:
+    """Give nested columns back as written: JSON text decoded, struct keys with null dropped."""
+    for name in JSON_TEXT_COLUMNS:
         value = record.get(name)
-        if isinstance(value, str) and value[:1] in ("[", "{"):
-            try:
-                record[name] = orjson.loads(value)
-            except orjson.JSONDecodeError:
-                continue  # left as text: validation reports the wrong type
-        elif isinstance(value, list | dict):
-            record[name] = _drop_nulls(value)
+        if value is not None:
+            record[name] = nested_value(value)
     return record
+
+
+def nested_value(value: Any) -> Any:
+    """One ``messages``/``tools``/``params`` value as the contract shapes it.
+
+    JSON text that starts like an array or object is decoded (text that does not decode is
+    left as text, and validation reports the wrong type); lists and dicts from Arrow lose
+    the keys whose value is null.
+    """
+    if isinstance(value, str) and value[:1] in ("[", "{"):
+        try:
+            return orjson.loads(value)
+        except orjson.JSONDecodeError:
+            return value
+    if isinstance(value, list | dict):
+        return _drop_nulls(value)
+    return value
 
 
 def _drop_nulls(value: Any) -> Any:

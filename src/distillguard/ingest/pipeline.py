@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pyarrow as pa
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -29,8 +31,14 @@ from rich.progress import (
 from distillguard.engine.store import append_arrow
 from distillguard.errors import UserError
 from distillguard.ingest import litellm, otel
+from distillguard.ingest.arrow_exchanges import canonical_exchanges
 from distillguard.ingest.batches import rows_to_table
-from distillguard.ingest.contract import read_contract_jsonl, read_contract_parquet
+from distillguard.ingest.contract import (
+    normalise_record,
+    read_contract_jsonl,
+    read_contract_parquet,
+    read_parquet_batches,
+)
 from distillguard.ingest.dedupe import SeenIds
 from distillguard.ingest.problems import DUPLICATE, FieldError, RecordInvalid
 from distillguard.ingest.quarantine import QuarantineWriter
@@ -162,6 +170,9 @@ class _Run:
     def ingest(self, path: Path, table: _Table, path_format: str, advance: ByteProgress) -> None:
         report = FileReport(str(path), table.name, path_format)
         self.reports.append(report)
+        if table is _EXCHANGES and path_format == CONTRACT and read_head(path, 4) == PARQUET_MAGIC:
+            self._ingest_parquet_exchanges(path, advance, report)
+            return
         records, hints = self._reader(path, path_format, advance, report)
         source = str(path)
         validate = table.validate
@@ -216,26 +227,78 @@ class _Run:
             field = _INDEX.sub("[]", error.field)
             report.reasons[f"{field}: {error.kind}" if field else error.kind] += 1
 
+    def _ingest_parquet_exchanges(
+        self, path: Path, advance: ByteProgress, report: FileReport
+    ) -> None:
+        """Parquet exchanges a batch at a time: columns checked with Arrow compute, and only
+        the rows that path cannot prove valid validated record by record (see
+        arrow_exchanges), so every row is loaded or quarantined as the record path would."""
+        source = str(path)
+        for first_line, batch in read_parquet_batches(path, advance, batch_size=self.batch_rows):
+            report.read += batch.num_rows
+            canonical, ok = canonical_exchanges(batch)
+            lines = pa.array(np.arange(first_line, first_line + batch.num_rows), pa.int64())
+            valid = pa.Table.from_arrays(
+                [*canonical.columns, pa.repeat(source, batch.num_rows), lines],
+                names=[*canonical.column_names, "source_file", "source_line"],
+            ).filter(pa.array(ok))
+            rows, raws = self._validate_records(report, batch, first_line, np.flatnonzero(~ok))
+            merged = pa.concat_tables(
+                [valid.cast(EXCHANGE_SCHEMA), rows_to_table(rows, EXCHANGE_SCHEMA)]
+            )
+            if rows:
+                merged = merged.sort_by("source_line")
+            self._flush_table(report, _EXCHANGES, merged, _raw_lookup(batch, first_line, raws))
+
+    def _validate_records(
+        self, report: FileReport, batch: pa.RecordBatch, first_line: int, positions: Any
+    ) -> tuple[list[tuple[Any, ...]], dict[int, object]]:
+        """The record path for the given rows of a batch: rows loaded, raws by line."""
+        source = report.path
+        rows: list[tuple[Any, ...]] = []
+        raws: dict[int, object] = {}
+        records = batch.take(positions).to_pylist()
+        for position, record in zip(positions.tolist(), records, strict=True):
+            item = SourceRecord(first_line + position, normalise_record(record), record)
+            try:
+                row = validate_exchange(record, None)
+            except RecordInvalid as invalid:
+                self._reject(report, item, invalid.errors)
+                continue
+            rows.append((*row, source, item.line))
+            raws[item.line] = record
+        return rows, raws
+
     def _flush(
         self, report: FileReport, table: _Table, rows: list[tuple[Any, ...]], raws: list[object]
     ) -> None:
         if not rows:
             return
-        duplicates = self.seen(table).duplicates([row[0] for row in rows])
-        kept = []
-        for row, raw, duplicate in zip(rows, raws, duplicates, strict=True):
-            if not duplicate:
-                kept.append(row)
-                continue
-            error = FieldError(
-                table.id_field,
-                DUPLICATE,
-                f"duplicate {table.id_field} {row[0]!r}: an earlier record with this id was "
-                "already loaded (the first occurrence is kept)",
-            )
-            self._reject(report, SourceRecord(row[-1], None, raw), [error])
-        append_arrow(self.con, table.name, rows_to_table(kept, table.schema))
-        report.loaded += len(kept)
+        by_line = {row[-1]: raw for row, raw in zip(rows, raws, strict=True)}
+        self._flush_table(report, table, rows_to_table(rows, table.schema), by_line.__getitem__)
+
+    def _flush_table(
+        self, report: FileReport, table: _Table, loaded: pa.Table, raw_of: Callable[[int], object]
+    ) -> None:
+        """Append the valid rows of a batch, quarantining ids seen before (first one wins)."""
+        if not loaded.num_rows:
+            return
+        ids = loaded.column(table.id_field).to_pylist()
+        duplicates = self.seen(table).duplicates(ids)
+        if any(duplicates):
+            lines = loaded.column("source_line").to_pylist()
+            for position in np.flatnonzero(duplicates).tolist():
+                error = FieldError(
+                    table.id_field,
+                    DUPLICATE,
+                    f"duplicate {table.id_field} {ids[position]!r}: an earlier record with this "
+                    "id was already loaded (the first occurrence is kept)",
+                )
+                line = lines[position]
+                self._reject(report, SourceRecord(line, None, raw_of(line)), [error])
+            loaded = loaded.filter(pa.array(np.logical_not(duplicates)))
+        append_arrow(self.con, table.name, loaded)
+        report.loaded += loaded.num_rows
         append_arrow(self.con, "quarantine", self.quarantine.take_table())
 
     def finish_otel(self) -> None:
@@ -251,6 +314,19 @@ class _Run:
             if path in by_path:
                 by_path[path].skipped[otel.SKIPPED_JOINED] += count
         append_arrow(self.con, "quarantine", self.quarantine.take_table())
+
+
+def _raw_lookup(
+    batch: pa.RecordBatch, first_line: int, raws: dict[int, object]
+) -> Callable[[int], object]:
+    """What the quarantine shows for a row of a Parquet batch, found by its line number."""
+
+    def raw_of(line: int) -> object:
+        if line in raws:
+            return raws[line]
+        return normalise_record(batch.slice(line - first_line, 1).to_pylist()[0])
+
+    return raw_of
 
 
 __all__ = ["AUTO", "DEFAULT_BATCH_ROWS", "ingest_files", "no_progress"]

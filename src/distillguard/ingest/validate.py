@@ -388,3 +388,13 @@ def _canonical_json(value: object, field: str, errors: list[FieldError]) -> str:
     except (orjson.JSONEncodeError, TypeError) as error:
         errors.append(FieldError(field, BAD_VALUE, f"cannot be written as JSON: {error}"))
         return ""
+
+
+# The per-value checks, for the column-at-a-time path (ingest/arrow_exchanges.py), which
+# must judge nested values exactly as the record path does.
+check_messages = _messages
+check_tools = _tools
+check_params = _params
+check_count = _count
+check_integer = _integer
+canonical_json = _canonical_json

@@ -1,0 +1,259 @@
+"""Contract exchanges from an Arrow batch (a Parquet file), validated a column at a time.
+
+Per-record validation (:func:`~distillguard.ingest.validate.validate_exchange`) costs about
+80 µs a record, mostly building and checking one dict per row; for Parquet, whose columns
+already carry types, that is most of a large scan.  Here the scalar columns are checked and
+converted with Arrow compute over the whole batch, and only the nested columns (``messages``,
+``tools``, ``params``, which the contract lets mix types) go through the same per-value
+helpers as the record path.
+
+Any row this path cannot prove valid is *not* judged here: its flag in the returned mask is
+false and the caller sends that row through the record path, which accepts it (e.g. an
+integral float count) or quarantines it with the file, row, field and reason.  So a row is
+loaded with exactly the values, or rejected with exactly the reasons, that the record path
+gives; this module only makes the common case cheap.
+
+Accepted column types: strings (also Arrow's large and view strings and the JSON extension
+type DuckDB writes); ``timestamp`` as a Parquet timestamp (s, ms or µs; without a zone it is
+UTC), an RFC 3339 string or epoch seconds; integer columns of any width; ``messages``,
+``tools`` and ``params`` as JSON text or as nested lists and structs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from distillguard.ingest.contract import nested_value
+from distillguard.ingest.problems import FieldError
+from distillguard.ingest.timeparse import TimeError, parse_timestamp_us
+from distillguard.ingest.validate import (
+    EXCHANGE_FIELDS,
+    EXCHANGE_ROW_FIELDS,
+    canonical_json,
+    check_count,
+    check_integer,
+    check_messages,
+    check_params,
+    check_tools,
+)
+from distillguard.schema import EXCHANGE_SCHEMA
+
+Mask = npt.NDArray[np.bool_]
+_MAX_US = 4_102_444_800 * 1_000_000  # 2100-01-01T00:00:00Z, as in timeparse
+_STRING_TYPES = (pa.string(), pa.large_string(), pa.string_view())
+_TIME_UNITS = ("s", "ms", "us")
+_REQUIRED_STRINGS = ("exchange_id", "account_id", "model")
+_OPTIONAL_STRINGS = (
+    "api_key_id", "organization_id", "client_ip", "user_agent", "system_prompt",
+    "response_text", "finish_reason", "conversation_id",
+)  # fmt: skip
+_COUNTS = ("input_tokens", "output_tokens", "reasoning_tokens")
+_NO_HINTS: dict[str, str] = {}
+
+
+def canonical_exchanges(batch: pa.RecordBatch) -> tuple[pa.Table, Mask]:
+    """Canonical columns (:data:`EXCHANGE_ROW_FIELDS`) of a batch and the rows proven valid.
+
+    Values in rows whose flag is false are placeholders; the caller drops those rows and
+    validates them record by record.
+    """
+    rows = batch.num_rows
+    ok = np.ones(rows, dtype=bool)
+    columns: dict[str, pa.Array] = {}
+    for name in _REQUIRED_STRINGS:
+        columns[name] = _strings(batch, name, ok, required=True)
+    for name in _OPTIONAL_STRINGS:
+        columns[name] = _strings(batch, name, ok, required=False)
+    columns["ts"] = _timestamps(batch, ok)
+    for name in _COUNTS:
+        columns[name] = _integers(batch, name, ok, check_count, non_negative=True)
+    columns["status"] = _integers(batch, "status", ok, check_integer, non_negative=False)
+    columns.update(_nested(batch, ok))
+    columns["extra"] = _extra(batch, ok)
+    schema = EXCHANGE_SCHEMA
+    arrays = [_typed(columns[name], schema.field(name).type) for name in EXCHANGE_ROW_FIELDS]
+    names = list(EXCHANGE_ROW_FIELDS)
+    fields = [schema.field(name).with_nullable(True) for name in names]
+    return pa.Table.from_arrays(arrays, schema=pa.schema(fields)), ok
+
+
+def _typed(values: pa.Array | list[Any], kind: pa.DataType) -> pa.Array:
+    if isinstance(values, list):
+        return pa.array(values, type=kind)
+    return values if values.type == kind else values.cast(kind)
+
+
+def _plain(batch: pa.RecordBatch, name: str) -> pa.Array | None:
+    """The column, with an extension type (e.g. JSON) read as its storage; None if absent."""
+    index = batch.schema.get_field_index(name)
+    if index < 0:
+        return None
+    column = batch.column(index)
+    if isinstance(column.type, pa.BaseExtensionType):
+        column = column.storage
+    return column
+
+
+def _nulls(rows: int, kind: pa.DataType) -> pa.Array:
+    return pa.nulls(rows, type=kind)
+
+
+def _present(column: pa.Array) -> Mask:
+    return np.asarray(column.is_valid(), dtype=bool)
+
+
+def _strings(batch: pa.RecordBatch, name: str, ok: Mask, *, required: bool) -> pa.Array:
+    column = _plain(batch, name)
+    if column is None or pa.types.is_null(column.type):
+        if required:
+            ok[:] = False
+        return _nulls(batch.num_rows, pa.string())
+    if column.type not in _STRING_TYPES:
+        ok &= ~_present(column)  # a value of another type: the record path says which
+        return _nulls(batch.num_rows, pa.string())
+    column = column.cast(pa.string())
+    if required:
+        ok &= np.asarray(pc.fill_null(pc.greater(pc.binary_length(column), 0), False))
+    return column
+
+
+def _timestamps(batch: pa.RecordBatch, ok: Mask) -> pa.Array:
+    column = _plain(batch, "timestamp")
+    if column is None:
+        ok[:] = False
+        return _nulls(batch.num_rows, pa.int64())
+    kind = column.type
+    if pa.types.is_timestamp(kind) and kind.unit in _TIME_UNITS:
+        micros = column.cast(pa.timestamp("us", tz=kind.tz)).view(pa.int64())
+        values = np.asarray(micros.fill_null(-1))
+        ok &= (values >= 0) & (values < _MAX_US)
+        return pa.array(values, pa.int64())
+    return pa.array(_per_value(column.to_pylist(), ok, _time_or_none), pa.int64())
+
+
+def _time_or_none(value: Any) -> int | None:
+    if value is None:
+        return None
+    try:
+        return parse_timestamp_us(value)
+    except TimeError:
+        return None
+
+
+def _per_value(values: list[Any], ok: Mask, convert: Callable[[Any], Any]) -> list[Any]:
+    """Convert each value; a None result fails the row (its value is then a placeholder)."""
+    out = [convert(value) for value in values]
+    for index, value in enumerate(out):
+        if value is None:
+            ok[index] = False
+    return out
+
+
+def _integers(
+    batch: pa.RecordBatch,
+    name: str,
+    ok: Mask,
+    check: Callable[[object, str, list[FieldError]], int | None],
+    *,
+    non_negative: bool,
+) -> pa.Array:
+    column = _plain(batch, name)
+    if column is None or pa.types.is_null(column.type):
+        return _nulls(batch.num_rows, pa.int64())
+    if pa.types.is_integer(column.type) and not pa.types.is_uint64(column.type):
+        column = column.cast(pa.int64())
+        if non_negative:
+            ok &= np.asarray(pc.fill_null(pc.greater_equal(column, 0), True))
+        return column
+    values = column.to_pylist()
+    errors: list[FieldError] = []
+    out = []
+    for index, value in enumerate(values):
+        checked = check(value, name, errors)
+        if errors:
+            ok[index] = False
+            errors.clear()
+        out.append(checked)
+    return pa.array(out, pa.int64())
+
+
+_PARAM_COLUMNS = (
+    "params", "temperature", "top_p", "max_tokens", "n", "stream", "seed", "reasoning_effort",
+)  # fmt: skip
+_MESSAGE_COLUMNS = ("messages", "n_messages", "prompt_text")
+_Check = Callable[[Any, list[FieldError]], tuple[Any, ...]]
+_TOOL_COLUMNS = ("tools", "tool_names")
+
+
+def _nested(batch: pa.RecordBatch, ok: Mask) -> dict[str, pa.Array | list[Any]]:
+    """``messages``, ``tools`` and ``params`` and the columns lifted from them.
+
+    Each distinct text is decoded and checked once (request logs repeat parameter sets and
+    tool definitions, and scripted traffic repeats whole requests), then spread back to its
+    rows with one ``take``.
+    """
+    out: dict[str, pa.Array | list[Any]] = {}
+    checks: list[tuple[str, tuple[str, ...], _Check]] = [
+        ("messages", _MESSAGE_COLUMNS, _check_messages),
+        ("tools", _TOOL_COLUMNS, check_tools),
+        ("params", _PARAM_COLUMNS, check_params),
+    ]
+    for source, names, check in checks:
+        values, take = _distinct_values(batch, source)
+        results: list[tuple[Any, ...]] = []
+        good = np.ones(len(values), dtype=bool)
+        errors: list[FieldError] = []
+        for index, value in enumerate(values):
+            results.append(check(value, errors))
+            if errors:
+                good[index] = False
+                errors.clear()
+        ok &= good[take]
+        for position, name in enumerate(names):
+            kind = EXCHANGE_SCHEMA.field(name).type
+            column = pa.array([result[position] for result in results], type=kind)
+            out[name] = column.take(pa.array(take))
+    return out
+
+
+def _check_messages(value: Any, errors: list[FieldError]) -> tuple[Any, ...]:
+    return check_messages(value, errors, _NO_HINTS)
+
+
+def _distinct_values(batch: pa.RecordBatch, name: str) -> tuple[list[Any], npt.NDArray[np.int64]]:
+    """The column's distinct values as the record path sees them, and each row's index."""
+    rows = batch.num_rows
+    column = _plain(batch, name)
+    if column is None or pa.types.is_null(column.type):
+        return [None], np.zeros(rows, dtype=np.int64)
+    if column.type in _STRING_TYPES:
+        encoded = pc.dictionary_encode(column.cast(pa.string()), null_encoding="encode")
+        texts = encoded.dictionary.to_pylist()
+        take = np.asarray(encoded.indices.cast(pa.int64()))
+        return [None if text is None else nested_value(text) for text in texts], take
+    values = [None if value is None else nested_value(value) for value in column.to_pylist()]
+    return values, np.arange(rows, dtype=np.int64)
+
+
+def _extra(batch: pa.RecordBatch, ok: Mask) -> list[str | None]:
+    """Unknown columns with a value, as canonical JSON (the record path's ``extra``)."""
+    unknown = [name for name in batch.schema.names if name not in EXCHANGE_FIELDS]
+    if not unknown:
+        return [None] * batch.num_rows
+    values = batch.select(unknown).to_pylist()
+    errors: list[FieldError] = []
+    out: list[str | None] = []
+    for index, record in enumerate(values):
+        present = {key: value for key, value in record.items() if value is not None}
+        text = canonical_json(present, "extra", errors) if present else None
+        if errors:
+            ok[index] = False
+            errors.clear()
+        out.append(text)
+    return out
