@@ -271,6 +271,10 @@ def main() -> None:
     scan.add_argument("--seeds", type=int, nargs="+", default=[101, 102])
     scan.add_argument("--size", type=int, default=200_000)
     scan.add_argument("--tag", default="heldout", help="name of the saved result file")
+    speed = sub.add_parser("throughput", help="scan wall time, memory and floor per size")
+    speed.add_argument("--sizes", type=int, nargs="+", default=[1_000_000, 4_000_000, 16_000_000])
+    speed.add_argument("--seed", type=int, default=1)
+    speed.add_argument("--prepare-only", action="store_true", help="only simulate and convert")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     print(f"machine: {machine()}")
@@ -282,6 +286,11 @@ def main() -> None:
         bench_ingest(args.out, getattr(args, "size", 1_000_000))
     if args.which == "scan":
         bench_scan(args.out, args.scenarios, args.seeds, args.size, args.tag)
+    if args.which == "throughput":
+        from throughput import bench_throughput
+
+        runs = bench_throughput(args.out, args.sizes, args.seed, prepare_only=args.prepare_only)
+        _save(args.out, "throughput", {"runs": runs})
     if args.which in (None, "baselines"):
         bench_baselines(
             args.out,

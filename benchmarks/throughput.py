@@ -1,0 +1,178 @@
+"""Throughput and memory of the batch scan end to end, beside a floor that only reads the input.
+
+For each size: simulate ``reported-2026`` traffic once (cached under ``--out``), convert it to
+Parquet the way a provider would export its logs, then time ``distillguard scan`` on that
+Parquet with the peak memory of its process tree.  The floor is DuckDB reading the same
+Parquet and hashing each request's messages text once (the prompt and its conversation): no
+scan can be cheaper than touching every prompt, so ``scan / floor`` says how much work the
+scan does beyond reading.
+
+    .venv/bin/python benchmarks/run.py --out bench-out throughput --sizes 1000000 4000000
+
+The Parquet layout (see ``docs/benchmarks.md``): the contract's column names, ``timestamp``
+as a Parquet timestamp (UTC, microseconds), integers as int64, and ``messages``, ``tools``
+and ``params`` as JSON text (DuckDB's JSON logical type), since the contract's ``content``
+is a string or a list of parts, which no single Parquet type holds.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from memory import run_measured
+
+PYTHON = sys.executable
+GIB = 1 << 30
+SCENARIO = "reported-2026"
+
+EXCHANGE_COLUMNS = {
+    "exchange_id": "VARCHAR",
+    "timestamp": "TIMESTAMPTZ",
+    "account_id": "VARCHAR",
+    "api_key_id": "VARCHAR",
+    "organization_id": "VARCHAR",
+    "client_ip": "VARCHAR",
+    "user_agent": "VARCHAR",
+    "model": "VARCHAR",
+    "system_prompt": "VARCHAR",
+    "messages": "JSON",
+    "tools": "JSON",
+    "params": "JSON",
+    "input_tokens": "BIGINT",
+    "output_tokens": "BIGINT",
+    "reasoning_tokens": "BIGINT",
+    "response_text": "VARCHAR",
+    "finish_reason": "VARCHAR",
+    "conversation_id": "VARCHAR",
+    "status": "BIGINT",
+}
+"""Types of the exchange columns in the benchmark's Parquet (names are the contract's)."""
+
+FLOOR_SQL = "SELECT count(*), sum(hash(messages)) FROM read_parquet('{path}')"
+"""The floor: read the Parquet and hash every request's messages text once."""
+
+
+def _duckdb_copy(sql: str) -> None:
+    """Run one DuckDB statement in a child process (two threads, capped memory)."""
+    script = (
+        "import duckdb, sys\n"
+        "con = duckdb.connect()\n"
+        "con.execute(\"SET threads = 2; SET memory_limit = '4GB'; SET enable_progress_bar = false\")\n"
+        "con.execute(sys.argv[1])\n"
+    )
+    subprocess.run([PYTHON, "-c", script, sql], check=True)
+
+
+def prepare_inputs(out: Path, size: int, seed: int) -> dict[str, Any]:
+    """Simulated exchanges and accounts as Parquet, made once and reused by later runs."""
+    folder = out / f"throughput-input-{size}-seed{seed}"
+    manifest = folder / "inputs.json"
+    if manifest.is_file():
+        cached: dict[str, Any] = json.loads(manifest.read_text())
+        return cached
+    shutil.rmtree(folder, ignore_errors=True)
+    sim = folder / "sim"
+    command = [
+        PYTHON, "-m", "distillguard", "simulate", "--out", str(sim), "--scenario", SCENARIO,
+        "--exchanges", str(size), "--seed", str(seed), "--workers", "2", "--no-progress",
+    ]  # fmt: skip
+    simulated = run_measured(command)
+    if simulated.returncode:
+        raise SystemExit(f"simulate failed with status {simulated.returncode}")
+    meta = json.loads((sim / "simulation.json").read_text())
+    columns = "{" + ", ".join(f"'{k}': '{v}'" for k, v in EXCHANGE_COLUMNS.items()) + "}"
+    _duckdb_copy(
+        f"COPY (SELECT * FROM read_json('{sim / 'exchanges.jsonl'}', "
+        f"format = 'newline_delimited', columns = {columns}, "
+        "maximum_object_size = 67108864)) "
+        f"TO '{folder / 'exchanges.parquet'}' (FORMAT parquet, COMPRESSION zstd)"
+    )
+    _duckdb_copy(
+        f"COPY (SELECT * FROM read_json('{sim / 'accounts.jsonl'}')) "
+        f"TO '{folder / 'accounts.parquet'}' (FORMAT parquet, COMPRESSION zstd)"
+    )
+    shutil.copy(sim / "labels.jsonl", folder / "labels.jsonl")
+    shutil.rmtree(sim)
+    inputs = {
+        "requested": size,
+        "seed": seed,
+        "scenario": SCENARIO,
+        "exchanges": meta["exchanges"],
+        "exchanges_parquet": str(folder / "exchanges.parquet"),
+        "accounts_parquet": str(folder / "accounts.parquet"),
+        "parquet_gib": round((folder / "exchanges.parquet").stat().st_size / GIB, 2),
+        "simulate_seconds": round(simulated.seconds, 1),
+    }
+    manifest.write_text(json.dumps(inputs, indent=2))
+    return inputs
+
+
+def measure_floor(parquet: str) -> dict[str, Any]:
+    """Wall time and peak memory of the floor query in a fresh process."""
+    script = (
+        "import duckdb, sys\n"
+        "con = duckdb.connect()\n"
+        "con.execute('SET threads = 2')\n"
+        "print(con.execute(sys.argv[1]).fetchall())\n"
+    )
+    measured = run_measured([PYTHON, "-c", script, FLOOR_SQL.format(path=parquet)])
+    return {"seconds": round(measured.seconds, 2), "peak_gib": round(measured.peak_bytes / GIB, 2)}
+
+
+def measure_scan(inputs: dict[str, Any], results: Path) -> dict[str, Any]:
+    """Wall time, peak tree memory and stage times of one `distillguard scan`."""
+    shutil.rmtree(results, ignore_errors=True)
+    command = [
+        PYTHON, "-m", "distillguard", "scan",
+        "--exchanges", inputs["exchanges_parquet"], "--accounts", inputs["accounts_parquet"],
+        "--out", str(results), "--no-progress",
+    ]  # fmt: skip
+    measured = run_measured(command)
+    if measured.returncode:
+        raise SystemExit(f"scan failed with status {measured.returncode}")
+    summary = json.loads((results / "summary.json").read_text())
+    return {
+        "seconds": round(measured.seconds, 1),
+        "peak_gib": round(measured.peak_bytes / GIB, 2),
+        "stages": summary["wall_time_s"],
+        "counts": summary["counts"],
+        "command": " ".join(command[1:]),
+    }
+
+
+def bench_throughput(
+    out: Path, sizes: list[int], seed: int, *, prepare_only: bool = False
+) -> list[dict[str, Any]]:
+    """Scan and floor at each size; prints one Markdown row per size and returns the rows."""
+    if prepare_only:
+        return [prepare_inputs(out, size, seed) for size in sizes]
+    rows = []
+    print("| exchanges | scan wall | µs/exchange | peak memory | floor | scan/floor | stages |")
+    print("|---:|---:|---:|---:|---:|---:|---|")
+    for size in sizes:
+        inputs = prepare_inputs(out, size, seed)
+        floor = measure_floor(inputs["exchanges_parquet"])
+        scan = measure_scan(inputs, out / f"throughput-scan-{size}")
+        exchanges = int(scan["counts"]["exchanges_read"])
+        row = {
+            "inputs": inputs,
+            "exchanges": exchanges,
+            "scan": scan,
+            "floor": floor,
+            "us_per_exchange": round(scan["seconds"] / exchanges * 1e6, 1),
+            "floor_us_per_exchange": round(floor["seconds"] / exchanges * 1e6, 2),
+            "ratio": round(scan["seconds"] / max(floor["seconds"], 1e-9), 1),
+        }
+        rows.append(row)
+        stages = ", ".join(f"{name} {seconds:.0f} s" for name, seconds in scan["stages"].items())
+        print(
+            f"| {exchanges:,} | {scan['seconds']} s | {row['us_per_exchange']} "
+            f"| {scan['peak_gib']} GiB | {floor['seconds']} s | {row['ratio']}× | {stages} |",
+            flush=True,
+        )
+    return rows
