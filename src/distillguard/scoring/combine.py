@@ -42,6 +42,11 @@ DEFAULT_FAMILY_WEIGHTS: dict[str, float] = {
     "intel": 0.7,
 }
 
+MEMBER_ONLY_FAMILIES = ("intel",)
+"""Families that speak about the accounts that show them, never about their cluster: a peer's
+indicator matched by some members is not pooled into the cluster's judgment, so it cannot
+reach members that did not match it (docs/intel.md, "Scoring")."""
+
 
 @dataclass(frozen=True)
 class ScoringConfig:
@@ -155,6 +160,8 @@ def score_all(
         member_families = [family_strengths(by_account.get(m, [])) for m in members]
         pooled = dict(family_strengths(own))
         for family in FAMILIES:
+            if family in MEMBER_ONLY_FAMILIES:
+                continue
             values = sorted((f.get(family, 0.0) for f in member_families), reverse=True)
             if values:
                 # The cluster's typical member, not its single loudest one.
