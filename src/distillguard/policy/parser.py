@@ -63,12 +63,13 @@ class _Checker:
     def __init__(self, source: str, lines: dict[Path_, int]) -> None:
         self.source = source
         self.lines = lines
-        self.problems: list[str] = []
+        self.problems: list[tuple[int, str]] = []
 
     def fail(self, path: Path_, problem: str) -> None:
         line = self.lines.get(path) or self.lines.get(path[:-1]) or 1
         field = ".".join(f"[{p}]" if isinstance(p, int) else p for p in path).replace(".[", "[")
-        self.problems.append(f"{self.source}, line {line}, field '{field or '(top)'}': {problem}")
+        message = f"{self.source}, line {line}, field '{field or '(top)'}': {problem}"
+        self.problems.append((line, message))
 
     def mapping(self, value: Any, path: Path_, allowed: set[str]) -> dict[str, Any]:
         if value is None:
@@ -265,7 +266,8 @@ def parse_policy(text: str, source: str = "<policy>") -> Policy:
         count = len(check.problems)
         raise UserError(
             f"{source}: {count} problem{'s' if count > 1 else ''} in the policy "
-            "(see docs/guard.md, 'Policy file'):\n  " + "\n  ".join(check.problems)
+            "(see docs/guard.md, 'Policy file'):\n  "
+            + "\n  ".join(message for _, message in sorted(check.problems))
         )
     return policy
 
