@@ -173,7 +173,7 @@ def _pull(args: argparse.Namespace, console: Console) -> int:
 
 
 def _hunt(args: argparse.Namespace, console: Console) -> int:
-    from distillguard.intel.hunt import hunt
+    from distillguard.intel.hunt import hunt, needs_templates
     from distillguard.intel.hunt_results import write_hunt
     from distillguard.intel.keys import load_key
     from distillguard.intel.observe import observe, open_inputs
@@ -184,7 +184,7 @@ def _hunt(args: argparse.Namespace, console: Console) -> int:
     con = open_inputs(
         args.store, args.exchanges, args.accounts, quarantine=args.out / "quarantine.jsonl"
     )
-    obs = observe(con)
+    obs = observe(con, fingerprint_wrappers=needs_templates(indicators))
     matches = hunt(indicators, obs, key)
     summary = write_hunt(
         args.out,

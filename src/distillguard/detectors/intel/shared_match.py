@@ -75,7 +75,7 @@ class SharedIntelDetector:
         settings = IntelSettings.from_settings(context.settings(self.INFO.id))
         if not settings.bundles:
             return []
-        from distillguard.intel.hunt import evidence, hunt
+        from distillguard.intel.hunt import evidence, hunt, needs_templates
         from distillguard.intel.keys import load_key
         from distillguard.intel.observe import observe
         from distillguard.intel.peers import read_peer_bundles
@@ -84,7 +84,8 @@ class SharedIntelDetector:
         indicators = read_peer_bundles(list(settings.bundles), key, validate=settings.validate)
         if not indicators:
             return []
-        return evidence(hunt(indicators, observe(context.con), key))
+        obs = observe(context.con, fingerprint_wrappers=needs_templates(indicators))
+        return evidence(hunt(indicators, obs, key))
 
 
 DETECTORS: tuple[SharedIntelDetector, ...] = (SharedIntelDetector(INFO),)
