@@ -92,6 +92,11 @@ def _share(part: int, total: int) -> str:
     return f"{part / total:.0%} of {total:,} requests" if total else "no requests"
 
 
+def needs_templates(indicators: list[PeerIndicator]) -> bool:
+    """Whether any indicator is a template fingerprint (only then are wrappers fingerprinted)."""
+    return any(i.kind == TEMPLATE for i in indicators)
+
+
 def hunt(indicators: list[PeerIndicator], obs: Observations, key: SharingKey) -> list[AccountMatch]:
     """Every account of ours that matches at least one peer indicator, by account id."""
     matches: dict[str, AccountMatch] = {}
