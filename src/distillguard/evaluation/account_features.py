@@ -12,8 +12,12 @@ import ibis
 import ibis.expr.types as ir
 from ibis import _
 
-MS_PER_SECOND = 1000.0
-SECONDS_PER_DAY = 86400.0
+MICROS_PER_SECOND = 1_000_000.0
+MICROS_PER_DAY = 86_400.0 * MICROS_PER_SECOND
+"""Time differences are taken in microseconds, the stored resolution, and made float before
+any division: that is exact on every engine (DuckDB counts unit *boundaries* crossed, Spark
+whole units elapsed, which differ for coarser units), and Spark reads a literal such as
+``86400.0`` as a DECIMAL, so an integer divided by it is rounded to a few decimals."""
 SYSTEM_ROLE = r'"role"\s*:\s*"system"'
 
 
@@ -63,7 +67,9 @@ def _inter_arrival(exchanges: ir.Table) -> ir.Table:
     """Mean and standard deviation of seconds between an account's consecutive requests."""
     order = ibis.window(group_by="account_id", order_by="ts")
     gaps = exchanges.select("account_id", "ts").mutate(prev=_.ts.lag().over(order))
-    gaps = gaps.mutate(gap=_.ts.delta(_.prev, unit="millisecond") / MS_PER_SECOND)
+    gaps = gaps.mutate(
+        gap=_.ts.delta(_.prev, unit="microsecond").cast("float64") / MICROS_PER_SECOND
+    )
     return gaps.group_by("account_id").aggregate(gap_mean=_.gap.mean(), gap_std=_.gap.std())
 
 
@@ -124,7 +130,8 @@ def behaviour_features(exchanges: ir.Table, accounts: ir.Table | None = None) ->
     if accounts is not None:
         signup = accounts.select("account_id", "created_at")
         table = _left_join(table, signup).mutate(
-            account_age_days=_.first_ts.delta(_.created_at, unit="second") / SECONDS_PER_DAY
+            account_age_days=_.first_ts.delta(_.created_at, unit="microsecond").cast("float64")
+            / MICROS_PER_DAY
         )
         table = table.drop("created_at")
     return table

@@ -44,8 +44,10 @@ SIGNAL_THRESHOLD = 0.5
 """A prompt counts as carrying a signal when its classifier probability exceeds this."""
 SIGNALS = ("reasoning", "reconstruct", "grading", "tool", "rewrite")
 CAPABILITIES = ("reasoning", "coding", "tool_use", "grading", "vision", "rewrite", "chat")
-MS_PER_SECOND = 1000.0
-SECONDS_PER_DAY = 86400.0
+MICROS_PER_SECOND = 1_000_000.0
+MICROS_PER_DAY = 86_400.0 * MICROS_PER_SECOND
+"""Time differences are taken in microseconds and made float before dividing, so they are
+exact on DuckDB and Spark alike (see evaluation/account_features.py)."""
 
 PARAM_FIELDS = ("temperature", "top_p", "max_tokens", "n", "reasoning_effort", "stream")
 """Fields of the parameter fingerprint, in the order they appear in its text."""
@@ -78,7 +80,9 @@ def _burst_timing(exchanges: ir.Table) -> ir.Table:
     within ±10% of the account's median in-burst gap (a script's metronome)."""
     order = ibis.window(group_by="account_id", order_by="ts")
     gaps = exchanges.select("account_id", "ts").mutate(prev=_.ts.lag().over(order))
-    gaps = gaps.mutate(gap=_.ts.delta(_.prev, unit="millisecond") / MS_PER_SECOND)
+    gaps = gaps.mutate(
+        gap=_.ts.delta(_.prev, unit="microsecond").cast("float64") / MICROS_PER_SECOND
+    )
     inside = gaps.filter(_.gap.notnull() & (_.gap <= BURST_GAP_SECONDS))
     stats = inside.group_by("account_id").aggregate(
         burst_gaps=_.gap.count(),
@@ -233,7 +237,7 @@ def account_expression(context: ScanContext) -> ir.Table:
             _.sum_output_tokens.cast("float64") / _.sum_input_tokens,
             None,
         ),
-        span_days=_.last_ts.delta(_.first_ts, unit="second") / SECONDS_PER_DAY,
+        span_days=_.last_ts.delta(_.first_ts, unit="microsecond").cast("float64") / MICROS_PER_DAY,
     )
     if _has_table(context, "exchange_features"):
         table = _join(table, _signal_features(context.con.table("exchange_features")))
