@@ -4,8 +4,8 @@ Rules (docs/intel.md, "What is shared"):
 
 * **k-floor**: a value is shared only when at least ``min_accounts`` of the cluster's
   accounts show it; a cluster with fewer accounts is not shared at all.
-* **Specific to the campaign**: a value that ordinary (unflagged) accounts also show in more
-  than ``max_outside_share`` of its users is left out: it would make peers flag their own
+* **Specific to the campaign**: a value that ordinary (unflagged) accounts also show, more
+  than ``max_outside_share`` of its users, is left out: it would make peers flag their own
   ordinary customers (a residential proxy pool, a campus network, a common phrasing).
 * **Form**: payment fingerprints and e-mail domains leave only as keyed tokens, wrappers as
   keyed template fingerprints, networks as /24 (IPv4) or /48 (IPv6) ranges — never an
@@ -29,7 +29,11 @@ NETWORK = "network"
 TEMPLATE = "template"
 KINDS = (PAYMENT, EMAIL_DOMAIN, NETWORK, TEMPLATE)
 DEFAULT_MIN_ACCOUNTS = 5
-DEFAULT_MAX_OUTSIDE_SHARE = 0.1
+DEFAULT_MAX_OUTSIDE_SHARE = 0.33
+"""A value leaves only when at least two thirds of the accounts that show it are flagged: a
+stricter rule kept out the wrapper of a campaign whose own members the scan had partly
+missed (24% of its users unflagged, all of them campaign members, in the hydra-proxy run of
+docs/benchmarks.md), while a phrasing that ordinary customers share has far more of them."""
 
 
 @dataclass(frozen=True)
