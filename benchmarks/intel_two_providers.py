@@ -122,7 +122,7 @@ def main() -> None:
     parser.add_argument("--campaign-seed", type=int, default=7)
     parser.add_argument("--hours", type=float, default=48.0, help="A's window")
     parser.add_argument(
-        "--reuse-b", action="store_true", help="keep provider B's outputs from an earlier run"
+        "--reuse-b", action="store_true", help="keep provider B's simulation and scan from an earlier run (export again)"
     )
     args = parser.parse_args()
     out: Path = args.out
@@ -134,17 +134,17 @@ def main() -> None:
     common += ["--campaign-seed", str(args.campaign_seed), "--no-progress"]
     b, a = out / "B", out / "A"
     bundle = b / "bundle.json"
-    if not (args.reuse_b and bundle.is_file()):
+    store_b = b / "store.duckdb"
+    if not (args.reuse_b and store_b.is_file() and (b / "scan" / "summary.json").is_file()):
         seconds["simulate_b"] = dg("simulate", "--out", str(b / "sim"), "--seed", str(args.seed_b),
                                    "--datasets", str(args.datasets), *common)  # fmt: skip
-        store_b = b / "store.duckdb"
         store_b.unlink(missing_ok=True)
         seconds["scan_b"] = dg("scan", "--exchanges", str(b / "sim/exchanges.jsonl"), "--accounts",
                                str(b / "sim/accounts.jsonl"), "--store", str(store_b), "--out",
                                str(b / "scan"), "--no-progress")  # fmt: skip
-        seconds["export_b"] = dg("intel", "export", "--results", str(b / "scan"), "--store",
-                                 str(store_b), "--key-file", str(key), "--producer", "Provider B",
-                                 "--out", str(bundle))  # fmt: skip
+    seconds["export_b"] = dg("intel", "export", "--results", str(b / "scan"), "--store",
+                             str(store_b), "--key-file", str(key), "--producer", "Provider B",
+                             "--out", str(bundle))  # fmt: skip
     seconds["simulate_a"] = dg("simulate", "--out", str(a / "sim"), "--seed", str(args.seed_a),
                                *common)  # fmt: skip
     window = a / "window.jsonl"
