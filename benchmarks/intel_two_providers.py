@@ -122,7 +122,9 @@ def main() -> None:
     parser.add_argument("--campaign-seed", type=int, default=7)
     parser.add_argument("--hours", type=float, default=48.0, help="A's window")
     parser.add_argument(
-        "--reuse-b", action="store_true", help="keep provider B's simulation and scan from an earlier run (export again)"
+        "--reuse-b",
+        action="store_true",
+        help="keep provider B's simulation and scan from an earlier run (export again)",
     )
     args = parser.parse_args()
     out: Path = args.out
