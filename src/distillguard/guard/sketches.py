@@ -35,15 +35,22 @@ def _hash64(item: str, seed: int = 0) -> int:
 
 
 class HyperLogLog:
-    """Distinct-count estimate of the strings added, in ``2**precision`` bytes."""
+    """Distinct-count estimate of the strings added, in ``2**precision`` bytes.
 
-    __slots__ = ("_registers", "precision")
+    The estimator's sum over registers is kept up to date as registers grow (as an exact
+    integer, ``sum(2**(64 - r))``), so :meth:`count` costs O(1), not a pass over the
+    registers: the guard counts on every request.
+    """
+
+    __slots__ = ("_registers", "_scaled_sum", "_zeros", "precision")
 
     def __init__(self, precision: int = DEFAULT_PRECISION) -> None:
         if not MIN_PRECISION <= precision <= MAX_PRECISION:
             raise ValueError(f"precision must be in [{MIN_PRECISION}, {MAX_PRECISION}]")
         self.precision = precision
         self._registers = bytearray(1 << precision)
+        self._zeros = 1 << precision
+        self._scaled_sum = (1 << precision) << _HASH_BITS
 
     def add(self, item: str) -> None:
         """Count ``item`` (adding it again changes nothing)."""
@@ -51,8 +58,18 @@ class HyperLogLog:
         index = value >> (_HASH_BITS - self.precision)
         rest = value & ((1 << (_HASH_BITS - self.precision)) - 1)
         rank = (_HASH_BITS - self.precision) - rest.bit_length() + 1
-        if rank > self._registers[index]:
+        old = self._registers[index]
+        if rank > old:
             self._registers[index] = rank
+            self._scaled_sum += (1 << (_HASH_BITS - rank)) - (1 << (_HASH_BITS - old))
+            if old == 0:
+                self._zeros -= 1
+
+    def copy(self) -> HyperLogLog:
+        out = HyperLogLog(self.precision)
+        out._registers = bytearray(self._registers)
+        out._zeros, out._scaled_sum = self._zeros, self._scaled_sum
+        return out
 
     def merge(self, other: HyperLogLog) -> HyperLogLog:
         """A new sketch counting the union of both (same precision required)."""
@@ -60,17 +77,17 @@ class HyperLogLog:
             raise ValueError("cannot merge HyperLogLogs of different precision")
         out = HyperLogLog(self.precision)
         out._registers = bytearray(map(max, self._registers, other._registers))
+        out._zeros = out._registers.count(0)
+        out._scaled_sum = sum(1 << (_HASH_BITS - r) for r in out._registers)
         return out
 
     def count(self) -> int:
         """The estimated number of distinct items added."""
         m = len(self._registers)
         alpha = 0.7213 / (1 + 1.079 / m)
-        total = math.fsum(2.0**-r for r in self._registers)
-        estimate = alpha * m * m / total
-        zeros = self._registers.count(0)
-        if estimate <= 2.5 * m and zeros:
-            estimate = m * math.log(m / zeros)
+        estimate = alpha * m * m / (self._scaled_sum / float(1 << _HASH_BITS))
+        if estimate <= 2.5 * m and self._zeros:
+            estimate = m * math.log(m / self._zeros)
         return round(estimate)
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -82,6 +83,29 @@ def bucket_of(now: float, window: float) -> tuple[int, float]:
     return index, 1.0 - elapsed
 
 
+class _WrapperWindow:
+    """Distinct busy accounts of one wrapper: this bucket's sketch and the union with the
+    previous bucket's (kept up to date on add, so counting costs nothing extra)."""
+
+    __slots__ = ("current", "index", "window")
+
+    def __init__(self, index: int) -> None:
+        self.index = index
+        self.current = HyperLogLog()
+        self.window = HyperLogLog()
+
+    def roll(self, index: int) -> None:
+        if index == self.index:
+            return
+        self.window = self.current.copy() if index == self.index + 1 else HyperLogLog()
+        self.current = HyperLogLog()
+        self.index = index
+
+    def add(self, account_id: str) -> None:
+        self.current.add(account_id)
+        self.window.add(account_id)
+
+
 class _LRU(OrderedDict[str, object]):
     """A dict that forgets its least recently used keys beyond ``limit``."""
 
@@ -89,10 +113,10 @@ class _LRU(OrderedDict[str, object]):
         super().__init__()
         self.limit = limit
 
-    def touch(self, key: str, default: object) -> object:
+    def touch(self, key: str, make: Callable[[], object]) -> object:
         value = self.get(key)
         if value is None:
-            value = default
+            value = make()
             self[key] = value
             if len(self) > self.limit:
                 self.popitem(last=False)
@@ -111,14 +135,14 @@ class MemoryStore:
     ) -> None:
         self._lock = threading.Lock()
         self._accounts: _LRU = _LRU(max_accounts)  # id -> [bucket, current, previous]
-        self._wrapper_sketches: _LRU = _LRU(max_wrappers)  # f"{bucket}:{wrapper}" -> HLL
+        self._wrappers: _LRU = _LRU(max_wrappers)  # wrapper -> _WrapperWindow
         self._wrapper_counts: dict[int, CountMinSketch] = {}
         self._tokens: _LRU = _LRU(max_accounts)  # key -> [tokens, updated]
 
     def observe(self, observation: Observation) -> OnlineCounts:
         index, previous_weight = bucket_of(observation.now, observation.window_seconds)
         with self._lock:
-            slot = self._accounts.touch(observation.account_id, [index, 0, 0])
+            slot = self._accounts.touch(observation.account_id, lambda: [index, 0, 0])
             assert isinstance(slot, list)
             if slot[0] != index:
                 slot[2] = slot[1] if slot[0] == index - 1 else 0
@@ -139,18 +163,16 @@ class MemoryStore:
         counts = self._wrapper_counts.setdefault(index, CountMinSketch())
         if counts.add(observation.wrapper) < HEAVY_WRAPPER_REQUESTS and not busy:
             return 0
-        current = self._wrapper_sketches.touch(f"{index}:{observation.wrapper}", HyperLogLog())
-        assert isinstance(current, HyperLogLog)
+        sketches = self._wrappers.touch(observation.wrapper, lambda: _WrapperWindow(index))
+        assert isinstance(sketches, _WrapperWindow)
+        sketches.roll(index)
         if busy:
-            current.add(observation.account_id)
-        previous = self._wrapper_sketches.get(f"{index - 1}:{observation.wrapper}")
-        if isinstance(previous, HyperLogLog):
-            return previous.merge(current).count()
-        return current.count()
+            sketches.add(observation.account_id)
+        return sketches.window.count()
 
     def take_token(self, key: str, rate_per_minute: float, burst: float, now: float) -> bool:
         with self._lock:
-            state = self._tokens.touch(key, [burst, now])
+            state = self._tokens.touch(key, lambda: [burst, now])
             assert isinstance(state, list)
             tokens = min(burst, state[0] + max(0.0, now - state[1]) * rate_per_minute / 60.0)
             state[1] = now
@@ -166,6 +188,6 @@ class MemoryStore:
     def close(self) -> None:
         with self._lock:
             self._accounts.clear()
-            self._wrapper_sketches.clear()
+            self._wrappers.clear()
             self._wrapper_counts.clear()
             self._tokens.clear()
