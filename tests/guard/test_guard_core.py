@@ -98,7 +98,7 @@ def test_campaign_is_throttled_then_blocked_while_a_customer_is_served(tmp_path:
     blocked = guard.decide(campaign_request(200))
     assert not blocked.allowed and blocked.http_status == 403
     assert blocked.verdict == "distillation"
-    assert {r.detector for r in blocked.reasons} == {"DG-601", "DG-602"}
+    assert {r.detector for r in blocked.reasons} == {"DG-701", "DG-702"}
     assert blocked.protect_outputs is Protection.WITHHOLD
     entries = list(read_audit(tmp_path / "audit.jsonl"))
     assert entries and all(e["action"] != "allow" for e in entries)
@@ -142,10 +142,10 @@ def test_batch_cluster_is_taken_down_and_its_wrapper_flags_new_accounts(tmp_path
     guard = make_guard(tmp_path, verdicts=Fixed(load_verdicts(results)))
     member = guard.decide(GuardRequest("old-1", "hello", timestamp=1.0))
     assert member.action is Action.CLUSTER_TAKEDOWN and member.cluster_id == "c-1"
-    assert member.reasons[0].detector in {"DG-611", "DG-612"}
+    assert member.reasons[0].detector in {"DG-711", "DG-712"}
     newcomer = guard.decide(GuardRequest("new-9", campaign_request(3).prompt_text, timestamp=2.0))
     assert newcomer.cluster_id == "c-1" and newcomer.verdict == "review"
-    assert any(r.detector == "DG-613" and "wrapper" in r.summary for r in newcomer.reasons)
+    assert any(r.detector == "DG-713" and "wrapper" in r.summary for r in newcomer.reasons)
     by_subnet = guard.decide(GuardRequest("new-8", "hello", client_ip="203.0.113.77", timestamp=3))
     assert by_subnet.cluster_id == "c-1"
     customer = guard.decide(GuardRequest("customer", "hello", timestamp=4.0))

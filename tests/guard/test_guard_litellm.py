@@ -166,7 +166,7 @@ def test_refusals_carry_the_decision_and_bad_bodies_are_refused(proxy: Proxy) ->
             user="camp-0",
         )
     except openai.PermissionDeniedError as error:
-        assert "block" in str(error.body) and "DG-60" in str(error.body)
+        assert "block" in str(error.body) and "DG-70" in str(error.body)
     else:
         pytest.fail("a blocked account was served")
     no_user = httpx.post(

@@ -72,7 +72,7 @@ def test_redis_restart_mid_run_keeps_the_fail_mode_and_rebuilds(
     assert time.monotonic() - started < 5  # a dead store costs one short timeout, not a hang
     assert all(d.degraded for d in down)
     assert all(d.allowed for d in down)  # fail-open: served, on batch verdicts alone
-    assert {r.detector for r in down[0].reasons} == {"DG-690"}
+    assert {r.detector for r in down[0].reasons} == {"DG-790"}
     known = guard_open.decide(GuardRequest("known-bad", "hello"))
     assert known.degraded and known.action is Action.BLOCK  # batch verdicts still hold
     closed = guard_closed.decide(GuardRequest("someone", "hello"))

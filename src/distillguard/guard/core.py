@@ -156,7 +156,7 @@ class Guard:
         action, protect, reasons = rule.action, rule.protect_outputs, list(judged.reasons)
         if degraded is not None:
             reasons.append(
-                Reason("DG-690", f"state store unavailable, fail-{policy.fail_mode.value}", 0.0)
+                Reason("DG-790", f"state store unavailable, fail-{policy.fail_mode.value}", 0.0)
             )
         appeal = self.appeals.value.get(request.account_id)
         appealed = appeal is not None and action.severity > appeal.restore.severity

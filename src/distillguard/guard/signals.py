@@ -2,13 +2,13 @@
 
 Three independent families of evidence, each a contribution in [0, 1]:
 
-``batch``         (DG-611…613) the latest scan's verdict on the account, on its cluster,
+``batch``         (DG-711…713) the latest scan's verdict on the account, on its cluster,
                   or on a flagged cluster whose indicator (wrapper, template, subnet,
                   organisation) this request carries; the strongest one counts.
-``coordination``  (DG-602) distinct *busy* accounts sending the same instruction wrapper
+``coordination``  (DG-702) distinct *busy* accounts sending the same instruction wrapper
                   in the window, ramped between ``shared_wrapper_soft`` and ``_hard``;
                   at most :data:`COORDINATION_WEIGHT`.
-``rate``          (DG-601) the account's requests in the window, ramped between
+``rate``          (DG-701) the account's requests in the window, ramped between
                   ``rate_soft`` and ``rate_hard``; at most :data:`RATE_WEIGHT`, below the
                   ``review`` band on its own: a heavy but lone customer is watched, not
                   throttled.
@@ -69,13 +69,13 @@ def _batch(
         top = "; ".join(r.summary for r in account.reasons[:2])
         reasons.append(
             Reason(
-                "DG-611", f"batch scan judged the account {account.verdict}: {top}", account.score
+                "DG-711", f"batch scan judged the account {account.verdict}: {top}", account.score
             )
         )
     if cluster is not None and cluster.verdict in FLAGGED_VERDICTS:
         reasons.append(
             Reason(
-                "DG-612",
+                "DG-712",
                 f"account belongs to cluster {cluster.cluster_id} ({len(cluster.account_ids)} "
                 f"accounts), judged {cluster.verdict} by the batch scan",
                 cluster.score,
@@ -96,7 +96,7 @@ def _batch(
             weight = matched.score * INDICATOR_DISCOUNT
             reasons.append(
                 Reason(
-                    "DG-613",
+                    "DG-713",
                     f"request carries the {kind} {value} shared by flagged cluster "
                     f"{matched.cluster_id} ({matched.verdict})",
                     weight,
@@ -127,7 +127,7 @@ def assess(
         if shared > 0:
             reasons.append(
                 Reason(
-                    "DG-602",
+                    "DG-702",
                     f"{counts.wrapper_accounts} busy accounts sent the same instruction wrapper "
                     f"in the last {signals.window_seconds:g} s",
                     shared,
@@ -136,7 +136,7 @@ def assess(
         if rate > 0:
             reasons.append(
                 Reason(
-                    "DG-601",
+                    "DG-701",
                     f"{counts.account_requests:.0f} requests from this account in the last "
                     f"{signals.window_seconds:g} s",
                     rate,

@@ -45,7 +45,7 @@ def deadline_answer(runtime: GuardRuntime, account_id: str, why: str) -> dict[st
         "action": (Action.ALLOW if fail_open else Action.BLOCK).value,
         "allowed": fail_open,
         "score": 0.0,
-        "reasons": [{"detector": "DG-690", "summary": why, "weight": 0.0}],
+        "reasons": [{"detector": "DG-790", "summary": why, "weight": 0.0}],
         "rule": f"fail-{policy.fail_mode.value}",
         "protect_outputs": "none",
         "cluster_id": None,
