@@ -126,4 +126,4 @@ def test_no_release_no_evidence() -> None:
 def test_empty_store() -> None:
     context = ScanContext(open_store(None))
     assert detect_releases(context) == []
-    assert [module.detect(context) for module in DETECTORS] == [[]]
+    assert [module.detect(context) for module in DETECTORS] == [[] for _ in DETECTORS]

@@ -64,6 +64,43 @@ def test_cluster_evidence_condemns_quiet_members_together() -> None:
     assert quiet.cluster_id == "C-1" and quiet.reasons[0].weight >= quiet.reasons[-1].weight
 
 
+def test_a_condemned_cluster_reaches_members_in_proportion_to_their_ties() -> None:
+    evidence = [
+        ev("C-1", "coordination", 0.95, "cluster"),
+        ev("C-1", "template", 0.95, "cluster"),
+        ev("core", "behaviour", 0.9),
+        ev("core", "prompt", 0.9),
+    ]
+    cluster = ClusterInput(
+        "C-1", ["core", "firm", "loose"], {"exchanges": 10}, attachment={"firm": 1.0, "loose": 0.2}
+    )
+    accounts, clusters = score_all(["core", "firm", "loose"], evidence, [cluster], CONFIG)
+    verdicts = {a.account_id: a.verdict for a in accounts}
+    assert clusters[0].verdict == "distillation"
+    assert verdicts == {"core": "distillation", "firm": "distillation", "loose": "review"}
+    loose = next(a for a in accounts if a.account_id == "loose")
+    assert "tied to the other members with strength 0.20" in loose.reasons[0].summary or any(
+        "strength 0.20" in r.summary for r in loose.reasons
+    )
+    weights = [r.weight for r in loose.reasons]
+    assert weights == sorted(weights, reverse=True)
+
+
+def test_satellites_do_not_dilute_the_cluster_they_join() -> None:
+    evidence = [ev(m, "prompt", 0.95) for m in ("a", "b", "c")]
+    evidence += [ev(m, "behaviour", 0.95) for m in ("a", "b", "c")]
+    evidence.append(ev("C-1", "coordination", 0.9, "cluster"))
+    quiet = [f"s{i}" for i in range(5)]
+    plain = ClusterInput("C-1", ["a", "b", "c", *quiet], {"exchanges": 1})
+    marked = ClusterInput(
+        "C-1", ["a", "b", "c", *quiet], {"exchanges": 1}, satellites=frozenset(quiet)
+    )
+    everyone = ["a", "b", "c", *quiet]
+    diluted = score_all(everyone, evidence, [plain], CONFIG)[1][0]
+    kept = score_all(everyone, evidence, [marked], CONFIG)[1][0]
+    assert kept.score > diluted.score and kept.verdict == "distillation"
+
+
 def test_invalid_configuration_is_rejected_with_the_field_named() -> None:
     with pytest.raises(ValueError, match=r"family_weights\.behaviour"):
         ScoringConfig(family_weights={"behaviour": 1.5})

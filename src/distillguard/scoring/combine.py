@@ -15,10 +15,14 @@ How a score is made (and why):
    ``distillation_threshold`` **and** at least ``min_families`` independent families each above
    ``family_floor`` — a confident verdict never rests on one kind of evidence; `review`
    needs the score above ``review_threshold``.
-5. **Clusters are judged as a whole**: a cluster's evidence (shared infrastructure, one
-   wrapper across accounts, synchrony, a release pivot) is combined with the strongest
-   evidence of its members; when the cluster is condemned, its members inherit the cluster's
-   evidence, so individually quiet accounts are condemned together with it.
+5. **Clusters are judged as a whole**: a cluster's own evidence (shared infrastructure, one
+   wrapper across accounts, synchrony, a release pivot) is combined with the evidence of its
+   typical (median) core member.  Each member carries the cluster's own evidence scaled by
+   how firmly it is tied to the other members (its *attachment*, from the coordination
+   stage); when the cluster is condemned, each member also inherits the cluster's pooled
+   family strengths, scaled the same way.  Individually quiet accounts that are solidly part
+   of a campaign are condemned together with it; one placed there on a single weak tie is
+   only put up for review.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from distillguard.detectors.base import FAMILIES, Evidence
 from distillguard.results.model import AccountResult, ClusterResult, Reason
@@ -135,6 +139,26 @@ class ClusterInput:
     account_ids: list[str]
     result_fields: dict[str, object]
     """exchanges, capabilities, first_seen, last_seen, indicators for `ClusterResult`."""
+    attachment: Mapping[str, float] = field(default_factory=dict)
+    """Member -> how firmly it is tied to the rest of the cluster, in [0, 1]; a member not
+    listed counts as fully attached."""
+    satellites: frozenset[str] = frozenset()
+    """Members attached afterwards because they reuse the cluster's fingerprints (DG-502):
+    listed with the cluster, but left out of its pooled evidence so they cannot dilute it."""
+
+
+CLUSTER_DETECTOR = "DG-401"
+"""The detector that finds clusters; a member's inherited verdict is reported under it."""
+
+
+def _inherit(
+    families: dict[str, float], pooled: Mapping[str, float], attachment: float
+) -> dict[str, float]:
+    """A condemned cluster's family strengths reach a member in proportion to its ties."""
+    merged = dict(families)
+    for family, strength in pooled.items():
+        merged[family] = max(merged.get(family, 0.0), strength * attachment)
+    return merged
 
 
 def score_all(
@@ -152,12 +176,16 @@ def score_all(
     cluster_of: dict[str, str] = {}
     cluster_results: list[ClusterResult] = []
     cluster_verdicts: dict[str, str] = {}
+    condemned: dict[str, tuple[dict[str, float], float, int]] = {}
+    attachment: dict[str, float] = {}
     for cluster in sorted(clusters, key=lambda c: c.cluster_id):
         members = sorted(cluster.account_ids)
         for member in members:
             cluster_of[member] = cluster.cluster_id
+            attachment[member] = float(cluster.attachment.get(member, 1.0))
         own = by_cluster.get(cluster.cluster_id, [])
-        member_families = [family_strengths(by_account.get(m, [])) for m in members]
+        core = [m for m in members if m not in cluster.satellites] or members
+        member_families = [family_strengths(by_account.get(m, [])) for m in core]
         pooled = dict(family_strengths(own))
         for family in FAMILIES:
             if family in MEMBER_ONLY_FAMILIES:
@@ -170,6 +198,8 @@ def score_all(
         score = calibrated_score(pooled, config)
         verdict = verdict_for(score, pooled, config)
         cluster_verdicts[cluster.cluster_id] = verdict
+        if verdict == "distillation":
+            condemned[cluster.cluster_id] = (pooled, score, len(members))
         fields = cluster.result_fields
         cluster_results.append(
             ClusterResult(
@@ -186,8 +216,27 @@ def score_all(
     for account_id in sorted(set(accounts)):
         own = by_account.get(account_id, [])
         cluster_id = cluster_of.get(account_id)
-        inherited = by_cluster.get(cluster_id, []) if cluster_id else []
+        tie = attachment.get(account_id, 1.0)
+        inherited = [
+            replace(e, strength=round(e.strength * tie, 6))
+            for e in (by_cluster.get(cluster_id, []) if cluster_id else [])
+        ]
         families = family_strengths([*own, *inherited])
+        reasons = _reasons([*own, *inherited], config)
+        if cluster_id in condemned:
+            pooled, cluster_score, size = condemned[cluster_id]
+            families = _inherit(families, pooled, tie)
+            reasons.insert(
+                0,
+                Reason(
+                    CLUSTER_DETECTOR,
+                    f"member of cluster {cluster_id}, judged distillation as a whole "
+                    f"(score {cluster_score:.2f}, {size} accounts); tied to the other "
+                    f"members with strength {tie:.2f} of 1",
+                    round(cluster_score * tie, 6),
+                ),
+            )
+            reasons = sorted(reasons, key=lambda r: -r.weight)[: config.max_reasons]
         score = calibrated_score(families, config)
         verdict = verdict_for(score, families, config)
         if (
@@ -202,7 +251,7 @@ def score_all(
                 score=round(score, 6),
                 verdict=verdict,
                 cluster_id=cluster_id,
-                reasons=_reasons([*own, *inherited], config),
+                reasons=reasons,
             )
         )
     return results, cluster_results

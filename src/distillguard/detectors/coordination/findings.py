@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+import numpy as np
 import orjson
 import pandas as pd
 import xxhash
@@ -20,7 +21,7 @@ import xxhash
 from distillguard.detectors.base import DetectorInfo, Evidence
 from distillguard.detectors.coordination.clusters import find_communities
 from distillguard.detectors.coordination.config import CoordinationConfig
-from distillguard.detectors.coordination.edges import build_graph
+from distillguard.detectors.coordination.edges import AccountGraph, build_graph
 from distillguard.detectors.coordination.profile import ClusterProfile, profile_clusters
 from distillguard.detectors.coordination.scoring import HYDRA, INFOS, cluster_evidence
 from distillguard.results.model import Indicator
@@ -45,6 +46,9 @@ class ClusterFindings:
     first_seen: dict[str, datetime | None]
     last_seen: dict[str, datetime | None]
     config_hash: str
+    attachment: dict[str, dict[str, float]] = field(default_factory=dict)
+    """Cluster id -> member -> how firmly the member is tied to the rest of its cluster,
+    in [0, 1] (see :func:`member_attachment`)."""
     edges: int = 0
     seconds: dict[str, float] = field(default_factory=dict)
 
@@ -58,6 +62,36 @@ def config_hash(cfg: CoordinationConfig) -> str:
     data = asdict(cfg)
     data["webmail"] = sorted(cfg.webmail)
     return xxhash.xxh64_hexdigest(orjson.dumps(data, option=orjson.OPT_SORT_KEYS))
+
+
+def member_attachment(
+    graph: AccountGraph, clusters: dict[str, list[str]], cfg: CoordinationConfig
+) -> dict[str, dict[str, float]]:
+    """How firmly each member is tied to the rest of its cluster, in [0, 1].
+
+    The member's summed edge weight to other members, over twice the edge threshold: two
+    full ties (or one very strong one, a shared card) make a member fully attached, one
+    borderline tie half.  Scoring lets a condemned cluster's evidence reach a member only in
+    this proportion, so an account that Leiden placed in a cluster on a single weak tie is
+    put up for review rather than condemned with it.
+    """
+    index = {account: i for i, account in enumerate(graph.accounts)}
+    group = np.full(len(graph.accounts), -1, dtype=np.int64)
+    for number, members in enumerate(clusters.values()):
+        group[[index[m] for m in members]] = number
+    a = graph.edges["a"].to_numpy(np.int64)
+    b = graph.edges["b"].to_numpy(np.int64)
+    inside = (group[a] == group[b]) & (group[a] >= 0)
+    weight = graph.edges["weight"].to_numpy(np.float64)[inside]
+    internal = np.zeros(len(graph.accounts))
+    np.add.at(internal, a[inside], weight)
+    np.add.at(internal, b[inside], weight)
+    scale = 2.0 * cfg.min_edge
+    degree = {
+        cid: {m: round(min(1.0, float(internal[index[m]]) / scale), 6) for m in members}
+        for cid, members in clusters.items()
+    }
+    return degree
 
 
 def run(context: ScanContext) -> ClusterFindings:
@@ -81,6 +115,7 @@ def run(context: ScanContext) -> ClusterFindings:
         first_seen={cid: p.first_seen for cid, p in profiles.items()},
         last_seen={cid: p.last_seen for cid, p in profiles.items()},
         config_hash=config_hash(cfg),
+        attachment=member_attachment(graph, clusters, cfg),
         edges=len(graph.edges),
         seconds={
             "graph": round(t_graph - clock, 3),

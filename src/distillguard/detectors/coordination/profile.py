@@ -36,6 +36,9 @@ class ViewTie:
     """Share of members that share at least one value of this view with another member."""
     top: list[tuple[str, int, float]]
     """(value, members sharing it, rarity) of the most shared values, most shared first."""
+    exclusive: float = 0.0
+    """Share of all accounts using the top value that are in this cluster: 1 when the value
+    is the cluster's own, small for a phrasing the whole population uses."""
 
 
 @dataclass
@@ -109,7 +112,9 @@ def _ties(graph: AccountGraph, nodes: list[int]) -> list[ViewTie]:
         rarity = local.drop_duplicates("value").set_index("value")["rarity"]
         ranked = sorted(shared.items(), key=lambda kv: (-kv[1], -rarity[kv[0]], kv[0]))
         top = [(str(v), int(n), float(rarity[v])) for v, n in ranked[:INDICATORS_PER_VIEW]]
-        ties.append(ViewTie(view, covered / len(nodes), top))
+        everyone = local.drop_duplicates("value").set_index("value")["sharers"]
+        exclusive = ranked[0][1] / max(1, int(everyone[ranked[0][0]]))
+        ties.append(ViewTie(view, covered / len(nodes), top, exclusive))
     return ties
 
 

@@ -123,12 +123,31 @@ _VIEW_KIND = {
 }
 
 
+FLEET_COVERAGE = 0.6
+FLEET_EXCLUSIVE = 0.8
+"""...or when one piece of content is the cluster's own: most members rely on it and almost
+no one outside the cluster uses it (a phrasing people share is used far beyond any one
+group)."""
+
+
+def _own_content(p: ClusterProfile) -> bool:
+    return any(
+        _VIEW_KIND.get(t.view) == "content"
+        and t.coverage >= FLEET_COVERAGE
+        and t.exclusive >= FLEET_EXCLUSIVE
+        and t.top[0][1] >= WIDE_SPREAD_IDENTITIES
+        for t in p.ties
+    )
+
+
 def _content_only_discount(p: ClusterProfile) -> float:
     """1.0 when infrastructure is shared across declared identities, or when the content ties
     many unrelated identities (one template spread over many unrelated accounts); else
     CONTENT_ONLY_FACTOR."""
     infra = any(t.view in INFRA_VIEWS and _infra_strength(p, t) >= 0.1 for t in p.ties)
-    fleet = p.identities >= WIDE_SPREAD_IDENTITIES and p.wrapper_share >= FLEET_WRAPPER_SHARE
+    fleet = p.identities >= WIDE_SPREAD_IDENTITIES and (
+        p.wrapper_share >= FLEET_WRAPPER_SHARE or _own_content(p)
+    )
     return 1.0 if infra or fleet else CONTENT_ONLY_FACTOR
 
 

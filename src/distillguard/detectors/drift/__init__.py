@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from distillguard.detectors.drift import release_pivot
+from distillguard.detectors.drift import inheritance, release_pivot
 from distillguard.detectors.drift.release_pivot import cluster_pivot, pivot_table
 from distillguard.detectors.drift.releases import Release, ReleaseRules, detect_releases
 
-DETECTORS: list[ModuleType] = [release_pivot]
+DETECTORS: list[ModuleType] = [release_pivot, inheritance]
 """The drift detector modules, in id order."""
 
 __all__ = [

@@ -1,0 +1,130 @@
+"""DG-502 fingerprint inheritance on a hand-made store: satellites join, the crowd does not."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import ibis
+import pyarrow as pa
+import pytest
+
+from distillguard.detectors.context import ScanContext
+from distillguard.detectors.coordination import find_clusters
+from distillguard.detectors.drift.inheritance import INFO, Settings, inheritance
+from distillguard.engine.store import append_arrow, open_store
+from distillguard.schema import ACCOUNT_SCHEMA, EXCHANGE_FEATURE_SCHEMA, EXCHANGE_SCHEMA
+
+START = datetime(2026, 10, 1, tzinfo=UTC)
+CAMPAIGN_WRAPPER = 17
+POPULAR_WRAPPER = 99
+
+
+class World:
+    """Accounts, exchanges and features built up one account at a time."""
+
+    def __init__(self) -> None:
+        self.accounts: list[dict[str, Any]] = []
+        self.rows: list[dict[str, Any]] = []
+        self.features: list[dict[str, Any]] = []
+
+    def add(self, aid: str, wrappers: list[int], card: str | None = None) -> None:
+        self.accounts.append(
+            {
+                "account_id": aid,
+                "source_file": "a.jsonl",
+                "source_line": len(self.accounts) + 1,
+                "payment_fingerprint": card,
+                "created_at": START - timedelta(days=30),
+            }
+        )
+        for wrapper in wrappers:
+            n = len(self.rows) + 1
+            row = {
+                "exchange_id": f"x{n}",
+                "ts": START + timedelta(minutes=7 * n),
+                "account_id": aid,
+                "model": "m",
+                "messages": "[]",
+                "n_messages": 1,
+                "prompt_text": "p",
+                "source_file": "x.jsonl",
+                "source_line": n,
+            }
+            self.rows.append(row)
+            self.features.append(
+                {
+                    "exchange_id": row["exchange_id"],
+                    "account_id": aid,
+                    "ts": row["ts"],
+                    "model": "m",
+                    "lang": "en",
+                    "prompt_chars": 10,
+                    "text_hash": n,  # every request wraps a different task
+                    "template_id": wrapper,
+                    "wrapper_id": wrapper,
+                    "lsh_bands": [],
+                    "p_reasoning": 0.0,
+                    "p_reconstruct": 0.0,
+                    "p_grading": 0.0,
+                    "p_tool": 0.0,
+                    "p_rewrite": 0.0,
+                    "capability": "chat",
+                    "truncated": False,
+                }
+            )
+
+    def context(self) -> ScanContext:
+        con = open_store(None)
+        append_arrow(con, "accounts", pa.Table.from_pylist(self.accounts, schema=ACCOUNT_SCHEMA))
+        append_arrow(con, "exchanges", pa.Table.from_pylist(self.rows, schema=EXCHANGE_SCHEMA))
+        con.create_table("exchange_features", schema=ibis.schema(EXCHANGE_FEATURE_SCHEMA))
+        table = pa.Table.from_pylist(self.features, schema=EXCHANGE_FEATURE_SCHEMA)
+        append_arrow(con, "exchange_features", table)
+        return ScanContext(con=con)
+
+
+def build() -> ScanContext:
+    world = World()
+    for i in range(6):  # the campaign: one card, one wrapper around many tasks
+        world.add(f"camp{i}", [CAMPAIGN_WRAPPER] * 20 + [POPULAR_WRAPPER], card="pm_campaign")
+    for i in range(3):  # satellites: own cards, a few requests in the campaign's wrapper
+        world.add(f"sat{i}", [CAMPAIGN_WRAPPER] * (2 + i) + [5000 + i], card=f"pm_sat{i}")
+    world.add("once", [CAMPAIGN_WRAPPER, 6000, 6001])  # one use is not reuse
+    for i in range(40):  # the crowd: own prompts, and a popular opening used by many
+        world.add(f"user{i:02d}", [7000 + 10 * i + k for k in range(4)] + [POPULAR_WRAPPER] * 3)
+    return world.context()
+
+
+@pytest.fixture(scope="module")
+def context() -> ScanContext:
+    return build()
+
+
+def test_satellites_join_the_campaign_in_proportion_to_their_reuse(context: ScanContext) -> None:
+    clusters = find_clusters(context).clusters
+    campaign = next(cid for cid, m in clusters.items() if "camp0" in m)
+    assert sorted(clusters[campaign]) == [f"camp{i}" for i in range(6)]
+    found = inheritance(context)
+    assert found.members == {campaign: {"sat0": 0.25, "sat1": 0.375, "sat2": 0.5}}
+    # Two fingerprint uses are the least that counts; a single one is chance.
+    assert "once" not in found.members[campaign]
+
+
+def test_a_popular_opening_is_not_a_campaign_fingerprint(context: ScanContext) -> None:
+    attached = {a for members in inheritance(context).members.values() for a in members}
+    assert not any(a.startswith("user") for a in attached)
+
+
+def test_inheritance_evidence_stays_under_the_family_floor(context: ScanContext) -> None:
+    evidence = inheritance(context).evidence
+    assert {e.subject for e in evidence} == {"sat0", "sat1", "sat2"}
+    assert all(e.family == INFO.family and e.strength <= 0.25 for e in evidence)
+    assert all("distinctive prompt" in e.summary for e in evidence)
+
+
+def test_settings_are_validated() -> None:
+    with pytest.raises(ValueError, match="full_uses"):
+        Settings(min_uses=5, full_uses=2)
+    with pytest.raises(ValueError, match="max_outsider_share"):
+        Settings(max_outsider_share=1.5)
