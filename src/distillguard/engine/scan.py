@@ -75,6 +75,7 @@ def run_scan(
     console: Console | None = None,
 ) -> ScanOutcome:
     """Run every stage and write the contract's four outputs into ``out_dir``."""
+    from distillguard.detectors.drift.inheritance import inheritance
     from distillguard.detectors.drift.release_pivot import cluster_pivot
     from distillguard.features.exchange_features import compute_exchange_features
     from distillguard.ingest import ingest_files
@@ -109,6 +110,7 @@ def run_scan(
         findings = find_clusters(context)
         if config.enabled("DG-501"):
             evidence.extend(cluster_pivot(context, findings.clusters))
+        attached = inheritance(context).members if config.enabled("DG-502") else {}
     accounts_seen = [
         str(a)
         for a in con.table("exchanges")
@@ -121,7 +123,10 @@ def run_scan(
     seen = set(accounts_seen)
     # Accounts that signed up but sent nothing are not reported (the contract lists accounts
     # seen in exchanges); a cluster keeps its id if at least two of its members were seen.
-    visible = {cid: [m for m in members if m in seen] for cid, members in findings.clusters.items()}
+    visible = {
+        cid: sorted({*(m for m in members if m in seen), *attached.get(cid, {})})
+        for cid, members in findings.clusters.items()
+    }
     clusters = [
         ClusterInput(
             cluster_id=cid,
@@ -133,6 +138,8 @@ def run_scan(
                 "last_seen": findings.last_seen.get(cid),
                 "indicators": list(findings.indicators.get(cid, [])),
             },
+            attachment={**findings.attachment.get(cid, {}), **attached.get(cid, {})},
+            satellites=frozenset(attached.get(cid, {})),
         )
         for cid in findings.clusters
         if len(visible[cid]) >= 2
