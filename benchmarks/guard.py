@@ -245,17 +245,6 @@ model_list:
       api_key: sk-unused
       mock_response: "The answer is 42."
 """
-PROXY_GUARD = """
-guardrails:
-  - guardrail_name: distillguard
-    litellm_params:
-      guardrail: distillguard_litellm.DistillGuardGuardrail
-      mode: [pre_call, post_call]
-      default_on: true
-litellm_settings:
-  callbacks: distillguard_litellm.exchange_logger
-"""
-SHIM = "from distillguard.guard.adapters.litellm import DistillGuardGuardrail, exchange_logger\n"
 CLIENT = r"""
 import json, sys, time, openai
 ports, n, bodies = json.loads(sys.argv[1]), int(sys.argv[2]), json.load(open(sys.argv[3]))
@@ -281,16 +270,14 @@ print(json.dumps({"lat": lat, "statuses": statuses}))
 
 
 def _start_proxy(directory: Path, with_guard: bool) -> tuple[subprocess.Popen[bytes], int]:
-    directory.mkdir(parents=True)
-    (directory / "config.yaml").write_text(PROXY_MODELS + (PROXY_GUARD if with_guard else ""))
+    from distillguard.guard.adapters.litellm_config import write_proxy_files
+
     env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
+    settings = "policy: policy.yaml\naudit: audit.jsonl\nexchange_log: exchanges.jsonl\n"
+    settings_path = write_proxy_files(directory, PROXY_MODELS, settings if with_guard else None)
     if with_guard:
         shutil.copy(POLICY, directory / "policy.yaml")
-        (directory / "settings.yaml").write_text(
-            "policy: policy.yaml\naudit: audit.jsonl\nexchange_log: exchanges.jsonl\n"
-        )
-        (directory / "distillguard_litellm.py").write_text(SHIM)
-        env["DISTILLGUARD_GUARD_SETTINGS"] = str(directory / "settings.yaml")
+        env["DISTILLGUARD_GUARD_SETTINGS"] = str(settings_path)
     port = _free_port()
     process = subprocess.Popen(
         [str(Path(PYTHON).parent / "litellm"), "--config", "config.yaml",

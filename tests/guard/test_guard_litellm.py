@@ -19,26 +19,19 @@ from test_guard_core import CHAT, WRAPPER, policy_text
 
 from distillguard.cli.main import main
 from distillguard.guard.adapters.litellm import protect_response
+from distillguard.guard.adapters.litellm_config import write_proxy_files
 from distillguard.policy.audit import read_audit
 from distillguard.policy.model import Protection
 from distillguard.results.reader import read_results
 
 ANSWER = "The answer is 42."
-PROXY_CONFIG = f"""
+MODELS = f"""
 model_list:
   - model_name: mock-gpt
     litellm_params:
       model: openai/mock-gpt
       api_key: sk-unused
       mock_response: "{ANSWER}"
-guardrails:
-  - guardrail_name: distillguard
-    litellm_params:
-      guardrail: distillguard_litellm.DistillGuardGuardrail
-      mode: [pre_call, post_call]
-      default_on: true
-litellm_settings:
-  callbacks: distillguard_litellm.exchange_logger
 """
 SETTINGS = """
 policy: policy.yaml
@@ -47,7 +40,6 @@ audit: audit.jsonl
 appeals: appeals.jsonl
 exchange_log: exchanges.jsonl
 """
-SHIM = "from distillguard.guard.adapters.litellm import DistillGuardGuardrail, exchange_logger\n"
 
 
 class Proxy:
@@ -56,13 +48,11 @@ class Proxy:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
         (directory / "policy.yaml").write_text(policy_text())
-        (directory / "settings.yaml").write_text(SETTINGS)
-        (directory / "distillguard_litellm.py").write_text(SHIM)
-        (directory / "config.yaml").write_text(PROXY_CONFIG)
+        settings = write_proxy_files(directory, MODELS, SETTINGS)
         self.port = free_port()
         env = {
             **os.environ,
-            "DISTILLGUARD_GUARD_SETTINGS": str(directory / "settings.yaml"),
+            "DISTILLGUARD_GUARD_SETTINGS": str(settings),
             "LITELLM_LOCAL_MODEL_COST_MAP": "True",  # no network fetch at start-up
         }
         self.log = (directory / "proxy.log").open("wb")

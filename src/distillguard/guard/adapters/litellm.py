@@ -1,21 +1,8 @@
 """LiteLLM proxy adapters: a pre-call guardrail and a logging callback that feeds the scan.
 
-Put a one-line module next to the proxy's ``config.yaml`` (LiteLLM loads custom guardrails
-and callbacks from files beside its config)::
-
-    # distillguard_litellm.py
-    from distillguard.guard.adapters.litellm import DistillGuardGuardrail, exchange_logger
-
-and name them in the config (see ``docs/guard.md``)::
-
-    guardrails:
-      - guardrail_name: distillguard
-        litellm_params:
-          guardrail: distillguard_litellm.DistillGuardGuardrail
-          mode: [pre_call, post_call]
-          default_on: true
-    litellm_settings:
-      callbacks: distillguard_litellm.exchange_logger
+LiteLLM loads custom guardrails and callbacks from files beside its ``config.yaml``: the
+one-line module and the config section to add are in :mod:`.litellm_config` and
+``docs/guard.md``.
 
 Both read their settings from the YAML file named by ``DISTILLGUARD_GUARD_SETTINGS``
 (:mod:`distillguard.guard.settings`), on first use, not at import.
