@@ -119,3 +119,76 @@ def test_bad_config_is_a_clear_error(
     )
     assert status == 2
     assert "DG-999" in capsys.readouterr().err
+
+
+def _split_by_day(sim: Path, out: Path) -> tuple[Path, Path]:
+    """The simulated window cut in two at its middle timestamp: yesterday and today."""
+    lines = [line + b"\n" for line in (sim / "exchanges.jsonl").read_bytes().split(b"\n") if line]
+    stamps = sorted(json.loads(line)["timestamp"] for line in lines)
+    middle = stamps[len(stamps) // 2]
+    first = [line for line in lines if json.loads(line)["timestamp"] < middle]
+    second = [line for line in lines if json.loads(line)["timestamp"] >= middle]
+    (out / "day1.jsonl").write_bytes(b"".join(first))
+    (out / "day2.jsonl").write_bytes(b"".join(second))
+    return out / "day1.jsonl", out / "day2.jsonl"
+
+
+def test_daily_scans_with_a_store_read_only_new_data_and_keep_ids(
+    sim: Path, tmp_path: Path
+) -> None:
+    day1, day2 = _split_by_day(sim, tmp_path)
+    store = tmp_path / "store.duckdb"
+    accounts = [sim / "accounts.jsonl"]
+    config = ScanConfig()
+    run_scan(
+        [day1], accounts, tmp_path / "out1", config=config, store_path=store, progress=False
+    )
+    second = run_scan(
+        [day2], accounts, tmp_path / "out2", config=config, store_path=store, progress=False
+    )
+    day2_rows = day2.read_bytes().count(b"\n")
+    assert second.summary["counts"]["exchanges_loaded"] == day2_rows
+    assert second.summary["counts"]["exchanges_featured"] == day2_rows
+    # Feeding yesterday's file again adds nothing: the store already has those ids.
+    again = run_scan(
+        [day1], accounts, tmp_path / "out3", config=config, store_path=store, progress=False
+    )
+    assert again.summary["counts"]["exchanges_loaded"] == 0
+    before = read_results(tmp_path / "out1")
+    after = read_results(tmp_path / "out2")
+    condemned_before = {c.cluster_id for c in before.clusters if c.verdict == "distillation"}
+    ids_after = {c.cluster_id for c in after.clusters}
+    assert condemned_before, "the first day should already show a campaign"
+    assert condemned_before <= ids_after, "a campaign keeps its cluster id the next day"
+    verdict_after = {a.account_id: a.verdict for a in after.accounts}
+    for account in before.accounts:
+        if account.verdict == "distillation":
+            assert verdict_after[account.account_id] in ("distillation", "review")
+
+
+def test_an_earlier_distillation_verdict_is_carried_forward(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from distillguard.engine import history
+    from distillguard.engine.store import open_store
+    from distillguard.results.model import AccountResult
+
+    con = open_store(tmp_path / "store.duckdb")
+    yesterday = datetime(2026, 10, 1, tzinfo=UTC)
+    today = datetime(2026, 10, 2, tzinfo=UTC)
+    judged = AccountResult("acct_a", 0.91, "distillation", "C-1", [])
+    history.record(con, [judged, AccountResult("acct_b", 0.1, "benign", None, [])], yesterday)
+    prior = history.prior_distillation(con, today)
+    assert set(prior) == {"acct_a"} and prior["acct_a"].cluster_id == "C-1"
+    quiet_today = [
+        AccountResult("acct_a", 0.05, "benign", None, []),
+        AccountResult("acct_b", 0.05, "benign", None, []),
+    ]
+    carried = {r.account_id: r for r in history.carry_forward(quiet_today, prior)}
+    assert carried["acct_a"].verdict == "review" and carried["acct_b"].verdict == "benign"
+    assert carried["acct_a"].reasons[0].detector == "DG-503"
+    assert "judged distillation in cluster C-1" in carried["acct_a"].reasons[0].summary
+    # Recording the same data again replaces, never duplicates, that day's verdicts.
+    history.record(con, [judged], yesterday)
+    count = con.con.execute("SELECT count(*) FROM verdict_history").fetchone()
+    assert count is not None and count[0] == 1
