@@ -8,6 +8,7 @@ DIR/summary.json and DIR/report.html.
 example:
   distillguard scan --exchanges logs/exchanges.jsonl --accounts logs/accounts.jsonl --out scan-out
   distillguard scan --exchanges today.jsonl --store dg.duckdb --out scan-today   # daily runs
+  distillguard scan --exchanges logs/*.jsonl --out scan-out --engine pyspark   # needs [spark]
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
+
+from distillguard.engine.backends import ENGINES
 
 HELP = "detect distillation campaigns in logs and write accounts/clusters/summary/report"
 
@@ -33,6 +36,13 @@ def register(parser: argparse.ArgumentParser) -> None:
         help="DuckDB file kept between runs (default: in memory)",
     )
     parser.add_argument("--config", type=Path, default=None, help="TOML configuration")
+    parser.add_argument(
+        "--engine",
+        default="duckdb",
+        choices=ENGINES,
+        help="where the stages after ingestion run: the embedded DuckDB store (default) or "
+        "a local Spark session (needs pip install 'distillguard[spark]' and Java 17+)",
+    )
     parser.add_argument(
         "--format",
         default="auto",
@@ -72,6 +82,7 @@ def run(args: argparse.Namespace) -> int:
         input_format=args.format,
         progress=not args.no_progress,
         console=console,
+        engine=args.engine,
     )
     counts = outcome.summary["counts"]
     table = Table(title=f"scan written to {outcome.out_dir}", show_header=False)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,7 @@ from rich.console import Console
 from distillguard import __version__
 from distillguard.detectors.base import DetectorInfo, Evidence
 from distillguard.detectors.context import ScanContext
+from distillguard.engine.backends import check_engine, relational_backend
 from distillguard.engine.config import ScanConfig
 from distillguard.engine.store import open_store
 from distillguard.errors import UserError
@@ -73,11 +74,46 @@ def run_scan(
     input_format: str = "auto",
     progress: bool = True,
     console: Console | None = None,
+    engine: str = "duckdb",
 ) -> ScanOutcome:
-    """Run every stage and write the contract's four outputs into ``out_dir``."""
+    """Run every stage and write the contract's four outputs into ``out_dir``.
+
+    ``engine`` picks where the stages after ingestion run: the embedded DuckDB store, or a
+    local Spark session fed from it (``pyspark``, see engine/backends.py); the Spark
+    session lives as long as the scan.
+    """
+    check_engine(engine)
+    with ExitStack() as resources:
+        return _scan(
+            exchange_paths,
+            account_paths,
+            out_dir,
+            config=config,
+            store_path=store_path,
+            input_format=input_format,
+            progress=progress,
+            console=console,
+            engine=engine,
+            resources=resources,
+        )
+
+
+def _scan(
+    exchange_paths: Sequence[Path],
+    account_paths: Sequence[Path],
+    out_dir: Path,
+    *,
+    config: ScanConfig,
+    store_path: Path | None,
+    input_format: str,
+    progress: bool,
+    console: Console | None,
+    engine: str,
+    resources: ExitStack,
+) -> ScanOutcome:
     from distillguard.detectors.drift.inheritance import inheritance
     from distillguard.detectors.drift.release_pivot import cluster_pivot
-    from distillguard.features.exchange_features import compute_exchange_features
+    from distillguard.engine import history
     from distillguard.ingest import ingest_files
     from distillguard.report.html import build_report_html
     from distillguard.results import write_results
@@ -97,8 +133,9 @@ def run_scan(
             console=console,
         )
     with clock.stage("features", console):
-        featured = compute_exchange_features(con, progress=progress)
-    context = ScanContext(con, config=config.settings())
+        backend = resources.enter_context(relational_backend(engine, con, progress=progress))
+        featured = backend.featured
+    context = ScanContext(backend.con, config=config.settings())
     evidence: list[Evidence] = []
     detectors = [d for d in all_detectors() if config.enabled(d.INFO.id)]
     for detector in detectors:
@@ -148,6 +185,13 @@ def run_scan(
         account_results, cluster_results = score_all(
             accounts_seen, evidence, clusters, config.scoring
         )
+    until = history.data_until(con)
+    if store_path is not None and until is not None:
+        account_results = history.carry_forward(
+            account_results, history.prior_distillation(con, until)
+        )
+        history.record(con, account_results, until)
+        detectors = [*detectors, history]
     verdicts: dict[str, int] = {}
     for result in account_results:
         verdicts[result.verdict] = verdicts.get(result.verdict, 0) + 1
@@ -177,6 +221,7 @@ def run_scan(
             for d in detectors
         ],
         "coordination_config_hash": findings.config_hash,
+        "engine": engine,
         "wall_time_s": clock.seconds,
     }
     with clock.stage("write", console):

@@ -23,6 +23,7 @@ import ibis.expr.types as ir
 import pandas as pd
 from ibis import _
 
+from distillguard.engine.timestamps import utc_columns
 from distillguard.evaluation.account_features import behaviour_features
 
 if TYPE_CHECKING:
@@ -245,7 +246,7 @@ def account_expression(context: ScanContext) -> ir.Table:
 
 
 def _build(context: ScanContext) -> pd.DataFrame:
-    frame = context.con.to_pandas(account_expression(context))
+    frame = utc_columns(context.con.to_pandas(account_expression(context)))
     if "account_age_days" not in frame.columns:
         frame["account_age_days"] = float("nan")
     for column in FEATURE_COLUMNS:

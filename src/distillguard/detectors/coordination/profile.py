@@ -18,6 +18,7 @@ import pandas as pd
 
 from distillguard.detectors.coordination.config import CoordinationConfig
 from distillguard.detectors.coordination.edges import SYNC, AccountGraph
+from distillguard.engine.timestamps import as_utc, utc_columns
 from distillguard.results.model import Indicator
 
 if TYPE_CHECKING:
@@ -149,7 +150,7 @@ def profile_clusters(
     index = {acct: i for i, acct in enumerate(graph.accounts)}
     members = _membership_table(clusters)
     traffic = _traffic(con, members).set_index("cluster_id")
-    signups = con.table("accounts").join(members, "account_id").execute()
+    signups = utc_columns(con.table("accounts").join(members, "account_id").execute())
     has_features = any(v in graph.memberships for v in ("wrapper", "template"))
     wrappers = _feature_use(con, members, "wrapper_id") if has_features else pd.DataFrame()
     capabilities = _feature_use(con, members, "capability") if has_features else pd.DataFrame()
@@ -180,8 +181,8 @@ def profile_clusters(
         if cid in traffic.index:
             row = traffic.loc[cid]
             p.exchanges = int(row["exchanges"])
-            p.first_seen = pd.Timestamp(row["first_seen"]).to_pydatetime()
-            p.last_seen = pd.Timestamp(row["last_seen"]).to_pydatetime()
+            p.first_seen = as_utc(row["first_seen"])
+            p.last_seen = as_utc(row["last_seen"])
         if has_features:
             _template_use(p, wrappers[wrappers["cluster_id"] == cid], cfg)
             caps = capabilities[capabilities["cluster_id"] == cid].groupby("value")["uses"].sum()

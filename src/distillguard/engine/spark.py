@@ -1,0 +1,176 @@
+"""The scale-out engine: a local Spark session behind Ibis, fed the store's canonical tables.
+
+The relational stages are Ibis expressions, so they run on Spark unchanged once Spark holds
+the tables ``exchanges``, ``accounts`` and ``exchange_features`` under those names.  This
+module starts the session (``local[2]`` by default, small memory, UTC, no UI, bound to
+127.0.0.1), copies the canonical tables in through Parquet (DuckDB writes and Spark reads
+them in streams, so neither side holds a whole table in memory) and computes the
+per-exchange features on Spark with ``mapInArrow`` over the very function the embedded
+route uses, :func:`~distillguard.features.exchange_features.features_for_batch`.
+
+pyspark is an optional extra (``distillguard[spark]``) and needs a Java runtime; both are
+checked before anything starts, with a clear error when one is missing.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import os
+import shutil
+import sys
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+
+from distillguard.engine.store import TABLE_SCHEMAS
+from distillguard.errors import UserError
+from distillguard.features.exchange_features import INPUT_COLUMNS, features_for_batch
+from distillguard.features.exchange_features import TABLE as FEATURES_TABLE
+from distillguard.schema import EXCHANGE_FEATURE_SCHEMA, EXCHANGE_SCHEMA
+
+if TYPE_CHECKING:
+    from ibis.backends import BaseBackend
+    from ibis.backends.duckdb import Backend as DuckDBBackend
+    from ibis.backends.pyspark import Backend as PySparkBackend
+    from pyspark.sql import DataFrame, SparkSession
+
+SPARK_EXTRA_HINT = "install with pip install 'distillguard[spark]'"
+CANONICAL_TABLES = ("exchanges", "accounts")
+"""Tables copied from the store; ``exchange_features`` is computed on Spark itself."""
+
+
+@dataclass(frozen=True)
+class SparkSettings:
+    """How the local session is sized.  Small by default: CI runs it on two shared cores."""
+
+    master: str = "local[2]"
+    driver_memory: str = "1g"
+    shuffle_partitions: int = 4
+    """Spark's default of 200 shuffle partitions is meant for clusters; locally each one is
+    a task to schedule, which dominates small inputs."""
+    arrow_batch_rows: int = 10_000
+    """Rows per Arrow batch handed to ``features_for_batch`` (bounds a worker's memory)."""
+    app_name: str = "distillguard"
+
+
+def require_spark() -> None:
+    """Fail early, in words, when pyspark or a Java runtime is missing."""
+    if importlib.util.find_spec("pyspark") is None:
+        raise UserError(f"the pyspark engine needs the spark extra: {SPARK_EXTRA_HINT}")
+    java_home = os.environ.get("JAVA_HOME")
+    has_java = shutil.which("java") is not None or (
+        java_home is not None and (Path(java_home) / "bin" / "java").is_file()
+    )
+    if not has_java:
+        raise UserError(
+            "the pyspark engine needs a Java runtime (17 or newer): install one "
+            "(e.g. apt-get install openjdk-17-jre-headless) or set JAVA_HOME"
+        )
+
+
+def spark_session(settings: SparkSettings, scratch: Path) -> SparkSession:
+    """A local Spark session for one scan; ``scratch`` holds its warehouse and spill files."""
+    require_spark()
+    from pyspark.sql import SparkSession
+
+    # Workers must import distillguard from the same environment as the driver.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+    logging.getLogger("py4j").setLevel(logging.ERROR)
+    builder: Any = SparkSession.builder
+    session: SparkSession = (
+        builder.master(settings.master)
+        .appName(settings.app_name)
+        .config("spark.driver.memory", settings.driver_memory)
+        .config("spark.driver.bindAddress", "127.0.0.1")
+        .config("spark.driver.host", "127.0.0.1")
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.sql.shuffle.partitions", str(settings.shuffle_partitions))
+        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+        .config("spark.sql.execution.arrow.maxRecordsPerBatch", str(settings.arrow_batch_rows))
+        .config("spark.sql.warehouse.dir", str(scratch / "warehouse"))
+        .config("spark.local.dir", str(scratch / "tmp"))
+        .getOrCreate()
+    )
+    session.sparkContext.setLogLevel("ERROR")
+    return session
+
+
+def connect_spark(session: SparkSession) -> PySparkBackend:
+    """The Ibis backend over ``session``."""
+    import ibis
+
+    backend: PySparkBackend = ibis.pyspark.connect(session)
+    return backend
+
+
+def spark_schema(schema: pa.Schema) -> Any:
+    """The Spark struct type of an Arrow schema (timestamps with a zone become TIMESTAMP)."""
+    from pyspark.sql.pandas.types import from_arrow_schema
+
+    return from_arrow_schema(schema)
+
+
+def _session_of(backend: PySparkBackend) -> SparkSession:
+    session: SparkSession = backend._session
+    return session
+
+
+def _register(backend: PySparkBackend, name: str, path: Path, schema: pa.Schema) -> DataFrame:
+    frame = _session_of(backend).read.schema(spark_schema(schema)).parquet(str(path))
+    frame.createOrReplaceTempView(name)
+    return frame
+
+
+def load_canonical_tables(store: DuckDBBackend, backend: PySparkBackend, staging: Path) -> None:
+    """Copy ``exchanges`` and ``accounts`` from the store into Spark, as temp views.
+
+    The store writes each table to Parquet under ``staging`` and Spark reads it with the
+    canonical schema (schema/tables.py), so column types are the same on both engines.
+    ``staging`` must outlive the Spark session's use of the tables.
+    """
+    staging.mkdir(parents=True, exist_ok=True)
+    for name in CANONICAL_TABLES:
+        schema = TABLE_SCHEMAS[name]
+        path = staging / f"{name}.parquet"
+        store.to_parquet(store.table(name).select(*schema.names), path)
+        _register(backend, name, path, schema)
+
+
+def _features_of_partition(batches: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    """``mapInArrow`` body: the embedded route's feature function, batch by batch.
+
+    Spark may hand strings as large strings; batches are cast to the canonical input
+    types first so that the function sees exactly what the embedded route gives it.
+    """
+    inputs = pa.schema([EXCHANGE_SCHEMA.field(name) for name in INPUT_COLUMNS])
+    inputs = pa.schema([field.with_nullable(True) for field in inputs])
+    for batch in batches:
+        yield features_for_batch(batch.select(list(INPUT_COLUMNS)).cast(inputs))
+
+
+def compute_exchange_features_spark(backend: PySparkBackend, staging: Path) -> int:
+    """Compute ``exchange_features`` on Spark and register it; returns the rows written.
+
+    Features are written once to Parquet and read back, so later queries read them instead
+    of running the feature function again (Spark plans are lazy).
+    """
+    exchanges = _session_of(backend).table("exchanges").select(*INPUT_COLUMNS)
+    featured = exchanges.mapInArrow(_features_of_partition, spark_schema(EXCHANGE_FEATURE_SCHEMA))
+    path = staging / f"{FEATURES_TABLE}.parquet"
+    featured.write.mode("overwrite").parquet(str(path))
+    rows: int = _register(backend, FEATURES_TABLE, path, EXCHANGE_FEATURE_SCHEMA).count()
+    return rows
+
+
+def stop_spark(backend: BaseBackend) -> None:
+    """Stop the session behind a Spark backend (a no-op for other backends)."""
+    session = getattr(backend, "_session", None)
+    if session is not None:
+        session.stop()
