@@ -229,7 +229,13 @@ def bench_webhook(out: Path, seconds: float, concurrency: list[int]) -> dict[str
             _wait_http(f"http://127.0.0.1:{port}/healthz")
             url = f"http://127.0.0.1:{port}/v1/decide"
             _loadgen(url, 2.0, 2, bodies)  # warm-up
-            runs = [_loadgen(url, seconds, c, bodies) for c in concurrency]
+            runs = []
+            for level in concurrency:
+                cpu_before = _cpu_seconds(server.pid)
+                run = _loadgen(url, seconds, level, bodies)
+                spent = _cpu_seconds(server.pid) - cpu_before
+                run["server_cpu_per_request_us"] = round(spent / run["requests"] * 1e6, 1)
+                runs.append(run)
         finally:
             server.terminate()
             server.wait(timeout=20)
@@ -287,6 +293,13 @@ def _start_proxy(directory: Path, with_guard: bool) -> tuple[subprocess.Popen[by
     return process, port
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process and its reaped children, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = sum(int(v) for v in fields[11:15])  # utime, stime, cutime, cstime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def bench_litellm(out: Path, requests: int) -> dict[str, Any]:
     """The same requests through two proxies, with and without the guard, interleaved."""
     with tempfile.TemporaryDirectory() as scratch:
@@ -300,15 +313,21 @@ def bench_litellm(out: Path, requests: int) -> dict[str, Any]:
             customers = [t for t in traffic(requests * 3) if t["account_id"].startswith("cust-")]
             bodies.write_text(json.dumps(customers[:requests]))
             ports = {"without_guard": plain_port, "with_guard": guarded_port}
+            procs = {"without_guard": plain, "with_guard": guarded}
             warm = subprocess.run(
                 [PYTHON, "-c", CLIENT, json.dumps(ports), "50", str(bodies)],
                 check=True, capture_output=True, text=True,
             )  # fmt: skip
             del warm
+            cpu_before = {name: _cpu_seconds(p.pid) for name, p in procs.items()}
             done = subprocess.run(
                 [PYTHON, "-c", CLIENT, json.dumps(ports), str(requests), str(bodies)],
                 check=True, capture_output=True, text=True,
             )  # fmt: skip
+            cpu = {
+                name: round((_cpu_seconds(p.pid) - cpu_before[name]) / requests * 1e6, 1)
+                for name, p in procs.items()
+            }
         finally:
             for process in (plain, guarded):
                 process.terminate()
@@ -344,6 +363,9 @@ def bench_litellm(out: Path, requests: int) -> dict[str, Any]:
             "runs": runs,
             "added_us": added,
             "paired_difference_us": paired,
+            # proxy CPU time per request: what machine load cannot inflate
+            "proxy_cpu_per_request_us": cpu,
+            "added_cpu_per_request_us": round(cpu["with_guard"] - cpu["without_guard"], 1),
         },
     )
 
