@@ -6,6 +6,7 @@ These run without Spark; tests/spark/ runs the stages on a real local session.
 from __future__ import annotations
 
 import importlib.util
+import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -45,7 +46,7 @@ def test_missing_spark_extra_says_how_to_install(monkeypatch: pytest.MonkeyPatch
 
 def test_missing_java_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setattr(importlib.util, "find_spec", lambda name: object())
-    monkeypatch.setattr(spark.shutil, "which", lambda name: None)
+    monkeypatch.setattr(shutil, "which", lambda name: None)
     monkeypatch.setenv("JAVA_HOME", str(tmp_path))
     with pytest.raises(UserError, match="needs a Java runtime"):
         spark.require_spark()
