@@ -3,7 +3,7 @@
 Example (every key optional; unset keys keep the documented defaults)::
 
     [scoring]
-    distillation_threshold = 0.8
+    distillation_threshold = 0.65
     review_threshold = 0.5
     min_families = 2
 

@@ -61,7 +61,9 @@ class ScoringConfig:
     )
     calibration_midpoint: float = 0.5
     calibration_slope: float = 10.0
-    distillation_threshold: float = 0.8
+    distillation_threshold: float = 0.65
+    """Fitted on development seeds 1 and 2 of the simulator: no benign account there had two
+    families above the floor, so the threshold stands where corroborated evidence starts."""
     review_threshold: float = 0.5
     min_families: int = 2
     family_floor: float = 0.35
