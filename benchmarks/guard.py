@@ -4,6 +4,7 @@
     .venv/bin/python benchmarks/guard.py --out bench-out/guard decide --decisions 20000
     .venv/bin/python benchmarks/guard.py --out bench-out/guard webhook --seconds 10
     .venv/bin/python benchmarks/guard.py --out bench-out/guard litellm --requests 400
+    .venv/bin/python benchmarks/guard.py --out bench-out/guard hooks --calls 3000
 
 Traffic is a mix: scripted campaign accounts sharing instruction wrappers (throttled and
 blocked as they go) and many customers sending varied chat prompts, some long (the
@@ -370,6 +371,62 @@ def bench_litellm(out: Path, requests: int) -> dict[str, Any]:
     )
 
 
+def bench_hooks(out: Path, calls: int) -> dict[str, Any]:
+    """CPU time of distillguard's own LiteLLM hooks, called in-process (no proxy around them),
+    to tell the guard's share of the proxy's added CPU from LiteLLM's callback machinery."""
+    import asyncio
+
+    with tempfile.TemporaryDirectory() as scratch:
+        root = Path(scratch)
+        shutil.copy(POLICY, root / "policy.yaml")
+        settings = root / "settings.yaml"
+        settings.write_text("policy: policy.yaml\naudit: audit.jsonl\nexchange_log: log.jsonl\n")
+        os.environ["DISTILLGUARD_GUARD_SETTINGS"] = str(settings)
+        from litellm.proxy._types import UserAPIKeyAuth
+
+        from distillguard.guard.adapters.litellm import DistillGuardGuardrail, exchange_logger
+
+        guardrail = DistillGuardGuardrail(guardrail_name="distillguard", default_on=True)
+        key = UserAPIKeyAuth(api_key="hashed-key")
+        bodies = [t for t in traffic(calls * 3) if t["account_id"].startswith("cust-")][:calls]
+        payload = {
+            "id": "chatcmpl-1",
+            "startTime": time.time(),
+            "model_group": "mock-gpt",
+            "messages": [{"role": "user", "content": bodies[0]["prompt_text"]}],
+            "response": {"choices": [{"message": {"role": "assistant", "content": "42"}}]},
+            "model_parameters": {"user": "cust-1"},
+            "status": "success",
+            "end_user": "cust-1",
+            "metadata": {"user_api_key_hash": "hashed-key", "requester_ip_address": "127.0.0.1"},
+        }
+
+        async def run() -> tuple[float, float]:
+            started = time.thread_time_ns()
+            for body in bodies:
+                data = {
+                    "model": "mock-gpt",
+                    "user": body["account_id"],
+                    "messages": [{"role": "user", "content": body["prompt_text"]}],
+                }
+                await guardrail.async_pre_call_hook(key, None, data, "completion")
+            middle = time.thread_time_ns()
+            for _ in bodies:
+                await exchange_logger.async_log_success_event(
+                    {"standard_logging_object": payload}, None, None, None
+                )
+            return (middle - started) / calls / 1000, (
+                time.thread_time_ns() - middle
+            ) / calls / 1000
+
+        pre_call, logger = asyncio.run(run())
+    return _save(
+        out,
+        "guard-hooks",
+        {"calls": calls, "pre_call_cpu_us": round(pre_call, 1), "logger_cpu_us": round(logger, 1)},
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -384,6 +441,8 @@ def main(argv: list[str] | None = None) -> int:
     webhook.add_argument("--concurrency", type=int, nargs="+", default=[1, 8])
     litellm = sub.add_parser("litellm")
     litellm.add_argument("--requests", type=int, default=400)
+    hooks = sub.add_parser("hooks")
+    hooks.add_argument("--calls", type=int, default=3000)
     every = sub.add_parser("all")
     every.add_argument("--redis", help="also measure decisions with this Redis URL")
     args = parser.parse_args(argv)
@@ -393,6 +452,8 @@ def main(argv: list[str] | None = None) -> int:
         bench_webhook(
             args.out, getattr(args, "seconds", 10.0), getattr(args, "concurrency", [1, 8])
         )
+    if args.what in ("hooks", "all"):
+        bench_hooks(args.out, getattr(args, "calls", 3000))
     if args.what in ("litellm", "all"):
         bench_litellm(args.out, getattr(args, "requests", 400))
     return 0
