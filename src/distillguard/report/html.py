@@ -8,12 +8,13 @@ same results give the same bytes, like the rest of the results directory.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from html import escape
 from typing import Any
 
 import orjson
 
-from distillguard.report.svg import histogram_svg, timeline_svg
+from distillguard.report.svg import activity_svg, histogram_svg, mix_svg, timeline_svg
 from distillguard.results.model import AccountResult, ClusterResult
 
 TOP_ACCOUNTS = 50
@@ -34,6 +35,8 @@ th{background:#f5f5f7}td.num{text-align:right;font-variant-numeric:tabular-nums}
 .card b{display:block;font-size:1.4rem}ul.reasons{margin:0;padding-left:1.1rem}
 svg text{font-size:11px;fill:#333}svg .bar{fill:#4a6fa5}svg .span{fill:#b00020;opacity:.7}
 pre{background:#f5f5f7;padding:.8rem;overflow-x:auto;font-size:.8rem}
+details{border:1px solid #ddd;border-radius:6px;padding:.4rem .8rem;margin:.5rem 0}
+h3{font-size:1rem;margin:.8rem 0 .3rem}
 """
 
 
@@ -122,6 +125,61 @@ def _clusters_section(clusters: Sequence[ClusterResult]) -> str:
     )
 
 
+def _when(text: object) -> datetime | None:
+    if not isinstance(text, str):
+        return None
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        return None
+
+
+def _cluster_details(clusters: Sequence[ClusterResult], summary: Mapping[str, Any]) -> str:
+    """Per leading cluster: members, evidence, traffic by model with releases, capability mix."""
+    activity = summary.get("cluster_activity")
+    if not isinstance(activity, Mapping) or not activity.get("clusters"):
+        return ""
+    releases = [
+        (str(r.get("model")), moment)
+        for r in activity.get("releases") or []
+        if isinstance(r, Mapping) and (moment := _when(r.get("first_seen"))) is not None
+    ]
+    by_id = {c.cluster_id: c for c in clusters}
+    blocks = []
+    for cid, drawn in activity["clusters"].items():
+        cluster = by_id.get(cid)
+        if cluster is None or not isinstance(drawn, Mapping):
+            continue
+        timeline = drawn.get("timeline") or {}
+        start = _when(timeline.get("start"))
+        chart = (
+            activity_svg(
+                start,
+                int(activity.get("bucket_hours", 6)),
+                [str(m) for m in timeline.get("models") or []],
+                timeline.get("counts") or [],
+                releases,
+            )
+            if start is not None
+            else ""
+        )
+        mix = mix_svg([(str(n), float(v)) for n, v in drawn.get("capabilities") or []])
+        members = ", ".join(escape(a) for a in cluster.account_ids[:60])
+        more = len(cluster.account_ids) - 60
+        if more > 0:
+            members += f" … and {more:,} more"
+        blocks.append(
+            f"<details><summary><b>{escape(cid)}</b> — {_verdict(cluster.verdict)}, score "
+            f"{cluster.score:.3f}, {len(cluster.account_ids):,} accounts, "
+            f"{cluster.exchanges:,} requests</summary>"
+            f"<h3>Evidence</h3>{_reasons(cluster.reasons)}"
+            f"<h3>Traffic by model</h3>{chart or '<p>No traffic.</p>'}"
+            f"<h3>Capability mix</h3>{mix or '<p>No features.</p>'}"
+            f"<h3>Accounts</h3><p>{members}</p></details>"
+        )
+    return "<h2>Leading clusters in detail</h2>" + "".join(blocks) if blocks else ""
+
+
 def build_report_html(
     accounts: Sequence[AccountResult],
     clusters: Sequence[ClusterResult],
@@ -140,6 +198,7 @@ def build_report_html(
         f"<h2>Scores</h2>{histogram_svg([a.score for a in accounts])}"
         f"<h2>Highest-scoring accounts (top {TOP_ACCOUNTS})</h2>{_accounts_table(accounts)}"
         f"<h2>Coordinated clusters</h2>{_clusters_section(clusters)}"
+        f"{_cluster_details(clusters, summary)}"
         f"<h2>Run</h2><pre>{escape(run.decode('utf-8'))}</pre>"
         "</body></html>\n"
     )

@@ -90,3 +90,100 @@ def timeline_svg(spans: Sequence[tuple[str, datetime, datetime]]) -> str:
         )
     parts.append("</svg>")
     return "".join(parts)
+
+
+SERIES_COLOURS = ("#4a6fa5", "#d1495b", "#edae49", "#8d99ae")
+"""Fill of the first, second, third and ``other`` model series."""
+MIX_COLOURS = ("#4a6fa5", "#d1495b", "#edae49", "#00798c", "#66a182", "#8d99ae", "#30638e")
+
+
+def activity_svg(
+    start: datetime,
+    bucket_hours: int,
+    models: Sequence[str],
+    counts: Sequence[Sequence[int]],
+    releases: Sequence[tuple[str, datetime]],
+) -> str:
+    """Stacked bars of a cluster's requests per time bucket and model, releases marked.
+
+    A campaign chasing a new model shows as its colour taking over the bars just after the
+    dashed release line.
+    """
+    buckets = max((len(c) for c in counts), default=0)
+    if not buckets:
+        return ""
+    height = HEIGHT
+    plot_w = WIDTH - 2 * MARGIN
+    plot_h = height - 2 * MARGIN - 14
+    totals = [sum(series[i] for series in counts) for i in range(buckets)]
+    top = max(max(totals), 1)
+    bar_w = plot_w / buckets
+    span_seconds = buckets * bucket_hours * 3600.0
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}" '
+        f'viewBox="0 0 {WIDTH} {height}" role="img" aria-label="cluster traffic by model">',
+        f'<line x1="{MARGIN}" y1="{height - MARGIN}" x2="{WIDTH - MARGIN}" '
+        f'y2="{height - MARGIN}" stroke="#555"/>',
+    ]
+    for i in range(buckets):
+        base = float(height - MARGIN)
+        for series, (name, values) in enumerate(zip(models, counts, strict=True)):
+            value = values[i] if i < len(values) else 0
+            if not value:
+                continue
+            bar_h = plot_h * value / top
+            base -= bar_h
+            colour = SERIES_COLOURS[min(series, len(SERIES_COLOURS) - 1)]
+            parts.append(
+                f'<rect x="{_num(MARGIN + i * bar_w)}" y="{_num(base)}" '
+                f'width="{_num(max(bar_w - 0.5, 0.5))}" height="{_num(bar_h)}" '
+                f'fill="{colour}"><title>{escape(name)}: {value:,} requests</title></rect>'
+            )
+    for model, moment in releases:
+        offset = (moment - start).total_seconds()
+        if not 0 <= offset <= span_seconds:
+            continue
+        x = MARGIN + plot_w * offset / span_seconds
+        parts.append(
+            f'<line x1="{_num(x)}" y1="{MARGIN}" x2="{_num(x)}" y2="{height - MARGIN}" '
+            f'stroke="#111" stroke-dasharray="4 3"/>'
+            f'<text x="{_num(x + 3)}" y="{MARGIN + 10}">release: {escape(model)}</text>'
+        )
+    legend_x = MARGIN
+    for series, name in enumerate(models):
+        colour = SERIES_COLOURS[min(series, len(SERIES_COLOURS) - 1)]
+        parts.append(
+            f'<rect x="{legend_x}" y="{height - 14}" width="10" height="10" fill="{colour}"/>'
+            f'<text x="{legend_x + 14}" y="{height - 5}">{escape(name[:28])}</text>'
+        )
+        legend_x += 150
+    parts.append(
+        f'<text x="{MARGIN}" y="{MARGIN - 10}">requests per {bucket_hours} h from '
+        f"{escape(start.isoformat())}, max {top:,}</text></svg>"
+    )
+    return "".join(parts)
+
+
+def mix_svg(shares: Sequence[tuple[str, float]]) -> str:
+    """One horizontal bar split by capability share, labelled with each share."""
+    if not shares:
+        return ""
+    height = 46
+    plot_w = WIDTH - 2 * MARGIN
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}" '
+        f'viewBox="0 0 {WIDTH} {height}" role="img" aria-label="capability mix">'
+    ]
+    x = float(MARGIN)
+    for index, (name, share) in enumerate(shares):
+        width = plot_w * share
+        colour = MIX_COLOURS[index % len(MIX_COLOURS)]
+        parts.append(
+            f'<rect x="{_num(x)}" y="4" width="{_num(width)}" height="18" fill="{colour}">'
+            f"<title>{escape(name)}: {share:.0%}</title></rect>"
+        )
+        if width >= 60:
+            parts.append(f'<text x="{_num(x + 3)}" y="38">{escape(name)} {share:.0%}</text>')
+        x += width
+    parts.append("</svg>")
+    return "".join(parts)
