@@ -113,8 +113,10 @@ def _scan(
 ) -> ScanOutcome:
     from distillguard.detectors.drift.inheritance import inheritance
     from distillguard.detectors.drift.release_pivot import cluster_pivot
+    from distillguard.detectors.drift.releases import detect_releases
     from distillguard.engine import history
     from distillguard.ingest import ingest_files
+    from distillguard.report.activity import cluster_activity
     from distillguard.report.html import build_report_html
     from distillguard.results import write_results
     from distillguard.scoring.combine import ClusterInput, score_all
@@ -192,6 +194,12 @@ def _scan(
         )
         history.record(con, account_results, until)
         detectors = [*detectors, history]
+    with clock.stage("report data", console):
+        activity = cluster_activity(
+            backend.con,
+            cluster_results,
+            [(r.model, r.first_seen) for r in detect_releases(context)],
+        )
     verdicts: dict[str, int] = {}
     for result in account_results:
         verdicts[result.verdict] = verdicts.get(result.verdict, 0) + 1
@@ -223,6 +231,7 @@ def _scan(
         "coordination_config_hash": findings.config_hash,
         "engine": engine,
         "wall_time_s": clock.seconds,
+        "cluster_activity": activity,
     }
     with clock.stage("write", console):
         write_results(out_dir, account_results, cluster_results, summary, build_report_html)
