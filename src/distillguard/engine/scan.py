@@ -48,6 +48,9 @@ def all_detectors() -> list[Any]:
     from distillguard.detectors import behaviour, coordination, drift, intel
 
     found = [*behaviour.DETECTORS, *drift.DETECTORS, *coordination.DETECTORS, *intel.DETECTORS]
+    from distillguard.detectors import semantic
+
+    found += semantic.DETECTORS
     return sorted(found, key=lambda d: d.INFO.id)
 
 

@@ -19,7 +19,7 @@ from typing import Any
 import orjson
 
 from distillguard.errors import UserError
-from distillguard.policy.audit import AuditLog
+from distillguard.policy.audit import AuditLog, json_lines
 from distillguard.policy.model import Action
 
 RESTORABLE = (Action.ALLOW, Action.MONITOR, Action.PROTECT_OUTPUTS)
@@ -89,21 +89,12 @@ def read_appeals(path: Path) -> dict[str, Appeal]:
     standing: dict[str, Appeal] = {}
     if not path.exists():
         return standing
-    with path.open("rb") as handle:
-        for number, raw in enumerate(handle, start=1):
-            if not raw.strip():
-                continue
-            try:
-                record = orjson.loads(raw)
-            except orjson.JSONDecodeError as error:
-                raise UserError(f"{path}, line {number}: invalid JSON ({error})") from None
-            if not isinstance(record, dict):
-                raise UserError(f"{path}, line {number}: must be a JSON object")
-            appeal = _appeal_from(record, path, number)
-            if appeal.withdrawn:
-                standing.pop(appeal.account_id, None)
-            else:
-                standing[appeal.account_id] = appeal
+    for number, record in json_lines(path, "appeals are written by `distillguard appeal`"):
+        appeal = _appeal_from(record, path, number)
+        if appeal.withdrawn:
+            standing.pop(appeal.account_id, None)
+        else:
+            standing[appeal.account_id] = appeal
     return standing
 
 

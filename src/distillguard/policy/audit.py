@@ -46,19 +46,28 @@ class AuditLog:
                 self._fd = None
 
 
-def read_audit(path: Path) -> Iterator[dict[str, Any]]:
-    """The entries of an audit log, oldest first; a damaged line is an error naming it."""
-    if not path.is_file():
-        raise UserError(
-            f"{path}: audit log not found; pass the file given to `guard serve --audit`"
-        )
+def json_lines(path: Path, how_to_fix: str) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, object) of each non-blank line; a damaged line is an error naming it."""
     with path.open("rb") as handle:
         for number, raw in enumerate(handle, start=1):
             if not raw.strip():
                 continue
             try:
-                entry = orjson.loads(raw)
+                record = orjson.loads(raw)
             except orjson.JSONDecodeError as error:
-                raise UserError(f"{path}, line {number}: invalid JSON ({error})") from None
-            if isinstance(entry, dict):
-                yield entry
+                raise UserError(
+                    f"{path}, line {number}: invalid JSON ({error}); {how_to_fix}"
+                ) from None
+            if not isinstance(record, dict):
+                raise UserError(f"{path}, line {number}: must be a JSON object; {how_to_fix}")
+            yield number, record
+
+
+def read_audit(path: Path) -> Iterator[dict[str, Any]]:
+    """The entries of an audit log, oldest first."""
+    if not path.is_file():
+        raise UserError(
+            f"{path}: audit log not found; pass the file given to `guard serve --audit`"
+        )
+    for _, entry in json_lines(path, "the audit log is append-only: restore it from backup"):
+        yield entry

@@ -1,0 +1,208 @@
+"""The semantic frame: a bounded, deterministic sample of each account's prompts, embedded once.
+
+Embedding every prompt of 16M exchanges is not needed to describe what an account asks
+for, so each account contributes at most ``per_account`` *distinct* prompts:
+
+1. every exchange gets a stable rank, ``xxh64(exchange_id)`` (the same on any machine and in
+   any process, unlike Python's ``hash``);
+2. per account, the ``oversample × per_account`` exchanges of lowest rank are read from the
+   ``exchanges`` table (``prompt_text``, the last user message) — a uniform sample of the
+   account's traffic, the same in every run;
+3. prompts are de-duplicated on a light normal form (case, spacing, digits), keeping the
+   lowest-ranked copy, and the first ``per_account`` are embedded with the shipped static
+   model (:mod:`distillguard.features.embeddings`).
+
+Counts the sample cannot give (exchanges, distinct prompts over *all* of an account's
+traffic) come from one relational aggregate.  The frame is built once per scan and shared by
+DG-301, DG-302 and DG-303 through :meth:`ScanContext.frame`; its ``attrs`` carry the embedding
+matrix (rows aligned with the frame), the per-account table and the reference sample.
+
+The system prompt is not embedded: an application's fixed system prompt would make all its
+requests look alike and hide what is asked.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import ibis
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+import pyarrow as pa
+import xxhash
+from ibis import _
+
+from distillguard.detectors.behaviour.common import check_unit, load_settings
+
+if TYPE_CHECKING:
+    from distillguard.detectors.context import ScanContext
+
+FRAME_NAME = "semantic.prompts"
+SETTINGS_ID = "DG-301"
+"""The sampling settings are read from DG-301's configuration section (shared by all three)."""
+HARVESTABLE = ("reasoning", "coding", "tool_use", "grading", "chinese_exam")
+"""Capability tags whose answers a distiller trains on (reasoning traces, code, trajectories,
+grades, exam answers); ``chat``, ``chinese_chat`` and ``complex_instruction`` are the rest."""
+TEXT_CHARS = 1_000
+"""Characters of each prompt read from the store (the embedder reads at most 256 tokens)."""
+
+_DIGITS = re.compile(r"\d+")
+_SPACE = re.compile(r"\s+")
+
+FloatArray = npt.NDArray[np.float32]
+
+
+@dataclass(frozen=True)
+class SampleSettings:
+    """How many prompts per account are embedded (bounded cost: accounts × per_account)."""
+
+    per_account: int = 48
+    oversample: int = 3
+    reference_per_account: int = 4
+    """Prompts each account gives to the scan's own reference sample (so no account, however
+    large, dominates it)."""
+    reference_size: int = 600
+    """Prompts drawn from the scan's traffic for the reference (plus the bundled sample)."""
+    bundled_share: float = 0.5
+    """Share of the reference taken from the bundled benign collections."""
+
+    def __post_init__(self) -> None:
+        if self.per_account < 4 or self.oversample < 1:
+            raise ValueError("per_account must be at least 4 and oversample at least 1")
+        if self.reference_per_account < 1 or self.reference_size < 50:
+            raise ValueError("reference_per_account >= 1 and reference_size >= 50 needed")
+        check_unit(SETTINGS_ID, "bundled_share", self.bundled_share)
+
+
+def sample_settings(context: ScanContext) -> SampleSettings:
+    """The sampling part of DG-301's settings (the other keys belong to the detector)."""
+    values = {
+        k: v
+        for k, v in context.settings(SETTINGS_ID).items()
+        if k in SampleSettings.__dataclass_fields__
+    }
+    return load_settings(SampleSettings, SETTINGS_ID, values)
+
+
+def stable_rank(ids: list[str]) -> npt.NDArray[np.uint64]:
+    """``xxh64`` of each id: a rank that is the same on every machine and run."""
+    return np.fromiter(
+        (xxhash.xxh64_intdigest(i.encode("utf-8")) for i in ids), dtype=np.uint64, count=len(ids)
+    )
+
+
+def prompt_key(text: str) -> int:
+    """Hash of a light normal form: repeats differing only in case, spacing or numbers match."""
+    light = _SPACE.sub(" ", _DIGITS.sub("0", text.casefold())).strip()
+    return int(xxhash.xxh64_intdigest(light.encode("utf-8")))
+
+
+def _pick(
+    accounts: npt.NDArray[Any], ranks: npt.NDArray[np.uint64], per_account: int
+) -> npt.NDArray[np.int64]:
+    """Positions of the ``per_account`` lowest ranks of each account."""
+    order = np.lexsort((ranks, accounts))
+    sorted_accounts = accounts[order]
+    starts = np.r_[0, np.flatnonzero(sorted_accounts[1:] != sorted_accounts[:-1]) + 1]
+    position = np.arange(len(order)) - np.repeat(starts, np.diff(np.r_[starts, len(order)]))
+    chosen: npt.NDArray[np.int64] = order[position < per_account]
+    return chosen
+
+
+def _account_counts(context: ScanContext) -> pd.DataFrame:
+    exchanges = context.con.table("exchanges")
+    table = exchanges.group_by("account_id").aggregate(
+        exchanges=_.count(), distinct_prompts=_.prompt_text.nunique()
+    )
+    frame = context.con.to_pandas(table.order_by("account_id"))
+    return frame.set_index("account_id", drop=False)
+
+
+def _build(context: ScanContext) -> pd.DataFrame:
+    from distillguard.features.embeddings import embed, semantic_reference
+
+    settings = sample_settings(context)
+    con = context.con
+    exchanges = con.table("exchanges")
+    ids = con.to_pyarrow(exchanges.select("account_id", "exchange_id"))
+    account_ids = np.asarray(ids.column("account_id").to_pylist(), dtype=object)
+    exchange_ids = ids.column("exchange_id").to_pylist()
+    ranks = stable_rank(exchange_ids)
+    chosen = _pick(account_ids, ranks, settings.per_account * settings.oversample)
+    wanted = pa.table(
+        {
+            "exchange_id": pa.array([exchange_ids[i] for i in chosen], pa.string()),
+            "rank": pa.array(ranks[chosen], pa.uint64()),
+        }
+    )
+    picked = ibis.memtable(wanted)
+    texts = con.to_pyarrow(
+        exchanges.join(picked, "exchange_id").select(
+            "account_id",
+            "exchange_id",
+            "rank",
+            text=exchanges.prompt_text.substr(0, TEXT_CHARS),
+        )
+    ).to_pandas()
+    texts = texts.sort_values(["account_id", "rank", "exchange_id"], kind="stable")
+    texts["key"] = [prompt_key(t) for t in texts["text"]]
+    texts = texts.drop_duplicates(["account_id", "key"], keep="first")
+    texts = texts.groupby("account_id", sort=True).head(settings.per_account)
+    texts = texts.reset_index(drop=True)
+    vectors = embed(texts["text"].tolist()) if len(texts) else np.zeros((0, 1), np.float32)
+    reference = semantic_reference()
+    if len(texts):
+        similarity = vectors @ reference.centroids.T
+        best = similarity.argmax(axis=1)
+        texts["tag"] = [reference.labels[i] for i in best]
+        texts["tag_similarity"] = similarity[np.arange(len(texts)), best]
+    else:
+        texts["tag"] = pd.Series(dtype=object)
+        texts["tag_similarity"] = pd.Series(dtype=float)
+    texts["harvestable"] = texts["tag"].isin(HARVESTABLE)
+    texts = texts.drop(columns=["text"])
+    texts.attrs["embeddings"] = vectors
+    texts.attrs["accounts"] = _account_counts(context)
+    texts.attrs["reference"] = _reference(texts, vectors, reference.benign, settings)
+    return texts
+
+
+def _reference(
+    texts: pd.DataFrame, vectors: FloatArray, bundled: FloatArray, settings: SampleSettings
+) -> FloatArray:
+    """Benign reference: a trimmed sample of the scan's own prompts plus the bundled one.
+
+    Each account gives at most ``reference_per_account`` prompts (its lowest-ranked ones), so
+    the scan part is account-weighted: the bulk of accounts are ordinary customers, and a
+    campaign of many accounts still holds a minority share of it.  Selection is by the
+    stable rank, so the reference is the same in every run.
+    """
+    own_size = round(settings.reference_size * (1.0 - settings.bundled_share))
+    if len(texts):
+        trimmed = texts.groupby("account_id", sort=True).head(settings.reference_per_account)
+        order = trimmed.sort_values(["rank", "exchange_id"]).index.to_numpy()[:own_size]
+        own = vectors[order]
+    else:
+        own = np.zeros((0, bundled.shape[1]), np.float32)
+    bundled_size = settings.reference_size - len(own)
+    step = max(1, len(bundled) // max(bundled_size, 1))
+    chosen = bundled[::step][:bundled_size]
+    return np.vstack([own, chosen]).astype(np.float32)
+
+
+def semantic_frame(context: ScanContext) -> pd.DataFrame:
+    """One row per sampled distinct prompt: ``account_id``, ``exchange_id``, ``rank``,
+    ``key`` (hash of the light normal form), ``tag`` (nearest capability centroid),
+    ``tag_similarity``, ``harvestable``.  ``attrs``: ``embeddings`` (unit rows aligned with
+    the frame), ``accounts`` (per account ``exchanges`` and ``distinct_prompts`` over all of
+    its traffic) and ``reference`` (the benign reference sample)."""
+    return context.frame(FRAME_NAME, _build)
+
+
+def account_rows(frame: pd.DataFrame) -> dict[str, npt.NDArray[np.int64]]:
+    """Row positions of each account's sampled prompts."""
+    groups = frame.groupby("account_id", sort=True).indices
+    return {str(k): np.asarray(v, dtype=np.int64) for k, v in groups.items()}

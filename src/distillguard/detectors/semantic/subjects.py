@@ -1,0 +1,134 @@
+"""Subjects of the semantic detectors: single accounts and fleets, with their prompt sample.
+
+A *fleet* is a coordinated cluster found by the coordination stage (accounts tied by rare
+shared infrastructure, payment, sign-up or templates).  Per-account query detectors fail when
+a campaign spreads its traffic over many accounts, each too small to judge; the fleet pools
+its members' samples so the semantic tests see the campaign as one subject.  A fleet's sample
+is capped (``fleet_cap`` prompts, the lowest-ranked ones, so it is the same in every run).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from distillguard.detectors.base import DetectorInfo, Evidence
+from distillguard.detectors.behaviour.common import ramp, rounded
+from distillguard.detectors.semantic.frame import account_rows, semantic_frame
+
+if TYPE_CHECKING:
+    from distillguard.detectors.context import ScanContext
+
+FLEET_FRAME = "semantic.fleets"
+
+
+@dataclass(frozen=True)
+class Subject:
+    """One account or one fleet and the rows of its sampled prompts in the semantic frame."""
+
+    subject: str
+    kind: str
+    """``account`` or ``cluster``."""
+    rows: npt.NDArray[np.int64]
+    members: tuple[str, ...]
+    exchanges: int
+    distinct_prompts: int
+    diversity: float = 1.0
+    """For a fleet: 1 − the largest declared identity's share of members (0: one company)."""
+
+
+def accounts(context: ScanContext) -> list[Subject]:
+    """Every account with at least one sampled prompt, in id order."""
+    frame = semantic_frame(context)
+    counts = frame.attrs["accounts"]
+    out = []
+    for account, rows in account_rows(frame).items():
+        out.append(
+            Subject(
+                subject=account,
+                kind="account",
+                rows=rows,
+                members=(account,),
+                exchanges=int(counts.at[account, "exchanges"]),
+                distinct_prompts=int(counts.at[account, "distinct_prompts"]),
+            )
+        )
+    return out
+
+
+def fleets(context: ScanContext, fleet_cap: int) -> list[Subject]:
+    """Every coordinated cluster with at least two sampled members, in id order."""
+    from distillguard.detectors.coordination import find_clusters
+
+    frame = semantic_frame(context)
+    counts = frame.attrs["accounts"]
+    by_account = account_rows(frame)
+    ranks = frame["rank"].to_numpy()
+    findings = find_clusters(context)
+    out = []
+    for cid in sorted(findings.clusters):
+        members = tuple(m for m in findings.clusters[cid] if m in by_account)
+        if len(members) < 2:
+            continue
+        rows = np.concatenate([by_account[m] for m in members])
+        rows = rows[np.argsort(ranks[rows], kind="stable")][:fleet_cap]
+        profile = findings.profiles.get(cid)
+        out.append(
+            Subject(
+                subject=cid,
+                kind="cluster",
+                rows=np.sort(rows),
+                members=members,
+                exchanges=int(counts.loc[list(members), "exchanges"].sum()),
+                distinct_prompts=int(counts.loc[list(members), "distinct_prompts"].sum()),
+                diversity=float(profile.diversity) if profile is not None else 1.0,
+            )
+        )
+    return out
+
+
+def tag_mix(frame: pd.DataFrame, rows: npt.NDArray[np.int64]) -> list[tuple[str, float]]:
+    """(tag, share) of a subject's sampled prompts, largest first."""
+    shares = frame["tag"].iloc[rows].value_counts(normalize=True)
+    return sorted(((str(t), float(s)) for t, s in shares.items()), key=lambda p: (-p[1], p[0]))
+
+
+def describe_mix(mix: list[tuple[str, float]], top: int = 3) -> str:
+    """'reasoning 62%, grading 20%, chat 9%'."""
+    return ", ".join(f"{tag} {100 * share:.0f}%" for tag, share in mix[:top])
+
+
+def who(subject: Subject) -> str:
+    """'account' or 'fleet of 12 accounts', for summaries."""
+    if subject.kind == "cluster":
+        return f"fleet of {len(subject.members)} accounts"
+    return "account"
+
+
+def subject_cap(
+    subject: Subject, account_cap: float, fleet_cap: float, diversity: tuple[float, float]
+) -> float:
+    """A subject's strength cap: a fleet's is scaled by its identity diversity (one declared
+    company running many accounts of its own is not a hydra)."""
+    if subject.kind == "cluster":
+        return fleet_cap * float(ramp(subject.diversity, *diversity))
+    return account_cap
+
+
+def make_evidence(
+    info: DetectorInfo, subject: Subject, strength: float, summary: str, details: dict[str, object]
+) -> Evidence:
+    """One semantic observation about an account or a fleet."""
+    return Evidence(
+        detector=info.id,
+        family=info.family,
+        subject=subject.subject,
+        subject_kind=subject.kind,
+        strength=rounded(strength),
+        summary=summary,
+        details={**details, "members": len(subject.members)},
+    )

@@ -1,0 +1,186 @@
+"""Semantic detectors on hand-made traffic built from the bundled public prompts.
+
+A population of ordinary chat customers who come back to their themes, a single account
+sweeping a task pool, and a fleet of eight accounts that split a task pool between them
+without one repeat.  The sweep and the fleet must be flagged by DG-302 and DG-303; the chat
+customers must not be; the sample must be the same in every run.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+
+from distillguard.detectors.base import Evidence
+from distillguard.detectors.context import ScanContext
+from distillguard.detectors.coordination.findings import FRAME as COORDINATION_FRAME
+from distillguard.detectors.coordination.findings import ClusterFindings
+from distillguard.detectors.semantic import DETECTORS, capability_tags, distribution, sweep
+from distillguard.detectors.semantic.frame import (
+    SampleSettings,
+    prompt_key,
+    semantic_frame,
+    stable_rank,
+)
+from distillguard.engine.store import append_arrow, open_store
+from distillguard.schema import EXCHANGE_SCHEMA
+from distillguard.sim.prompts import load_bundled_sample
+
+T0 = datetime(2026, 3, 2, tzinfo=UTC)
+SWEEPER = "sweeper"
+FLEET = [f"fleet-{i}" for i in range(8)]
+CHAT = [f"chat-{i:02d}" for i in range(60)]
+TASK_KINDS = ("math", "code", "tool_use", "grading")
+
+
+def _text(item: Any) -> str:
+    for message in item.messages:
+        if message["role"] == "user":
+            content = message["content"]
+            return (
+                content
+                if isinstance(content, str)
+                else " ".join(p.get("text", "") for p in content if isinstance(p, dict))
+            )
+    return ""
+
+
+def _row(account: str, index: int, text: str) -> dict[str, Any]:
+    return {
+        "exchange_id": f"{account}-{index}",
+        "ts": T0 + timedelta(minutes=7 * index),
+        "account_id": account,
+        "model": "m-large",
+        "messages": "[]",
+        "n_messages": 1,
+        "prompt_text": text,
+        "source_file": "synthetic.jsonl",
+        "source_line": index,
+    }
+
+
+def _traffic() -> list[dict[str, Any]]:
+    items = load_bundled_sample()
+    rng = np.random.default_rng(5)
+    tasks = [t for t in (_text(i) for i in items if i.kind in TASK_KINDS) if len(t) > 20]
+    chats = [t for t in (_text(i) for i in items if i.kind == "chat_en") if len(t) > 20]
+    tasks = [tasks[i] for i in rng.permutation(len(tasks))]
+    rows: list[dict[str, Any]] = []
+    for index, text in enumerate(tasks[:400]):
+        rows.append(_row(SWEEPER, index, text))
+    pool = tasks[400:720]
+    for number, account in enumerate(FLEET):
+        for index, text in enumerate(pool[number * 40 : (number + 1) * 40]):
+            rows.append(_row(account, index, text))
+    follow_ups = ("", " Thanks! Can you say more?", " Shorter, please.", " And why is that?")
+    for account in CHAT:
+        themes = [chats[int(i)] for i in rng.choice(len(chats), size=10, replace=False)]
+        for index in range(40):
+            text = themes[int(rng.integers(10))] + follow_ups[int(rng.integers(4))]
+            rows.append(_row(account, index, text))
+    return rows
+
+
+@pytest.fixture(scope="module")
+def store() -> Any:
+    con = open_store(None)
+    append_arrow(con, "exchanges", pa.Table.from_pylist(_traffic(), schema=EXCHANGE_SCHEMA))
+    return con
+
+
+def _context(con: Any, config: dict[str, dict[str, Any]] | None = None) -> ScanContext:
+    """A context whose coordination stage found one cluster: the fleet."""
+    context = ScanContext(con, config=config or {})
+    findings = ClusterFindings(
+        clusters={"c-fleet": sorted(FLEET)},
+        evidence={},
+        indicators={},
+        profiles={},
+        exchanges={},
+        capabilities={},
+        first_seen={},
+        last_seen={},
+        config_hash="test",
+    )
+    members = pd.DataFrame({"account_id": FLEET, "cluster_id": "c-fleet"})
+    members.attrs["findings"] = findings
+    context.frames[COORDINATION_FRAME] = members
+    return context
+
+
+def _by_subject(evidence: list[Evidence]) -> dict[str, Evidence]:
+    return {e.subject: e for e in evidence}
+
+
+def test_stable_rank_is_xxh64_and_sample_is_deterministic(store: Any) -> None:
+    assert stable_rank(["abc"])[0] == np.uint64(0x44BC2CF5AD770999)
+    first = semantic_frame(_context(store))
+    second = semantic_frame(_context(store))
+    assert first["exchange_id"].tolist() == second["exchange_id"].tolist()
+    assert np.array_equal(first.attrs["embeddings"], second.attrs["embeddings"])
+    assert np.array_equal(first.attrs["reference"], second.attrs["reference"])
+
+
+def test_sample_is_bounded_and_distinct(store: Any) -> None:
+    frame = semantic_frame(_context(store))
+    per_account = frame.groupby("account_id").size()
+    assert per_account.max() <= SampleSettings().per_account
+    assert per_account[SWEEPER] == SampleSettings().per_account
+    assert not frame.duplicated(["account_id", "key"]).any()
+    assert prompt_key("Hello  World 12") == prompt_key("hello world 7")
+    small = semantic_frame(_context(store, {"DG-301": {"per_account": 8}}))
+    assert small.groupby("account_id").size().max() <= 8
+
+
+def test_sweep_fires_on_sweeper_and_fleet_not_on_chat(store: Any) -> None:
+    found = _by_subject(sweep.detect(_context(store)))
+    assert found[SWEEPER].strength > 0.1
+    assert found["c-fleet"].strength > 0.15
+    assert found["c-fleet"].subject_kind == "cluster"
+    assert not any(subject in found for subject in CHAT)
+
+
+def test_distribution_test_fires_on_fleet_not_on_chat(store: Any) -> None:
+    frame = semantic_frame(_context(store))
+    chat_prompts = frame[frame["account_id"].isin(CHAT)].groupby("account_id").size()
+    assert (chat_prompts >= distribution.Settings().min_prompts).mean() > 0.8  # all tested
+    found = _by_subject(distribution.detect(_context(store)))
+    # A broad single sweep is less unusual, account for account, than a customer who keeps
+    # to ten themes: the per-account test calibrates against the population and stays
+    # quiet; the fleet, tested as one sample with a permutation test, is flagged.
+    assert found["c-fleet"].strength > 0.15
+    assert found["c-fleet"].details["pvalue"] <= 0.003 + 1e-9
+    assert not any(subject in found for subject in CHAT)
+
+
+def test_capability_tags_describe_the_sweeper(store: Any) -> None:
+    found = _by_subject(capability_tags.detect(_context(store)))
+    assert SWEEPER in found
+    assert found[SWEEPER].details["harvestable_share"] > 0.7
+    assert not any(subject in found for subject in CHAT)
+
+
+def test_semantic_evidence_alone_never_reaches_the_family_floor_twice(store: Any) -> None:
+    """Every semantic strength is capped below what one family needs for a verdict alone."""
+    from distillguard.scoring.combine import ScoringConfig, calibrated_score, family_strengths
+
+    context = _context(store)
+    evidence = [e for detector in DETECTORS for e in detector.detect(context)]
+    assert evidence
+    config = ScoringConfig()
+    for subject in {e.subject for e in evidence}:
+        families = family_strengths([e for e in evidence if e.subject == subject])
+        assert set(families) == {"semantic"}
+        assert calibrated_score(families, config) < config.review_threshold
+
+
+def test_unknown_setting_is_an_error(store: Any) -> None:
+    from distillguard.errors import UserError
+
+    with pytest.raises(UserError):
+        sweep.detect(_context(store, {"DG-302": {"min_distinctt": 5}}))

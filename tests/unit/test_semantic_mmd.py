@@ -1,0 +1,81 @@
+"""MMD statistic and tests: identical samples give no signal, shifted ones do."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from distillguard.detectors.semantic.mmd import (
+    NullTable,
+    median_bandwidth,
+    mmd2,
+    permutation_pvalue,
+)
+
+
+def _unit(
+    rng: np.random.Generator, n: int, dim: int, centre: np.ndarray | None = None
+) -> np.ndarray:
+    points = rng.normal(size=(n, dim))
+    if centre is not None:
+        points = points * 0.3 + centre
+    points /= np.linalg.norm(points, axis=1, keepdims=True)
+    return points.astype(np.float32)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n=st.integers(2, 40),
+    dim=st.integers(2, 16),
+    sigma=st.floats(0.1, 3.0),
+)
+def test_identical_samples_give_no_signal(seed: int, n: int, dim: int, sigma: float) -> None:
+    x = _unit(np.random.default_rng(seed), n, dim)
+    assert mmd2(x, x, sigma) <= 1e-9
+
+
+@settings(max_examples=15, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(8, 30))
+def test_identical_samples_are_not_significant(seed: int, n: int) -> None:
+    x = _unit(np.random.default_rng(seed), n, 8)
+    _, pvalue = permutation_pvalue(x, x.copy(), median_bandwidth(x), permutations=50, seed=seed)
+    assert pvalue > 0.2
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(3, 30), m=st.integers(3, 30))
+def test_symmetric(seed: int, n: int, m: int) -> None:
+    rng = np.random.default_rng(seed)
+    x, y = _unit(rng, n, 6), _unit(rng, m, 6)
+    assert abs(mmd2(x, y, 1.0) - mmd2(y, x, 1.0)) < 1e-9
+
+
+def test_shifted_distribution_is_significant_and_same_one_is_not() -> None:
+    rng = np.random.default_rng(7)
+    centre = np.zeros(16)
+    centre[0] = 1.0
+    reference = _unit(rng, 200, 16)
+    same = _unit(rng, 40, 16)
+    shifted = _unit(rng, 40, 16, centre=centre)
+    sigma = median_bandwidth(reference)
+    _, p_shifted = permutation_pvalue(shifted, reference, sigma, permutations=200)
+    _, p_same = permutation_pvalue(same, reference, sigma, permutations=200)
+    assert p_shifted <= 1 / 201 + 1e-12
+    assert p_same > 0.01
+
+
+def test_null_table_threshold_holds_its_false_positive_rate() -> None:
+    """Random subsets of the reference distribution exceed the 1 - alpha quantile rarely."""
+    rng = np.random.default_rng(11)
+    reference = _unit(rng, 300, 12)
+    sigma = median_bandwidth(reference)
+    null = NullTable(reference, sigma, alpha=0.05, draws=200, seed=3)
+    _, _, threshold = null.row(16)
+    fresh = [mmd2(_unit(rng, 16, 12), reference, sigma) for _ in range(200)]
+    assert np.mean(np.array(fresh) > threshold) < 0.15
+    shifted_centre = np.zeros(12)
+    shifted_centre[3] = 1.0
+    assert mmd2(_unit(rng, 16, 12, centre=shifted_centre), reference, sigma) > threshold
+    assert NullTable.bucket(16) == 16 and NullTable.bucket(17) == 32
