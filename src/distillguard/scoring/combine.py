@@ -20,7 +20,9 @@ How a score is made (and why):
    typical (median) core member.  Each member carries the cluster's own evidence scaled by
    how firmly it is tied to the other members (its *attachment*, from the coordination
    stage); when the cluster is condemned, each member also inherits the cluster's pooled
-   family strengths, scaled the same way.  Individually quiet accounts that are solidly part
+   family strengths, scaled by the square root of its attachment (a member with half the
+   ties of a fully attached one inherits 71%: being in a condemned campaign at all is
+   already strong evidence; fitted on development seeds).  Individually quiet accounts that are solidly part
    of a campaign are condemned together with it; one placed there on a single weak tie is
    only put up for review.
 """
@@ -156,10 +158,10 @@ CLUSTER_DETECTOR = "DG-401"
 def _inherit(
     families: dict[str, float], pooled: Mapping[str, float], attachment: float
 ) -> dict[str, float]:
-    """A condemned cluster's family strengths reach a member in proportion to its ties."""
+    """A condemned cluster's family strengths reach a member by the square root of its ties."""
     merged = dict(families)
     for family, strength in pooled.items():
-        merged[family] = max(merged.get(family, 0.0), strength * attachment)
+        merged[family] = max(merged.get(family, 0.0), strength * attachment**0.5)
     return merged
 
 
