@@ -174,7 +174,7 @@ class Guard:
         allowed, retry_after = not action.refuses, None
         if action is Action.THROTTLE:
             allowed, retry_after, degraded = self._throttle(
-                policy, request.account_id, cluster.cluster_id if cluster else None, now, degraded
+                policy, request.account_id, judged.group, now, degraded
             )
         decision = Decision(
             decision_id=uuid.uuid4().hex,
@@ -198,14 +198,15 @@ class Guard:
         self,
         policy: Policy,
         account_id: str,
-        cluster_id: str | None,
+        group: str | None,
         now: float,
         degraded: str | None,
     ) -> tuple[bool, float | None, str | None]:
-        """(allowed, retry-after seconds, degraded) after taking a token from each bucket."""
+        """(allowed, retry-after seconds, degraded) after taking a token from each bucket: the
+        account's, and its group's (batch cluster or shared wrapper) under the cluster rate."""
         buckets = [(f"account:{account_id}", policy.throttle.account)]
-        if cluster_id is not None:
-            buckets.append((f"cluster:{cluster_id}", policy.throttle.cluster))
+        if group is not None:
+            buckets.append((group, policy.throttle.cluster))
         for key, bucket in buckets:
             if bucket is None:
                 continue

@@ -45,6 +45,9 @@ class Assessment:
     reasons: tuple[Reason, ...]
     cluster: ClusterResult | None
     families: int
+    group: str | None = None
+    """Who the request's throttle bucket is shared with: the batch cluster, or else the
+    instruction wrapper that several busy accounts are sending (an online cluster)."""
 
 
 def ramp(value: float, soft: float, hard: float) -> float:
@@ -155,4 +158,11 @@ def assess(
     else:
         verdict = "benign"
     reasons.sort(key=lambda r: -abs(r.weight))
-    return Assessment(score, verdict, tuple(reasons), cluster, families)
+    group = f"cluster:{cluster.cluster_id}" if cluster is not None else None
+    if (
+        group is None
+        and counts is not None
+        and counts.wrapper_accounts > signals.shared_wrapper_soft
+    ):
+        group = f"wrapper:{features.wrapper}"
+    return Assessment(score, verdict, tuple(reasons), cluster, families, group)
