@@ -71,7 +71,9 @@ def contexts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ScanCon
         progress=False,
     )
     compute_exchange_features(store, progress=False)
-    backend = spark.connect_spark(spark.spark_session(spark.SparkSettings(), root / "scratch"))
+    backend = spark.connect_spark(
+        spark.spark_session(spark.SparkSettings(small_input=True), root / "scratch")
+    )
     try:
         spark.load_canonical_tables(store, backend, root / "tables")
         spark.compute_exchange_features_spark(backend, root / "tables")

@@ -55,6 +55,31 @@ class SparkSettings:
     arrow_batch_rows: int = 10_000
     """Rows per Arrow batch handed to ``features_for_batch`` (bounds a worker's memory)."""
     app_name: str = "distillguard"
+    small_input: bool = False
+    """Tune for a small input (a test, a demo): the JVM compiles with its quick compiler
+    only and collects garbage on one thread, and Spark interprets plans instead of
+    generating Java for them.  Start-up and per-query compilation dominate small inputs;
+    on large ones leave this off."""
+
+    def options(self, scratch: Path) -> dict[str, str]:
+        """The session's configuration, ``scratch`` holding its warehouse and spill files."""
+        options = {
+            "spark.driver.memory": self.driver_memory,
+            "spark.driver.bindAddress": "127.0.0.1",
+            "spark.driver.host": "127.0.0.1",
+            "spark.ui.enabled": "false",
+            "spark.ui.showConsoleProgress": "false",
+            "spark.sql.session.timeZone": "UTC",
+            "spark.sql.shuffle.partitions": str(self.shuffle_partitions),
+            "spark.sql.execution.arrow.pyspark.enabled": "true",
+            "spark.sql.execution.arrow.maxRecordsPerBatch": str(self.arrow_batch_rows),
+            "spark.sql.warehouse.dir": str(scratch / "warehouse"),
+            "spark.local.dir": str(scratch / "tmp"),
+        }
+        if self.small_input:
+            options["spark.driver.extraJavaOptions"] = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
+            options["spark.sql.codegen.wholeStage"] = "false"
+        return options
 
 
 def require_spark() -> None:
@@ -81,23 +106,10 @@ def spark_session(settings: SparkSettings, scratch: Path) -> SparkSession:
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
     logging.getLogger("py4j").setLevel(logging.ERROR)
-    builder: Any = SparkSession.builder
-    session: SparkSession = (
-        builder.master(settings.master)
-        .appName(settings.app_name)
-        .config("spark.driver.memory", settings.driver_memory)
-        .config("spark.driver.bindAddress", "127.0.0.1")
-        .config("spark.driver.host", "127.0.0.1")
-        .config("spark.ui.enabled", "false")
-        .config("spark.ui.showConsoleProgress", "false")
-        .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.sql.shuffle.partitions", str(settings.shuffle_partitions))
-        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
-        .config("spark.sql.execution.arrow.maxRecordsPerBatch", str(settings.arrow_batch_rows))
-        .config("spark.sql.warehouse.dir", str(scratch / "warehouse"))
-        .config("spark.local.dir", str(scratch / "tmp"))
-        .getOrCreate()
-    )
+    builder: Any = SparkSession.builder.master(settings.master).appName(settings.app_name)
+    for key, value in settings.options(scratch).items():
+        builder = builder.config(key, value)
+    session: SparkSession = builder.getOrCreate()
     session.sparkContext.setLogLevel("ERROR")
     return session
 
