@@ -41,40 +41,75 @@ _MATH = re.compile(
 )
 
 
-_CODE_LITERALS = (
-    "```", "def ", "class ", "function ", "#include", "import ", "=>", "implement", "write ",
-    "编写", "代码", "函数", "程序",
-)  # fmt: skip
-"""Text every alternative of the code pattern contains: without one of them it cannot match."""
-_MATH_LITERALS = (
-    "\\frac", "\\sqrt", "\\boxed", "$", "solve", "how many", "how much", "prove",
-    "calculate", "equation", "probability", "integral", "求", "计算", "方程", "证明",
-)  # fmt: skip
-"""The same for the maths pattern, apart from its arithmetic alternative (see _ARITHMETIC)."""
-_ARITHMETIC = re.compile(r"0 ?[-+*/×÷^=] ?0")
+Cue = tuple[str, re.Pattern[str] | None]
+"""One alternative of a cue pattern: a literal it cannot match without, and the alternative
+itself (None when the literal is the whole alternative)."""
+
+_CODE_CUES: tuple[Cue, ...] = (
+    ("```", None),
+    ("def ", re.compile(r"\bdef \w+\(")),
+    ("class ", re.compile(r"\bclass \w+[:(]")),
+    ("function ", re.compile(r"\bfunction \w+\(")),
+    ("#include", None),
+    ("import ", re.compile(r"\bimport \w+")),
+    ("=>", None),
+    ("implement", re.compile(r"\bimplement")),  # \w*\b after it always matches
+    (
+        "write ",
+        re.compile(
+            r"\bwrite (?:a |an |the )?(?:python |java |c\+\+ |rust |go )?"
+            r"(?:function|program|script|class|method|code)\b"
+        ),
+    ),
+    ("编写", None),
+    ("代码", None),
+    ("函数", None),
+    ("程序", None),
+)
+"""The alternatives of :data:`_CODE`, one by one."""
+_MATH_CUES: tuple[Cue, ...] = (
+    ("\\frac", None),
+    ("\\sqrt", None),
+    ("\\boxed", None),
+    ("$", re.compile(r"\$[^$]{1,80}\$")),
+    ("solve", re.compile(r"\bsolve\b")),
+    ("how many", re.compile(r"\bhow many\b")),
+    ("how much", re.compile(r"\bhow much\b")),
+    ("prove", re.compile(r"\bprove\b")),
+    ("calculate", re.compile(r"\bcalculate\b")),
+    ("equation", re.compile(r"\bequation\b")),
+    ("probability", re.compile(r"\bprobability\b")),
+    ("integral", re.compile(r"\bintegral\b")),
+    ("0", re.compile(r"0 ?[-+*/×÷^=] ?0")),
+    ("求", None),
+    ("计算", None),
+    ("方程", None),
+    ("证明", None),
+)
+"""The alternatives of :data:`_MATH`, one by one."""
 
 
-def _may_contain(head: str, literals: tuple[str, ...]) -> bool:
-    return any(literal in head for literal in literals)
+def _any_cue(head: str, cues: tuple[Cue, ...]) -> bool:
+    """Whether one alternative matches: the same answer as searching their union.
+
+    The union has many alternatives that start with a word boundary, which Python's ``re``
+    tries at every position of the text; a substring test for each alternative's literal,
+    then that alternative alone, costs a small fraction of it.
+    """
+    for literal, pattern in cues:
+        if literal in head and (pattern is None or pattern.search(head) is not None):
+            return True
+    return False
 
 
 def has_code_cue(normal: str) -> bool:
-    """Whether a normal-form prompt looks like a coding request.
-
-    The pattern has many alternatives that start with a word boundary, which Python's
-    ``re`` tries at every position; a substring test for the literals they need rules most
-    prompts out first, with the same answer.
-    """
-    head = normal[:CUE_CHARS]
-    return _may_contain(head, _CODE_LITERALS) and _CODE.search(head) is not None
+    """Whether a normal-form prompt looks like a coding request (:data:`_CODE`)."""
+    return _any_cue(normal[:CUE_CHARS], _CODE_CUES)
 
 
 def has_math_cue(normal: str) -> bool:
-    """Whether a normal-form prompt looks like a maths or reasoning problem (see above)."""
-    head = normal[:CUE_CHARS]
-    if _ARITHMETIC.search(head) is not None:
-        return True
-    return _may_contain(head, _MATH_LITERALS) and _MATH.search(head) is not None
+    """Whether a normal-form prompt looks like a maths or reasoning problem (:data:`_MATH`)."""
+    return _any_cue(normal[:CUE_CHARS], _MATH_CUES)
 
 
 def tag_capabilities(
