@@ -132,21 +132,16 @@ def _build(context: ScanContext) -> pd.DataFrame:
     exchange_ids = ids.column("exchange_id").to_pylist()
     ranks = stable_rank(exchange_ids)
     chosen = _pick(account_ids, ranks, settings.per_account * settings.oversample)
-    wanted = pa.table(
-        {
-            "exchange_id": pa.array([exchange_ids[i] for i in chosen], pa.string()),
-            "rank": pa.array(ranks[chosen], pa.uint64()),
-        }
-    )
-    picked = ibis.memtable(wanted)
+    wanted = [exchange_ids[i] for i in chosen]
+    # Only the ids travel to the engine: Spark has no unsigned 64-bit type for the ranks.
+    picked = ibis.memtable(pa.table({"exchange_id": pa.array(wanted, pa.string())}))
     texts = con.to_pyarrow(
         exchanges.join(picked, "exchange_id").select(
-            "account_id",
-            "exchange_id",
-            "rank",
-            text=exchanges.prompt_text.substr(0, TEXT_CHARS),
+            "account_id", "exchange_id", text=exchanges.prompt_text.substr(0, TEXT_CHARS)
         )
     ).to_pandas()
+    rank_of = pd.Series(ranks[chosen], index=pd.Index(wanted, dtype=object), dtype=np.uint64)
+    texts.insert(2, "rank", rank_of.reindex(texts["exchange_id"]).to_numpy())
     texts = texts.sort_values(["account_id", "rank", "exchange_id"], kind="stable")
     texts["key"] = [prompt_key(t) for t in texts["text"]]
     texts = texts.drop_duplicates(["account_id", "key"], keep="first")
