@@ -101,6 +101,18 @@ def test_satellites_do_not_dilute_the_cluster_they_join() -> None:
     assert kept.score > diluted.score and kept.verdict == "distillation"
 
 
+def test_a_release_pivot_only_adds_to_a_case_another_family_opened() -> None:
+    faint = {"drift": 0.5, "coordination": 0.3, "behaviour": 0.25, "template": 0.2}
+    opened = {**faint, "behaviour": 0.6}
+    without_drift = {k: v for k, v in faint.items() if k != "drift"}
+    assert calibrated_score(faint, CONFIG) == calibrated_score(without_drift, CONFIG)
+    assert calibrated_score(opened, CONFIG) > calibrated_score(
+        {k: v for k, v in opened.items() if k != "drift"}, CONFIG
+    )
+    with pytest.raises(ValueError, match="corroborating_families"):
+        ScoringConfig(corroborating_families=("hunch",))
+
+
 def test_invalid_configuration_is_rejected_with_the_field_named() -> None:
     with pytest.raises(ValueError, match=r"family_weights\.behaviour"):
         ScoringConfig(family_weights={"behaviour": 1.5})

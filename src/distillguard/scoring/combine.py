@@ -8,6 +8,8 @@ How a score is made (and why):
 2. **Across families**, each family's strength is scaled by its weight and combined by
    noisy-or again.  Weights say how much a family alone should move the score; no family's
    weight reaches the `distillation` threshold alone.
+   Families listed as *corroborating* (drift, by default) count only when another family is
+   at or above the floor.
 3. **Calibration**: the combined value is passed through a logistic curve whose midpoint and
    slope are configuration (fitted on development seeds of the simulator), so that a score
    reads as a risk, not as an arbitrary sum.
@@ -22,9 +24,9 @@ How a score is made (and why):
    stage); when the cluster is condemned, each member also inherits the cluster's pooled
    family strengths, scaled by the square root of its attachment (a member with half the
    ties of a fully attached one inherits 71%: being in a condemned campaign at all is
-   already strong evidence; fitted on development seeds).  Individually quiet accounts that are solidly part
-   of a campaign are condemned together with it; one placed there on a single weak tie is
-   only put up for review.
+   already strong evidence; fitted on development seeds).  Individually quiet accounts that
+   are solidly part of a campaign are condemned together with it; one placed there on a
+   single weak tie is only put up for review.
 """
 
 from __future__ import annotations
@@ -70,11 +72,22 @@ class ScoringConfig:
     min_families: int = 2
     family_floor: float = 0.35
     max_reasons: int = 6
+    corroborating_families: tuple[str, ...] = ("drift",)
+    """Families that only add to a case another family has opened (one at or above the
+    floor): moving to a new model within hours is what eager customers and benchmark teams
+    do too, so on its own, or beside a few faint signals, it must not put anyone up for
+    review."""
 
     def __post_init__(self) -> None:
         unknown = set(self.family_weights) - set(FAMILIES)
         if unknown:
             raise ValueError(f"scoring.family_weights: unknown families {sorted(unknown)}")
+        object.__setattr__(self, "corroborating_families", tuple(self.corroborating_families))
+        unknown = set(self.corroborating_families) - set(FAMILIES)
+        if unknown:
+            raise ValueError(
+                f"scoring.corroborating_families: unknown families {sorted(unknown)}"
+            )
         for name, weight in self.family_weights.items():
             if not 0.0 <= weight <= 1.0:
                 raise ValueError(f"scoring.family_weights.{name}: {weight} is outside [0, 1]")
@@ -105,7 +118,16 @@ def family_strengths(evidence: Iterable[Evidence]) -> dict[str, float]:
 
 def calibrated_score(families: Mapping[str, float], config: ScoringConfig) -> float:
     """Weighted noisy-or across families, then the logistic calibration, in [0, 1]."""
-    raw = noisy_or(config.family_weights.get(f, 0.0) * s for f, s in families.items())
+    opened = any(
+        s >= config.family_floor
+        for f, s in families.items()
+        if f not in config.corroborating_families
+    )
+    raw = noisy_or(
+        config.family_weights.get(f, 0.0) * s
+        for f, s in families.items()
+        if opened or f not in config.corroborating_families
+    )
     if raw <= 0.0:
         return 0.0
     logit = config.calibration_slope * (raw - config.calibration_midpoint)
