@@ -139,8 +139,8 @@ def test_sample_is_bounded_and_distinct(store: Any) -> None:
 
 def test_sweep_fires_on_sweeper_and_fleet_not_on_chat(store: Any) -> None:
     found = _by_subject(sweep.detect(_context(store)))
-    assert found[SWEEPER].strength > 0.1
-    assert found["c-fleet"].strength > 0.15
+    assert found[SWEEPER].strength > sweep.Settings().emit_above
+    assert found["c-fleet"].strength > found[SWEEPER].strength  # a fleet is capped higher
     assert found["c-fleet"].subject_kind == "cluster"
     assert not any(subject in found for subject in CHAT)
 
@@ -153,13 +153,14 @@ def test_distribution_test_fires_on_fleet_not_on_chat(store: Any) -> None:
     # A broad single sweep is less unusual, account for account, than a customer who keeps
     # to ten themes: the per-account test calibrates against the population and stays
     # quiet; the fleet, tested as one sample with a permutation test, is flagged.
-    assert found["c-fleet"].strength > 0.15
+    assert found["c-fleet"].strength > distribution.Settings().emit_above
     assert found["c-fleet"].details["pvalue"] <= 0.003 + 1e-9
     assert not any(subject in found for subject in CHAT)
 
 
 def test_capability_tags_describe_the_sweeper(store: Any) -> None:
-    found = _by_subject(capability_tags.detect(_context(store)))
+    # Weak by design (cap 0.15): shown here with every strength emitted.
+    found = _by_subject(capability_tags.detect(_context(store, {"DG-301": {"emit_above": 0.0}})))
     assert SWEEPER in found
     assert found[SWEEPER].details["harvestable_share"] > 0.7
     assert not any(subject in found for subject in CHAT)

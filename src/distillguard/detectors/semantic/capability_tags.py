@@ -76,7 +76,7 @@ class Settings:
     full_count: float = 300.0
     cap: float = 0.15
     fleet_cap: int = 512
-    emit_above: float = 0.02
+    emit_above: float = 0.05
 
     def __post_init__(self) -> None:
         check_range(INFO.id, "share", self.min_share, self.full_share)

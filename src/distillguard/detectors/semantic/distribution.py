@@ -85,8 +85,8 @@ class Settings:
     alpha: float = 0.003
     min_prompts: int = 16
     population_z: float = 3.0
-    min_ratio: float = 1.0
-    full_ratio: float = 2.5
+    min_ratio: float = 2.0
+    full_ratio: float = 5.0
     min_harvest: float = 0.5
     full_harvest: float = 0.9
     account_cap: float = 0.3
@@ -96,7 +96,7 @@ class Settings:
     fleet_cap: int = 256
     permutations: int = 400
     null_draws: int = 300
-    emit_above: float = 0.02
+    emit_above: float = 0.05
 
     def __post_init__(self) -> None:
         check_range(INFO.id, "ratio", self.min_ratio, self.full_ratio)

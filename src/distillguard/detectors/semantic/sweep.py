@@ -90,12 +90,12 @@ class Settings:
     full_spread: float = 0.65
     min_harvest: float = 0.5
     full_harvest: float = 0.9
-    account_cap: float = 0.25
+    account_cap: float = 0.15
     fleet_cap_strength: float = 0.6
     min_diversity: float = 0.2
     full_diversity: float = 0.6
     fleet_cap: int = 512
-    emit_above: float = 0.02
+    emit_above: float = 0.05
 
     def __post_init__(self) -> None:
         check_range(INFO.id, "distinct", self.min_distinct, self.full_distinct)
