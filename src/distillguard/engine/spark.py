@@ -76,10 +76,25 @@ class SparkSettings:
             "spark.sql.warehouse.dir": str(scratch / "warehouse"),
             "spark.local.dir": str(scratch / "tmp"),
         }
+        java = [f"-Dlog4j2.configurationFile={scratch / 'log4j2.properties'}"]
         if self.small_input:
-            options["spark.driver.extraJavaOptions"] = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
+            java += ["-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC"]
             options["spark.sql.codegen.wholeStage"] = "false"
+        options["spark.driver.extraJavaOptions"] = " ".join(java)
         return options
+
+
+QUIET_LOG4J = """\
+rootLogger.level = error
+rootLogger.appenderRef.stderr.ref = stderr
+appender.console.type = Console
+appender.console.name = stderr
+appender.console.target = SYSTEM_ERR
+appender.console.layout.type = PatternLayout
+appender.console.layout.pattern = %d{HH:mm:ss} %p %c{1}: %m%n
+"""
+"""Spark's own logging at ERROR from the first line (its default profile starts at WARN and
+announces itself); written into the session's scratch folder."""
 
 
 def require_spark() -> None:
@@ -105,6 +120,9 @@ def spark_session(settings: SparkSettings, scratch: Path) -> SparkSession:
     # Workers must import distillguard from the same environment as the driver.
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    scratch.mkdir(parents=True, exist_ok=True)
+    (scratch / "log4j2.properties").write_text(QUIET_LOG4J, encoding="utf-8")
     logging.getLogger("py4j").setLevel(logging.ERROR)
     builder: Any = SparkSession.builder.master(settings.master).appName(settings.app_name)
     for key, value in settings.options(scratch).items():
