@@ -1,0 +1,34 @@
+"""Worker processes and the pair cache give the same features as one process without them."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+from test_features_batch import _exchanges
+
+from distillguard.engine.store import append_arrow, open_store
+from distillguard.features.exchange_features import (
+    INPUT_COLUMNS,
+    compute_exchange_features,
+    features_for_batch,
+)
+from distillguard.features.pair_cache import PairCache
+
+
+def _featured(workers: int) -> pa.Table:
+    con = open_store(None)
+    append_arrow(con, "exchanges", _exchanges())
+    assert compute_exchange_features(con, batch_rows=4, progress=False, workers=workers) == 21
+    return con.table("exchange_features").to_pyarrow().sort_by("exchange_id")
+
+
+def test_two_workers_give_the_same_table_as_one_process() -> None:
+    assert _featured(2).equals(_featured(1))
+
+
+def test_a_warm_cache_gives_the_same_batch_as_none() -> None:
+    batch = _exchanges().select(list(INPUT_COLUMNS)).to_batches()[0]
+    cache = PairCache(entries=3)  # small: entries are dropped and computed again
+    first = features_for_batch(batch, cache)
+    again = features_for_batch(batch, cache)
+    assert first.equals(features_for_batch(batch)) and again.equals(first)
+    assert cache.hits > 0 and len(cache) <= 3
