@@ -139,8 +139,11 @@ def test_sample_is_bounded_and_distinct(store: Any) -> None:
 
 def test_sweep_fires_on_sweeper_and_fleet_not_on_chat(store: Any) -> None:
     found = _by_subject(sweep.detect(_context(store)))
+    assert found["c-fleet"].strength > sweep.Settings().emit_above
+    assert SWEEPER not in found  # single-account sweeps are off by default (benchmark firms)
+    with_accounts = _context(store, {"DG-302": {"account_cap": 0.25}})
+    found = _by_subject(sweep.detect(with_accounts))
     assert found[SWEEPER].strength > sweep.Settings().emit_above
-    assert found["c-fleet"].strength > found[SWEEPER].strength  # a fleet is capped higher
     assert found["c-fleet"].subject_kind == "cluster"
     assert not any(subject in found for subject in CHAT)
 

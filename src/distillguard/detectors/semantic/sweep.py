@@ -20,8 +20,9 @@ Per subject (account, or fleet from the coordination stage), over its sampled pr
 
 Hard negatives and why the strength stays low for them: a benchmark company sweeps an eval
 set under its own name (one declared company: a fleet's strength is scaled by its identity
-diversity; a single account's cap is low), a labelling firm and an education cohort send
-many varied prompts (but a cohort's student sends few, and both repeat rubrics and themes).
+diversity; a single account's sweep gives no evidence by default, ``account_cap = 0``), a
+labelling firm and an education cohort send many varied prompts (but a cohort's student sends
+few, and both repeat rubrics and themes).
 Semantic evidence never condemns alone: scoring needs a second family.
 """
 
@@ -90,7 +91,9 @@ class Settings:
     full_spread: float = 0.65
     min_harvest: float = 0.5
     full_harvest: float = 0.9
-    account_cap: float = 0.15
+    account_cap: float = 0.0
+    """Off by default: on the development seeds single-account sweeps were benchmark companies
+    (up to 0.16 at a 0.25 cap) more than campaign accounts (up to 0.07); fleets are judged."""
     fleet_cap_strength: float = 0.6
     min_diversity: float = 0.2
     full_diversity: float = 0.6
