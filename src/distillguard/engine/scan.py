@@ -210,7 +210,8 @@ def _scan(
         "distillguard": __version__,
         "contract_version": CONTRACT_VERSION,
         "counts": {
-            "exchanges_read": report.read,
+            "exchanges_read": report.read_for("exchanges"),
+            "accounts_records_read": report.read_for("accounts"),
             "exchanges_loaded": report.loaded_into("exchanges"),
             "accounts_records_loaded": report.loaded_into("accounts"),
             "quarantined": report.quarantined,

@@ -6,6 +6,8 @@ on DuckDB by default and on PySpark or a warehouse when a user passes another ba
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 
 import ibis
@@ -39,6 +41,11 @@ def open_store(
     """
     con = ibis.duckdb.connect(str(path) if path is not None else ":memory:")
     con.raw_sql(f"SET memory_limit = '{memory_limit}'")
+    if path is None:
+        # An in-memory store spills beyond the limit; by default DuckDB would put that in
+        # ./.tmp of whatever directory the user ran from, shared by concurrent scans.
+        spill = Path(tempfile.gettempdir()) / f"distillguard-duckdb-{os.getpid()}-{id(con)}"
+        con.raw_sql(f"SET temp_directory = '{spill.as_posix()}'")
     if threads is not None:
         con.raw_sql(f"SET threads = {int(threads)}")
     existing = set(con.list_tables())

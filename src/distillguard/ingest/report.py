@@ -73,6 +73,14 @@ class IngestReport:
         """Records loaded into one table (``exchanges`` or ``accounts``)."""
         return self._total(table, "loaded")
 
+    def read_for(self, table: str) -> int:
+        """Records read from the files of one table."""
+        return self._total(table, "read")
+
+    def quarantined_for(self, table: str) -> int:
+        """Records of one table's files that went to quarantine."""
+        return self._total(table, "quarantined")
+
     @property
     def reasons(self) -> Counter[str]:
         """Quarantine reasons over all files, as ``field: kind`` keys."""
