@@ -37,7 +37,11 @@ from distillguard.features.exchange_features import compute_exchange_features
 from distillguard.ingest import ingest_files
 from distillguard.sim.writer import simulate
 
-pytestmark = pytest.mark.slow
+pytestmark = [
+    pytest.mark.slow,
+    # pyspark 4.0 calls pandas' astype(copy=False), deprecated in pandas 3: noise, not ours.
+    pytest.mark.filterwarnings("ignore:The copy keyword is deprecated"),
+]
 
 RELATIVE = 1e-9
 ABSOLUTE = 1e-9
