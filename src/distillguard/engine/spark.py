@@ -80,6 +80,7 @@ class SparkSettings:
         if self.small_input:
             java += ["-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC"]
             options["spark.sql.codegen.wholeStage"] = "false"
+            options["spark.sql.shuffle.partitions"] = "2"
         options["spark.driver.extraJavaOptions"] = " ".join(java)
         return options
 
