@@ -22,7 +22,11 @@ Thresholds, with the false-positive target ``alpha`` (default 0.3% of benign win
 
 Strength grows with the ratio of the statistic to its threshold and, because a distribution
 that differs towards cooking recipes is no harvest, with the harvestable share of the
-sample (DG-301's tags).  Fleets are scaled by their identity diversity (one declared company
+sample (DG-301's tags), and with its spread (mean pairwise cosine distance, 0.5 → 0.6): a
+sample that differs because it sits in one narrow corner — one application's template, run
+in bulk — is a product's traffic, not a sweep over a task pool (on dev seed 2 of
+`reported-2026` an indie-automation fleet otherwise tipped one member into `review`).
+Fleets are scaled by their identity diversity (one declared company
 testing its own use is not a hydra).
 """
 
@@ -62,6 +66,7 @@ from distillguard.detectors.semantic.subjects import (
     tag_mix,
     who,
 )
+from distillguard.detectors.semantic.sweep import sample_stats
 
 INFO = DetectorInfo(
     id="DG-303",
@@ -89,6 +94,8 @@ class Settings:
     full_ratio: float = 5.0
     min_harvest: float = 0.5
     full_harvest: float = 0.9
+    min_spread: float = 0.5
+    full_spread: float = 0.6
     account_cap: float = 0.3
     fleet_cap_strength: float = 0.35
     min_diversity: float = 0.2
@@ -101,6 +108,7 @@ class Settings:
     def __post_init__(self) -> None:
         check_range(INFO.id, "ratio", self.min_ratio, self.full_ratio)
         check_range(INFO.id, "harvest", self.min_harvest, self.full_harvest)
+        check_range(INFO.id, "spread", self.min_spread, self.full_spread)
         check_range(INFO.id, "diversity", self.min_diversity, self.full_diversity)
         if self.population_z <= 0:
             raise ValueError(f"{INFO.id}: population_z must be positive")
@@ -122,6 +130,7 @@ class Tested:
     threshold: float
     pvalue: float | None
     harvest: float
+    spread: float
 
 
 def _tests(context: ScanContext, settings: Settings) -> list[Tested]:
@@ -134,6 +143,11 @@ def _tests(context: ScanContext, settings: Settings) -> list[Tested]:
     sigma = median_bandwidth(reference)
     null = NullTable(reference, sigma, alpha=settings.alpha, draws=settings.null_draws)
     subjects = [s for s in accounts(context) if len(s.rows) >= settings.min_prompts]
+
+    def _shape(subject: Subject) -> tuple[float, float]:
+        _, spread = sample_stats(vectors[subject.rows], 1.0)
+        return float(harvestable[subject.rows].mean()), spread
+
     fixed = Reference(reference, sigma)
     statistics = {s.subject: fixed.mmd2(vectors[s.rows]) for s in subjects}
     by_bucket: dict[int, list[float]] = defaultdict(list)
@@ -146,9 +160,7 @@ def _tests(context: ScanContext, settings: Settings) -> list[Tested]:
     for s in subjects:
         size = NullTable.bucket(len(s.rows))
         threshold = max(null.row(len(s.rows))[2], population[size], 1e-9)
-        out.append(
-            Tested(s, statistics[s.subject], threshold, None, float(harvestable[s.rows].mean()))
-        )
+        out.append(Tested(s, statistics[s.subject], threshold, None, *_shape(s)))
     for fleet in fleets(context, settings.fleet_cap):
         if len(fleet.rows) < settings.min_prompts:
             continue
@@ -156,9 +168,7 @@ def _tests(context: ScanContext, settings: Settings) -> list[Tested]:
             vectors[fleet.rows], reference, sigma, permutations=settings.permutations
         )
         threshold = max(null.row(len(fleet.rows))[2], 1e-9)
-        out.append(
-            Tested(fleet, statistic, threshold, pvalue, float(harvestable[fleet.rows].mean()))
-        )
+        out.append(Tested(fleet, statistic, threshold, pvalue, *_shape(fleet)))
     return out
 
 
@@ -181,6 +191,7 @@ def strength_of(test: Tested, settings: Settings) -> float:
         cap
         * float(ramp(ratio, settings.min_ratio, settings.full_ratio))
         * float(ramp(test.harvest, settings.min_harvest, settings.full_harvest))
+        * float(ramp(test.spread, settings.min_spread, settings.full_spread))
     )
 
 
@@ -213,6 +224,7 @@ def detect(context: ScanContext) -> list[Evidence]:
             "threshold": rounded(test.threshold),
             "pvalue": None if test.pvalue is None else rounded(test.pvalue),
             "harvestable_share": rounded(test.harvest),
+            "spread": rounded(test.spread),
         }
         evidence.append(make_evidence(INFO, subject, strength, summary, details))
     return evidence
