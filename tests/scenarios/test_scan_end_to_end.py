@@ -140,9 +140,7 @@ def test_daily_scans_with_a_store_read_only_new_data_and_keep_ids(
     store = tmp_path / "store.duckdb"
     accounts = [sim / "accounts.jsonl"]
     config = ScanConfig()
-    run_scan(
-        [day1], accounts, tmp_path / "out1", config=config, store_path=store, progress=False
-    )
+    run_scan([day1], accounts, tmp_path / "out1", config=config, store_path=store, progress=False)
     second = run_scan(
         [day2], accounts, tmp_path / "out2", config=config, store_path=store, progress=False
     )

@@ -56,9 +56,7 @@ def cluster_activity(
     x = con.table("exchanges").select("account_id", "ts", "model")
     joined = x.join(members, x.account_id == members.member_id)
     hourly = joined.mutate(hour=joined.ts.truncate("h"))
-    traffic = (
-        hourly.group_by(["cluster_id", "hour", "model"]).aggregate(n=hourly.count()).execute()
-    )
+    traffic = hourly.group_by(["cluster_id", "hour", "model"]).aggregate(n=hourly.count()).execute()
     mix = pd.DataFrame(columns=["cluster_id", "capability", "n"])
     if "exchange_features" in con.list_tables():
         f = con.table("exchange_features").select("account_id", "capability")

@@ -85,9 +85,7 @@ class ScoringConfig:
         object.__setattr__(self, "corroborating_families", tuple(self.corroborating_families))
         unknown = set(self.corroborating_families) - set(FAMILIES)
         if unknown:
-            raise ValueError(
-                f"scoring.corroborating_families: unknown families {sorted(unknown)}"
-            )
+            raise ValueError(f"scoring.corroborating_families: unknown families {sorted(unknown)}")
         for name, weight in self.family_weights.items():
             if not 0.0 <= weight <= 1.0:
                 raise ValueError(f"scoring.family_weights.{name}: {weight} is outside [0, 1]")
