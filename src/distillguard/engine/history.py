@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime
 
+import ibis
 import pyarrow as pa
 from ibis.backends.duckdb import Backend as DuckDBBackend
 
@@ -54,11 +55,8 @@ class PriorVerdict:
 
 
 def _ensure(con: DuckDBBackend) -> None:
-    con.con.execute(
-        f"CREATE TABLE IF NOT EXISTS {TABLE} (data_until TIMESTAMPTZ NOT NULL, "
-        "account_id VARCHAR NOT NULL, verdict VARCHAR NOT NULL, score DOUBLE NOT NULL, "
-        "cluster_id VARCHAR)"
-    )
+    if TABLE not in con.list_tables():
+        con.create_table(TABLE, schema=ibis.schema(SCHEMA))
 
 
 def data_until(con: DuckDBBackend) -> datetime | None:
@@ -71,7 +69,7 @@ def prior_distillation(con: DuckDBBackend, before: datetime) -> dict[str, PriorV
     """Accounts judged `distillation` by an earlier scan (data older than ``before``)."""
     _ensure(con)
     rows = con.con.execute(
-        f"SELECT account_id, arg_max(data_until, data_until), arg_max(score, data_until), "
+        f"SELECT account_id, max(data_until), arg_max(score, data_until), "
         f"arg_max(cluster_id, data_until) FROM {TABLE} "
         "WHERE verdict = 'distillation' AND data_until < ? GROUP BY account_id",
         [before],

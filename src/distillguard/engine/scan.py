@@ -115,8 +115,7 @@ def _scan(
     resources: ExitStack,
 ) -> ScanOutcome:
     from distillguard.detectors.drift.inheritance import inheritance
-    from distillguard.detectors.drift.release_pivot import cluster_pivot
-    from distillguard.detectors.drift.releases import detect_releases
+    from distillguard.detectors.drift.release_pivot import cluster_pivot, scan_releases
     from distillguard.engine import history
     from distillguard.ingest import ingest_files
     from distillguard.report.activity import cluster_activity
@@ -201,7 +200,7 @@ def _scan(
         activity = cluster_activity(
             backend.con,
             cluster_results,
-            [(r.model, r.first_seen) for r in detect_releases(context)],
+            [(r.model, r.first_seen) for r in scan_releases(context)],
         )
     verdicts: dict[str, int] = {}
     for result in account_results:

@@ -77,7 +77,7 @@ def _timeline(rows: pd.DataFrame) -> dict[str, Any]:
     hours = pd.to_datetime(rows["hour"], utc=True)
     start = hours.min().floor(f"{BUCKET_HOURS}h")
     index = ((hours - start).dt.total_seconds() // (3600 * BUCKET_HOURS)).astype(int)
-    totals = rows.groupby("model")["n"].sum().sort_values(ascending=False, kind="stable")
+    totals = rows.groupby("model")["n"].sum()
     ranked = sorted(totals.index, key=lambda m: (-int(totals[m]), str(m)))
     shown = [str(m) for m in ranked[:MODELS_SHOWN]]
     names = shown + (["other"] if len(ranked) > MODELS_SHOWN else [])

@@ -193,10 +193,27 @@ def _strongest_per_subject(evidence: list[Evidence]) -> list[Evidence]:
     return [best[subject] for subject in sorted(best)]
 
 
+RELEASES_FRAME = "drift.releases"
+
+
+def scan_releases(context: ScanContext) -> list[Release]:
+    """The releases this scan judges pivots against (DG-501's rules), found once per scan
+    and shared by the account and cluster pivots and the report."""
+
+    def build(ctx: ScanContext) -> pd.DataFrame:
+        settings = load_settings(Settings, INFO.id, ctx.settings(INFO.id))
+        frame = pd.DataFrame()
+        frame.attrs["releases"] = detect_releases(ctx, settings.release_rules())
+        return frame
+
+    releases: list[Release] = context.frame(RELEASES_FRAME, build).attrs["releases"]
+    return releases
+
+
 def _pivots(context: ScanContext, exchanges: ir.Table, subject_kind: str) -> list[Evidence]:
     settings = load_settings(Settings, INFO.id, context.settings(INFO.id))
     evidence: list[Evidence] = []
-    for release in detect_releases(context, settings.release_rules()):
+    for release in scan_releases(context):
         frame = context.con.to_pandas(pivot_table(exchanges, release))
         evidence.extend(_evidence_for(frame, release, settings, subject_kind))
     return _strongest_per_subject(evidence)
