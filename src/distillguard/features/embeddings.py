@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 from importlib.abc import Traversable
+from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -102,19 +103,24 @@ class StaticEmbedder:
         for start in range(0, len(texts), BATCH):
             chunk = [t[:MAX_CHARS] for t in texts[start : start + BATCH]]
             encodings = self.tokenizer.encode_batch_fast(chunk, add_special_tokens=False)
-            ids = [[t for t in e.ids if t != self.unk] for e in encodings]
-            lengths = np.fromiter((len(i) for i in ids), dtype=np.int64, count=len(ids))
-            flat = np.fromiter(
-                (t for i in ids for t in i), dtype=np.int64, count=int(lengths.sum())
+            token_lists = [e.ids for e in encodings]
+            counts = np.fromiter(map(len, token_lists), dtype=np.int64, count=len(token_lists))
+            every = np.fromiter(
+                chain.from_iterable(token_lists), dtype=np.int64, count=int(counts.sum())
             )
-            means = np.zeros((len(ids), self.dim), dtype=np.float32)
+            # Unknown tokens carry no meaning: drop them, and count each text's known ones.
+            known = every != self.unk
+            flat = every[known]
+            text_of = np.repeat(np.arange(len(token_lists)), counts)
+            lengths = np.bincount(text_of[known], minlength=len(token_lists)).astype(np.int64)
+            means = np.zeros((len(token_lists), self.dim), dtype=np.float32)
             filled = lengths > 0
             if filled.any():
                 # Tokens come grouped by text, so one reduceat sums every text's vectors.
                 starts = (np.cumsum(lengths) - lengths)[filled]
                 sums = np.add.reduceat(self.table[flat], starts, axis=0)
                 means[filled] = sums / lengths[filled, None].astype(np.float32)
-            out[start : start + len(ids)] = means
+            out[start : start + len(token_lists)] = means
         if self.normalize:
             norms = np.linalg.norm(out, axis=1, keepdims=True)
             out = np.divide(out, norms, out=np.zeros_like(out), where=norms > 0)

@@ -50,7 +50,7 @@ TEXT_CHARS = 1_000
 """Characters of each prompt read from the store (the embedder reads at most 256 tokens)."""
 
 _DIGITS = re.compile(r"\d+")
-_SPACE = re.compile(r"\s+")
+_ASCII_DIGITS = b"0123456789"
 
 FloatArray = npt.NDArray[np.float32]
 
@@ -95,9 +95,17 @@ def stable_rank(ids: list[str]) -> npt.NDArray[np.uint64]:
 
 
 def prompt_key(text: str) -> int:
-    """Hash of a light normal form: repeats differing only in case, spacing or numbers match."""
-    light = _SPACE.sub(" ", _DIGITS.sub("0", text.casefold())).strip()
-    return int(xxhash.xxh64_intdigest(light.encode("utf-8")))
+    """Hash of a light normal form: repeats differing only in case, spacing or numbers match.
+
+    The form is the casefolded text without its digits, words joined by one space; ASCII
+    text (most prompts) goes through ``bytes`` methods, many times faster than a regex pass.
+    """
+    folded = text.casefold()
+    if folded.isascii():
+        light = b" ".join(folded.encode("ascii").translate(None, _ASCII_DIGITS).split())
+    else:
+        light = " ".join(_DIGITS.sub("", folded).split()).encode("utf-8")
+    return int(xxhash.xxh64_intdigest(light))
 
 
 def _pick(
