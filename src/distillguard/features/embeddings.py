@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import scipy.sparse as sp
 
 MODEL_FOLDER = "static_embedder"
 MODEL_FORMAT = 1
@@ -108,18 +109,19 @@ class StaticEmbedder:
             every = np.fromiter(
                 chain.from_iterable(token_lists), dtype=np.int64, count=int(counts.sum())
             )
-            # Unknown tokens carry no meaning: drop them, and count each text's known ones.
-            known = every != self.unk
-            flat = every[known]
-            text_of = np.repeat(np.arange(len(token_lists)), counts)
-            lengths = np.bincount(text_of[known], minlength=len(token_lists)).astype(np.int64)
-            means = np.zeros((len(token_lists), self.dim), dtype=np.float32)
-            filled = lengths > 0
-            if filled.any():
-                # Tokens come grouped by text, so one reduceat sums every text's vectors.
-                starts = (np.cumsum(lengths) - lengths)[filled]
-                sums = np.add.reduceat(self.table[flat], starts, axis=0)
-                means[filled] = sums / lengths[filled, None].astype(np.float32)
+            # Unknown tokens carry no meaning: they are left out of the sum and the count.
+            known = (every != self.unk).astype(np.float32)
+            rows = len(token_lists)
+            # One sparse (texts × vocabulary) count matrix times the table sums each text's
+            # token vectors without gathering a (tokens × dim) array first.
+            counts_matrix = sp.csr_matrix(
+                (known, every, np.r_[0, np.cumsum(counts)]), shape=(rows, len(self.table))
+            )
+            sums = np.asarray(counts_matrix @ self.table, dtype=np.float32)
+            lengths = np.asarray(counts_matrix.sum(axis=1), dtype=np.float32).reshape(rows)
+            means = np.divide(
+                sums, lengths[:, None], out=np.zeros_like(sums), where=lengths[:, None] > 0
+            )
             out[start : start + len(token_lists)] = means
         if self.normalize:
             norms = np.linalg.norm(out, axis=1, keepdims=True)

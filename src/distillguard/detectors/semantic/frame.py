@@ -32,6 +32,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import xxhash
 from ibis import _
 
@@ -136,10 +137,13 @@ def _build(context: ScanContext) -> pd.DataFrame:
     con = context.con
     exchanges = con.table("exchanges")
     ids = con.to_pyarrow(exchanges.select("account_id", "exchange_id"))
-    account_ids = np.asarray(ids.column("account_id").to_pylist(), dtype=object)
+    # Integer codes group the rows as the ids would, and sort far faster than strings.
+    account_codes = np.asarray(
+        pc.dictionary_encode(ids.column("account_id").combine_chunks()).indices, dtype=np.int64
+    )
     exchange_ids = ids.column("exchange_id").to_pylist()
     ranks = stable_rank(exchange_ids)
-    chosen = _pick(account_ids, ranks, settings.per_account * settings.oversample)
+    chosen = _pick(account_codes, ranks, settings.per_account * settings.oversample)
     wanted = [exchange_ids[i] for i in chosen]
     # Only the ids travel to the engine: Spark has no unsigned 64-bit type for the ranks.
     picked = ibis.memtable(pa.table({"exchange_id": pa.array(wanted, pa.string())}))
@@ -151,7 +155,7 @@ def _build(context: ScanContext) -> pd.DataFrame:
     rank_of = pd.Series(ranks[chosen], index=pd.Index(wanted, dtype=object), dtype=np.uint64)
     texts.insert(2, "rank", rank_of.reindex(texts["exchange_id"]).to_numpy())
     texts = texts.sort_values(["account_id", "rank", "exchange_id"], kind="stable")
-    texts["key"] = [prompt_key(t) for t in texts["text"]]
+    texts["key"] = [prompt_key(t) for t in texts["text"].tolist()]
     texts = texts.drop_duplicates(["account_id", "key"], keep="first")
     texts = texts.groupby("account_id", sort=True).head(settings.per_account)
     texts = texts.reset_index(drop=True)
