@@ -1,4 +1,4 @@
-"""The normal form's fast paths give exactly the documented regex rules' result.
+"""Text fast paths (normal form, words, instruction density) give the regex rules' result.
 
 The normal form is part of the shared fingerprint spec (docs/intel.md), so the faster
 ``normalize`` must agree with the rules as first written, character for character, on any
@@ -13,6 +13,8 @@ import unicodedata
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from distillguard.features.minhash import ascii_words
+from distillguard.features.templates import INSTRUCTION_WORDS, INSTRUCTION_ZH, instruction_density
 from distillguard.features.text import ZERO_WIDTH, normalize
 
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
@@ -84,3 +86,32 @@ def test_normalize_matches_the_regex_rules_on_any_text(text: str) -> None:
 @settings(max_examples=400, deadline=None)
 def test_normalize_matches_the_regex_rules_on_ascii(text: str) -> None:
     assert normalize(text) == reference_normalize(text)
+
+
+@given(st.text(alphabet=st.characters(max_codepoint=127), max_size=300))
+@settings(max_examples=400, deadline=None)
+def test_ascii_words_are_the_regex_words(text: str) -> None:
+    assert ascii_words(text) == re.findall(r"\w+", text)
+
+
+def _reference_density(line: str) -> float:
+    words = re.findall(r"[^\W\d_]+", line)
+    han = len(re.findall(r"[\u3400-\u9fff]", line))
+    hits = sum(1 for w in words if w in INSTRUCTION_WORDS)
+    if han:
+        hits += 2 * len(INSTRUCTION_ZH.findall(line))
+        total = len(words) - sum(1 for w in words if re.match(r"[\u3400-\u9fff]", w)) + han
+    else:
+        total = len(words)
+    return hits / total if total else 0.0
+
+
+@given(
+    st.lists(st.sampled_from([*sorted(INSTRUCTION_WORDS)[:40], "x1", "a_b", "中文", "步骤"])).map(
+        lambda ws: " ".join(ws)
+    )
+    | st.text(max_size=120)
+)
+@settings(max_examples=400, deadline=None)
+def test_instruction_density_is_the_regex_density(line: str) -> None:
+    assert instruction_density(line) == _reference_density(line)

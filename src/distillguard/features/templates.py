@@ -49,6 +49,10 @@ _LABEL = re.compile(
     re.S,
 )
 _WORD = re.compile(r"[^\W\d_]+")
+_ASCII_LETTER_BYTES = bytes(
+    c if chr(c).isascii() and chr(c).isalpha() else ord(" ") for c in range(256)
+)
+"""Byte table keeping ASCII letters (what ``[^\\W\\d_]`` matches in ASCII), blanking the rest."""
 _HAN = re.compile(r"[\u3400-\u9fff]")
 
 INSTRUCTION_WORDS = frozenset(
@@ -228,6 +232,11 @@ def mask(normal: str) -> str:
 
 def instruction_density(line: str) -> float:
     """Share of a line's words (Han characters count in pairs) that are instruction words."""
+    if line.isascii():
+        # ASCII: letter runs by one byte translation, and no Han character (same result).
+        words = line.encode("ascii").translate(_ASCII_LETTER_BYTES).decode("ascii").split()
+        total = len(words)
+        return sum(map(INSTRUCTION_WORDS.__contains__, words)) / total if total else 0.0
     words = _WORD.findall(line)
     han = len(_HAN.findall(line))
     hits = sum(1 for w in words if w in INSTRUCTION_WORDS)
