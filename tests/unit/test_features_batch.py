@@ -7,7 +7,12 @@ from datetime import UTC, datetime
 import pyarrow as pa
 
 from distillguard.engine.store import append_arrow, open_store
-from distillguard.features.exchange_features import compute_exchange_features, features_for_batch
+from distillguard.features.exchange_features import (
+    INPUT_COLUMNS,
+    compute_exchange_features,
+    features_for_batch,
+    flag_sql,
+)
 from distillguard.schema import EXCHANGE_FEATURE_SCHEMA, EXCHANGE_SCHEMA
 
 WRAPPER = "Think step by step and write out your complete reasoning before the final answer."
@@ -109,3 +114,16 @@ def test_compute_features_streams_the_store_and_only_adds_new_exchanges() -> Non
     table = con.table("exchange_features").to_pyarrow()
     assert table.num_rows == 42
     assert len(set(table.column("exchange_id").to_pylist())) == 42
+
+
+def test_flags_computed_by_the_store_give_the_same_features_as_the_messages() -> None:
+    con = open_store(None)
+    append_arrow(con, "exchanges", _exchanges())
+    plain = ", ".join(name for name in INPUT_COLUMNS)
+    flagged = ", ".join(name for name in INPUT_COLUMNS if name != "messages") + ", " + flag_sql()
+    from_messages = con.con.execute(f"SELECT {plain} FROM exchanges").arrow().read_all()
+    from_flags = con.con.execute(f"SELECT {flagged} FROM exchanges").arrow().read_all()
+    first = features_for_batch(from_messages.combine_chunks().to_batches()[0])
+    second = features_for_batch(from_flags.combine_chunks().to_batches()[0])
+    assert first.equals(second)
+    assert "vision" in first.column("capability").to_pylist()

@@ -68,6 +68,36 @@ def _part_flag(messages: pa.ChunkedArray | pa.Array, *needles: str) -> np.ndarra
     return flag
 
 
+IMAGE_MARKERS = ('"type":"image"',)
+TOOL_MARKERS = ('"type":"tool_call"', '"type":"tool_result"', '"role":"tool"')
+"""Part markers in the canonical messages JSON (compact, so the spelling is fixed)."""
+FLAG_COLUMNS = ("has_image", "has_tool_parts")
+"""What :func:`flag_sql` computes in the store, so the messages need not leave it."""
+
+
+def flag_sql(column: str = "messages") -> str:
+    """SQL for :data:`FLAG_COLUMNS` from the messages JSON (DuckDB's ``contains``)."""
+
+    def any_of(markers: tuple[str, ...]) -> str:
+        return " OR ".join(f"contains({column}, '{marker}')" for marker in markers)
+
+    return f"coalesce({any_of(IMAGE_MARKERS)}, false) AS has_image, " + (
+        f"coalesce({any_of(TOOL_MARKERS)}, false) AS has_tool_parts"
+    )
+
+
+def _message_flags(batch: pa.RecordBatch) -> tuple[np.ndarray, np.ndarray]:
+    """(image part, tool part) per row: computed by the store when it sent them, else from
+    the messages column (the Spark path and small inputs)."""
+    if "has_image" in batch.schema.names:
+        return (
+            np.asarray(batch.column("has_image"), dtype=bool),
+            np.asarray(batch.column("has_tool_parts"), dtype=bool),
+        )
+    messages = batch.column("messages")
+    return _part_flag(messages, *IMAGE_MARKERS), _part_flag(messages, *TOOL_MARKERS)
+
+
 def _compute_pairs(pairs: list[tuple[str, str]]) -> list[PairFeatures]:
     """The text work for distinct pairs: normal form, fingerprints, MinHash, classifier."""
     systems: dict[str, str] = {}
@@ -116,7 +146,8 @@ def _pair_features(pairs: list[tuple[str, str]], cache: PairCache | None) -> lis
 
 
 def features_for_batch(batch: pa.RecordBatch, cache: PairCache | None = None) -> pa.RecordBatch:
-    """Features of one batch of exchanges (columns :data:`INPUT_COLUMNS`).
+    """Features of one batch of exchanges (columns :data:`INPUT_COLUMNS`, or with
+    :data:`FLAG_COLUMNS` from :func:`flag_sql` in place of ``messages``).
 
     ``cache`` keeps pairs' features across the batches one process handles (same values,
     less work); without it every batch starts from nothing, as under Spark.
@@ -140,9 +171,7 @@ def features_for_batch(batch: pa.RecordBatch, cache: PairCache | None = None) ->
     take = np.asarray(index, dtype=np.int64)
     hashes = np.asarray(ids, dtype=np.int64).reshape(len(pairs), 3)[take]
     row_signals = signals[take] if len(pairs) else np.zeros((0, 5), dtype=np.float32)
-    messages = batch.column("messages")
-    image = _part_flag(messages, '"type":"image"')
-    tool_parts = _part_flag(messages, '"type":"tool_call"', '"type":"tool_result"', '"role":"tool"')
+    image, tool_parts = _message_flags(batch)
     tool_counts = pc.fill_null(pc.list_value_length(batch.column("tool_names")), 0)
     tools = tool_parts | (np.asarray(tool_counts) > 0)
     capability = tag_capabilities(
@@ -196,7 +225,10 @@ def compute_exchange_features(
     """
     if TABLE not in con.list_tables():
         con.create_table(TABLE, schema=ibis.schema(EXCHANGE_FEATURE_SCHEMA))
-    columns = ", ".join(f"e.{name}" for name in INPUT_COLUMNS)
+    # The store turns the messages JSON into the two flags the features need, so each row
+    # ships a few bytes to the workers instead of its whole conversation.
+    columns = ", ".join(f"e.{name}" for name in INPUT_COLUMNS if name != "messages")
+    columns += ", " + flag_sql("e.messages")
     pending = f"FROM exchanges e ANTI JOIN {TABLE} f ON f.exchange_id = e.exchange_id"
     todo = int(con.con.execute(f"SELECT count(*) {pending}").fetchone()[0])
     reader = con.con.cursor().execute(f"SELECT {columns} {pending}").to_arrow_reader(batch_rows)
