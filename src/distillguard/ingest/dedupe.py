@@ -5,12 +5,13 @@ DuckDB ``hash()`` of each id, in a few sorted numpy arrays merged as they grow (
 log-structured set: lookups are a handful of ``searchsorted`` calls, inserts amortise to
 O(log n) per id).  A hash hit is only a candidate: candidates are confirmed exactly
 against the ids in the store with one semi-join per batch, so a 64-bit collision can
-never quarantine a good record.  Loaded batches are appended to the store before the
-next batch is checked, so the store holds every id kept so far.
+never quarantine a good record.  Kept rows held back for a larger append are written
+before that semi-join (``before_lookup``), so the store then holds every id kept so far.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -24,8 +25,17 @@ _VIEW = "dg_ingest_ids"
 class SeenIds:
     """Remembers the ids of one column of one store table (e.g. exchanges.exchange_id)."""
 
-    def __init__(self, duck: Any, table: str, column: str) -> None:
+    def __init__(
+        self,
+        duck: Any,
+        table: str,
+        column: str,
+        before_lookup: Callable[[], None] = lambda: None,
+    ) -> None:
+        """``before_lookup`` runs before ids are confirmed against the store: a caller
+        that holds kept rows back to append them in larger batches writes them there."""
         self._duck = duck
+        self._before_lookup = before_lookup
         self._table = table
         self._column = column
         self._levels: list[Hashes] = []
@@ -54,6 +64,7 @@ class SeenIds:
         if candidates.any():
             positions: list[int] = np.flatnonzero(candidates).tolist()
             suspects = [ids[i] for i in positions if not flags[i]]
+            self._before_lookup()
             confirmed = self._in_store(suspects)
             for position in positions:
                 if ids[position] in confirmed:
