@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -131,17 +131,28 @@ class SignalModel:
     config: dict[str, Any]
     vectorizers: dict[str, Any]
 
+    @cached_property
+    def feature_weights(self) -> npt.NDArray[np.float32]:
+        """(features × signals): the coefficients laid out one feature to a row."""
+        return np.ascontiguousarray(self.coef.T, dtype=np.float32)
+
     def predict(self, texts: list[str]) -> npt.NDArray[np.float32]:
         """(texts × signals) probabilities in [0, 1]; one vectorisation for the whole batch."""
         if not texts:
             return np.zeros((0, len(SIGNALS)), dtype=np.float32)
-        totals = np.zeros(len(texts), dtype=np.float64)
-        sums = np.zeros((len(texts), len(SIGNALS)), dtype=np.float64)
+        rows = len(texts)
+        totals = np.zeros(rows, dtype=np.float64)
+        sums = np.zeros((rows, len(SIGNALS)), dtype=np.float64)
         for doc, bucket in ngram_buckets(texts, self.vectorizers):
-            totals += np.bincount(doc, minlength=len(texts))
-            for column in range(len(SIGNALS)):
-                weights = self.coef[column][bucket]
-                sums[:, column] += np.bincount(doc, weights=weights, minlength=len(texts))
+            # n-grams come grouped by text, so their counts give a CSR row pointer at once;
+            # one sparse product then reads each n-gram's five weights together.
+            per_text = np.bincount(doc, minlength=rows)
+            totals += per_text
+            counts = sp.csr_matrix(
+                (np.ones(len(bucket), dtype=np.float32), bucket, np.r_[0, np.cumsum(per_text)]),
+                shape=(rows, self.feature_weights.shape[0]),
+            )
+            sums += counts @ self.feature_weights
         logits = sums / np.sqrt(np.maximum(totals, 1.0))[:, None] + self.intercept
         return (1.0 / (1.0 + np.exp(-logits))).astype(np.float32)
 
