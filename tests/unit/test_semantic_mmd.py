@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from distillguard.detectors.semantic.mmd import (
     NullTable,
+    Reference,
     median_bandwidth,
     mmd2,
     permutation_pvalue,
@@ -79,3 +80,14 @@ def test_null_table_threshold_holds_its_false_positive_rate() -> None:
     shifted_centre[3] = 1.0
     assert mmd2(_unit(rng, 16, 12, centre=shifted_centre), reference, sigma) > threshold
     assert NullTable.bucket(16) == 16 and NullTable.bucket(17) == 32
+
+
+def test_mmd_from_row_affinities_equals_the_direct_statistic() -> None:
+    rng = np.random.default_rng(5)
+    reference = _unit(rng, 300, 16)
+    vectors = _unit(rng, 500, 16, centre=np.full(16, 0.3))
+    fixed = Reference(reference, median_bandwidth(reference))
+    affinity = fixed.affinity(vectors, chunk=128)
+    for rows in (np.arange(0, 48), np.arange(100, 103), rng.choice(500, 40, replace=False)):
+        direct = fixed.mmd2(vectors[rows])
+        assert abs(fixed.mmd2_with(vectors[rows], affinity[rows]) - direct) < 1e-12

@@ -149,7 +149,8 @@ def _tests(context: ScanContext, settings: Settings) -> list[Tested]:
         return float(harvestable[subject.rows].mean()), spread
 
     fixed = Reference(reference, sigma)
-    statistics = {s.subject: fixed.mmd2(vectors[s.rows]) for s in subjects}
+    affinity = fixed.affinity(vectors)
+    statistics = {s.subject: fixed.mmd2_with(vectors[s.rows], affinity[s.rows]) for s in subjects}
     by_bucket: dict[int, list[float]] = defaultdict(list)
     for s in subjects:
         by_bucket[NullTable.bucket(len(s.rows))].append(statistics[s.subject])
