@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from distillguard.features.embeddings import (
+    embed,
     model_folder,
     read_safetensors,
     semantic_reference,
@@ -92,3 +93,11 @@ def test_same_vectors_as_model2vec() -> None:
     expected = np.asarray(model.encode(texts, max_length=256), dtype=np.float32)
     expected /= np.linalg.norm(expected, axis=1, keepdims=True)
     assert np.allclose(static_embedder().encode(texts), expected, atol=2e-3)
+
+
+def test_repeated_texts_are_embedded_once_with_the_same_vector() -> None:
+    texts = ["Prove that 17 is prime.", "写一个排序函数", "Prove that 17 is prime.", ""]
+    together = embed(texts)
+    one_by_one = np.vstack([embed([text]) for text in texts])
+    assert np.array_equal(together, one_by_one)
+    assert np.array_equal(together[0], together[2]) and not together[3].any()

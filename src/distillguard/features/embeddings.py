@@ -99,10 +99,23 @@ class StaticEmbedder:
         self.dim = int(self.table.shape[1])
 
     def encode(self, texts: list[str]) -> FloatArray:
-        """One unit-norm row per text (a text with no known token gives a zero row)."""
+        """One unit-norm row per text (a text with no known token gives a zero row).
+
+        Each distinct text is embedded once: popular and scripted prompts recur across
+        accounts (a 1M-exchange simulated log's per-account sample held 374k prompts but
+        only 21k distinct ones), and tokenizing is most of the cost.
+        """
+        cut = [t[:MAX_CHARS] for t in texts]
+        position: dict[str, int] = {}
+        rows = np.fromiter(
+            (position.setdefault(t, len(position)) for t in cut), dtype=np.int64, count=len(cut)
+        )
+        return self._encode_distinct(list(position))[rows]
+
+    def _encode_distinct(self, texts: list[str]) -> FloatArray:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         for start in range(0, len(texts), BATCH):
-            chunk = [t[:MAX_CHARS] for t in texts[start : start + BATCH]]
+            chunk = texts[start : start + BATCH]
             encodings = self.tokenizer.encode_batch_fast(chunk, add_special_tokens=False)
             token_lists = [e.ids for e in encodings]
             counts = np.fromiter(map(len, token_lists), dtype=np.int64, count=len(token_lists))
