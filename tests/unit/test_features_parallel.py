@@ -32,3 +32,12 @@ def test_a_warm_cache_gives_the_same_batch_as_none() -> None:
     again = features_for_batch(batch, cache)
     assert first.equals(features_for_batch(batch)) and again.equals(first)
     assert cache.hits > 0 and len(cache) <= 3
+
+
+def test_distinct_pairs_in_the_store_give_the_same_rows_as_the_batch_path() -> None:
+    exchanges = _exchanges()
+    by_batch = pa.Table.from_batches(
+        [features_for_batch(exchanges.select(list(INPUT_COLUMNS)).combine_chunks().to_batches()[0])]
+    ).sort_by("exchange_id")
+    assert _featured(1).equals(by_batch)
+    assert _featured(2).equals(by_batch)

@@ -15,7 +15,6 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections.abc import Iterable, Iterator
 
 import ibis
 import numpy as np
@@ -27,7 +26,7 @@ from distillguard.engine.store import append_arrow
 from distillguard.features.capability import has_code_cue, has_math_cue, tag_capabilities
 from distillguard.features.minhash import lsh_bands_many, shingles
 from distillguard.features.pair_cache import PairCache, PairFeatures, pair_key
-from distillguard.features.parallel import MAX_WORKERS, PARALLEL_MIN_ROWS, featured_in_processes
+from distillguard.features.parallel import MAX_WORKERS, PARALLEL_MIN_PAIRS, batches_in_processes
 from distillguard.features.prompt_signals import classifier_text, prompt_signals
 from distillguard.features.templates import fingerprints
 from distillguard.features.text import guess_language, prepare
@@ -45,6 +44,13 @@ INPUT_COLUMNS = (
     "tool_names",
 )
 INT32_MAX = 2**31 - 1
+SIGNAL_COLUMNS = ("p_reasoning", "p_reconstruct", "p_grading", "p_tool", "p_rewrite")
+"""The classifier's signals as feature columns, in the order of ``prompt_signals.SIGNALS``."""
+PAIR_BATCH = 4_096
+"""Distinct pairs per unit of work handed to a worker."""
+_PAIRS = "dg_feature_pairs"
+_PAIR_FEATURES = "dg_pair_features"
+_EMPTY = "dg_empty_pair_features"
 
 
 def _distinct(
@@ -145,6 +151,72 @@ def _pair_features(pairs: list[tuple[str, str]], cache: PairCache | None) -> lis
     return found  # type: ignore[return-value]
 
 
+PAIR_FEATURE_SCHEMA = pa.schema(
+    [
+        pa.field("lang", pa.string(), nullable=False),
+        pa.field("prompt_chars", pa.int32(), nullable=False),
+        pa.field("text_hash", pa.int64(), nullable=False),
+        pa.field("template_id", pa.int64(), nullable=False),
+        pa.field("wrapper_id", pa.int64(), nullable=False),
+        pa.field("lsh_bands", pa.list_(pa.int64()), nullable=False),
+        *(pa.field(name, pa.float32(), nullable=False) for name in SIGNAL_COLUMNS),
+        pa.field("code_cue", pa.bool_(), nullable=False),
+        pa.field("math_cue", pa.bool_(), nullable=False),
+        pa.field("truncated", pa.bool_(), nullable=False),
+    ]
+)
+"""Everything the text of a (prompt, system prompt) pair gives, one row per distinct pair."""
+
+
+def pair_table(per_pair: list[PairFeatures]) -> pa.Table:
+    """The :data:`PAIR_FEATURE_SCHEMA` rows of computed pairs, in their order."""
+    hashes = np.asarray([item.hashes for item in per_pair], dtype=np.int64).reshape(-1, 3)
+    signals = np.asarray([item.signals for item in per_pair], dtype=np.float32).reshape(-1, 5)
+    columns = [
+        pa.array([item.lang for item in per_pair], pa.string()),
+        pa.array(np.asarray([item.chars for item in per_pair], dtype=np.int32), pa.int32()),
+        pa.array(hashes[:, 0], pa.int64()),
+        pa.array(hashes[:, 1], pa.int64()),
+        pa.array(hashes[:, 2], pa.int64()),
+        pa.array([list(item.bands) for item in per_pair], pa.list_(pa.int64())),
+        *(pa.array(signals[:, i], pa.float32()) for i in range(len(SIGNAL_COLUMNS))),
+        pa.array([item.code for item in per_pair], pa.bool_()),
+        pa.array([item.math for item in per_pair], pa.bool_()),
+        pa.array([item.truncated for item in per_pair], pa.bool_()),
+    ]
+    return pa.Table.from_arrays(columns, schema=PAIR_FEATURE_SCHEMA)
+
+
+def assemble(rows: pa.RecordBatch | pa.Table, pairs: pa.Table) -> pa.RecordBatch:
+    """Feature rows from each row's own columns (ids, time, model, ``tool_names`` and the
+    message flags, see :func:`_message_flags`) and its pair's features (aligned rows)."""
+    signals = np.column_stack(
+        [np.asarray(pairs.column(name), dtype=np.float32) for name in SIGNAL_COLUMNS]
+    ).reshape(rows.num_rows, len(SIGNAL_COLUMNS))
+    image, tool_parts = _message_flags(rows)
+    tool_counts = pc.fill_null(pc.list_value_length(rows.column("tool_names")), 0)
+    capability = tag_capabilities(
+        image=image,
+        tools=tool_parts | (np.asarray(tool_counts) > 0),
+        code=np.asarray(pairs.column("code_cue"), dtype=bool),
+        math=np.asarray(pairs.column("math_cue"), dtype=bool),
+        signals=signals,
+    )
+    columns = {
+        **{name: rows.column(name) for name in ("exchange_id", "account_id", "ts", "model")},
+        **{name: pairs.column(name) for name in PAIR_FEATURE_SCHEMA.names},
+        "capability": pa.array(capability.tolist(), pa.string()),
+    }
+    return pa.RecordBatch.from_arrays(
+        [_plain(columns[field.name]).cast(field.type) for field in EXCHANGE_FEATURE_SCHEMA],
+        schema=EXCHANGE_FEATURE_SCHEMA,
+    )
+
+
+def _plain(column: pa.Array | pa.ChunkedArray) -> pa.Array:
+    return column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+
+
 def features_for_batch(batch: pa.RecordBatch, cache: PairCache | None = None) -> pa.RecordBatch:
     """Features of one batch of exchanges (columns :data:`INPUT_COLUMNS`, or with
     :data:`FLAG_COLUMNS` from :func:`flag_sql` in place of ``messages``).
@@ -152,59 +224,27 @@ def features_for_batch(batch: pa.RecordBatch, cache: PairCache | None = None) ->
     ``cache`` keeps pairs' features across the batches one process handles (same values,
     less work); without it every batch starts from nothing, as under Spark.
     """
-    rows = batch.num_rows
     index, pairs = _distinct(
         batch.column("prompt_text").to_pylist(), batch.column("system_prompt").to_pylist()
     )
-    per_pair = _pair_features(pairs, cache)
-    langs = [item.lang for item in per_pair]
-    chars = [item.chars for item in per_pair]
-    truncated = [item.truncated for item in per_pair]
-    ids = [item.hashes for item in per_pair]
-    code = [item.code for item in per_pair]
-    math = [item.math for item in per_pair]
-    signals = np.asarray([item.signals for item in per_pair], dtype=np.float32).reshape(
-        len(pairs), 5
-    )
-    bands = [list(item.bands) for item in per_pair]
+    per_pair = pair_table(_pair_features(pairs, cache))
+    return assemble(batch, per_pair.take(pa.array(index, pa.int64())))
 
-    take = np.asarray(index, dtype=np.int64)
-    hashes = np.asarray(ids, dtype=np.int64).reshape(len(pairs), 3)[take]
-    row_signals = signals[take] if len(pairs) else np.zeros((0, 5), dtype=np.float32)
-    image, tool_parts = _message_flags(batch)
-    tool_counts = pc.fill_null(pc.list_value_length(batch.column("tool_names")), 0)
-    tools = tool_parts | (np.asarray(tool_counts) > 0)
-    capability = tag_capabilities(
-        image=image,
-        tools=tools,
-        code=np.asarray(code, dtype=bool)[take] if rows else np.zeros(0, dtype=bool),
-        math=np.asarray(math, dtype=bool)[take] if rows else np.zeros(0, dtype=bool),
-        signals=row_signals,
+
+def pair_features_batch(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """``pair_id`` and :data:`PAIR_FEATURE_SCHEMA` of a batch of distinct pairs (columns
+    ``pair_id``, ``prompt_text``, ``system``): a worker process's unit of work."""
+    pairs = list(
+        zip(
+            batch.column("prompt_text").to_pylist(),
+            batch.column("system").to_pylist(),
+            strict=True,
+        )
     )
-    unique_bands = pa.array(bands, type=pa.list_(pa.int64()))
-    columns = {
-        "exchange_id": batch.column("exchange_id"),
-        "account_id": batch.column("account_id"),
-        "ts": batch.column("ts"),
-        "model": batch.column("model"),
-        "lang": pa.array(langs, pa.string()).take(take),
-        "prompt_chars": pa.array(np.asarray(chars, dtype=np.int32)[take], pa.int32())
-        if rows
-        else pa.array([], pa.int32()),
-        "text_hash": pa.array(hashes[:, 0], pa.int64()),
-        "template_id": pa.array(hashes[:, 1], pa.int64()),
-        "wrapper_id": pa.array(hashes[:, 2], pa.int64()),
-        "lsh_bands": unique_bands.take(take),
-        "p_reasoning": pa.array(row_signals[:, 0], pa.float32()),
-        "p_reconstruct": pa.array(row_signals[:, 1], pa.float32()),
-        "p_grading": pa.array(row_signals[:, 2], pa.float32()),
-        "p_tool": pa.array(row_signals[:, 3], pa.float32()),
-        "p_rewrite": pa.array(row_signals[:, 4], pa.float32()),
-        "capability": pa.array(capability.tolist(), pa.string()),
-        "truncated": pa.array(truncated, pa.bool_()).take(take),
-    }
+    table = pair_table(_compute_pairs(pairs))
     return pa.RecordBatch.from_arrays(
-        [columns[field.name] for field in EXCHANGE_FEATURE_SCHEMA], schema=EXCHANGE_FEATURE_SCHEMA
+        [batch.column("pair_id"), *(_plain(c) for c in table.columns)],
+        names=["pair_id", *table.column_names],
     )
 
 
@@ -217,36 +257,68 @@ def compute_exchange_features(
 ) -> int:
     """Add features for every exchange not featured yet; returns the rows written.
 
-    Streams ``exchanges`` in batches through :func:`features_for_batch` and appends to the
-    ``exchange_features`` table, created from ``EXCHANGE_FEATURE_SCHEMA`` when missing.  A
-    rerun after new ingestion only features the new exchanges.  Large inputs are featured
-    by ``workers`` processes (default: one per core, at most :data:`MAX_WORKERS`), each
-    keeping a :class:`PairCache`; small ones in this process, where start-up would cost more.
+    The text work is done once per distinct (prompt, system prompt) pair of the exchanges
+    not featured yet: the store lists the distinct pairs, worker processes compute their
+    features (:func:`pair_features_batch`; ``workers`` defaults to one per core, at most
+    :data:`MAX_WORKERS`, when there are many pairs), and the store joins them back to the
+    exchanges, which get their capability from the pair's cues and signals and their own
+    message flags (:func:`assemble`).  Results append to ``exchange_features`` (created from
+    ``EXCHANGE_FEATURE_SCHEMA`` when missing) in the order the exchanges were loaded, so a
+    rerun after new ingestion only features the new exchanges.
     """
+    duck = con.con
     if TABLE not in con.list_tables():
         con.create_table(TABLE, schema=ibis.schema(EXCHANGE_FEATURE_SCHEMA))
-    # The store turns the messages JSON into the two flags the features need, so each row
-    # ships a few bytes to the workers instead of its whole conversation.
-    columns = ", ".join(f"e.{name}" for name in INPUT_COLUMNS if name != "messages")
-    columns += ", " + flag_sql("e.messages")
     pending = f"FROM exchanges e ANTI JOIN {TABLE} f ON f.exchange_id = e.exchange_id"
-    todo = int(con.con.execute(f"SELECT count(*) {pending}").fetchone()[0])
-    reader = con.con.cursor().execute(f"SELECT {columns} {pending}").to_arrow_reader(batch_rows)
+    todo = int(duck.execute(f"SELECT count(*) {pending}").fetchone()[0])
+    if not todo:
+        return 0
+    duck.execute(
+        f"CREATE OR REPLACE TABLE {_PAIRS} AS SELECT row_number() OVER () AS pair_id, * "
+        f"FROM (SELECT DISTINCT e.prompt_text, coalesce(e.system_prompt, '') AS system {pending})"
+    )
+    pair_count = int(duck.execute(f"SELECT count(*) FROM {_PAIRS}").fetchone()[0])
+    pair_schema = pa.schema([pa.field("pair_id", pa.int64()), *PAIR_FEATURE_SCHEMA])
+    duck.register(_EMPTY, pa.Table.from_batches([], schema=pair_schema))
+    duck.execute(f"CREATE OR REPLACE TABLE {_PAIR_FEATURES} AS SELECT * FROM {_EMPTY}")
+    duck.unregister(_EMPTY)
+    reader = duck.cursor().execute(f"SELECT * FROM {_PAIRS}").to_arrow_reader(PAIR_BATCH)
     if workers is None:
-        workers = min(os.cpu_count() or 1, MAX_WORKERS) if todo >= PARALLEL_MIN_ROWS else 1
-    results = featured_in_processes(reader, workers) if workers > 1 else _featured_here(reader)
-    written = 0
+        workers = min(os.cpu_count() or 1, MAX_WORKERS) if pair_count >= PARALLEL_MIN_PAIRS else 1
+    computed = (
+        batches_in_processes(pair_features_batch, reader, workers)
+        if workers > 1
+        else map(pair_features_batch, reader)
+    )
     started = time.perf_counter()
-    for features in results:
-        append_arrow(con, TABLE, features)
-        written += features.num_rows
+    done = 0
+    for batch in computed:
+        append_arrow(con, _PAIR_FEATURES, batch)
+        done += batch.num_rows
         if progress:
-            rate = written / max(time.perf_counter() - started, 1e-9)
-            print(f"features: {written:,} exchanges ({rate:,.0f}/s)", file=sys.stderr)
+            rate = done / max(time.perf_counter() - started, 1e-9)
+            print(
+                f"features: {done:,} of {pair_count:,} distinct prompts ({rate:,.0f}/s)",
+                file=sys.stderr,
+            )
+    row_columns = "e.exchange_id, e.account_id, e.ts, e.model, e.tool_names, " + flag_sql(
+        "e.messages"
+    )
+    pair_columns = ", ".join(f"q.{name}" for name in PAIR_FEATURE_SCHEMA.names)
+    joined = (
+        duck.cursor()
+        .execute(
+            f"SELECT {row_columns}, {pair_columns} {pending} "
+            f"JOIN {_PAIRS} p ON p.prompt_text = e.prompt_text "
+            "AND p.system = coalesce(e.system_prompt, '') "
+            f"JOIN {_PAIR_FEATURES} q ON q.pair_id = p.pair_id ORDER BY e.rowid"
+        )
+        .to_arrow_reader(batch_rows)
+    )
+    written = 0
+    for batch in joined:
+        append_arrow(con, TABLE, assemble(batch, pa.Table.from_batches([batch])))
+        written += batch.num_rows
+    duck.execute(f"DROP TABLE IF EXISTS {_PAIRS}")
+    duck.execute(f"DROP TABLE IF EXISTS {_PAIR_FEATURES}")
     return written
-
-
-def _featured_here(batches: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-    cache = PairCache()
-    for batch in batches:
-        yield features_for_batch(batch, cache)
