@@ -153,16 +153,14 @@ def _pair_features(pairs: list[tuple[str, str]], cache: PairCache | None) -> lis
 
 PAIR_FEATURE_SCHEMA = pa.schema(
     [
-        pa.field("lang", pa.string(), nullable=False),
-        pa.field("prompt_chars", pa.int32(), nullable=False),
-        pa.field("text_hash", pa.int64(), nullable=False),
-        pa.field("template_id", pa.int64(), nullable=False),
-        pa.field("wrapper_id", pa.int64(), nullable=False),
-        pa.field("lsh_bands", pa.list_(pa.int64()), nullable=False),
-        *(pa.field(name, pa.float32(), nullable=False) for name in SIGNAL_COLUMNS),
+        *(
+            EXCHANGE_FEATURE_SCHEMA.field(name)
+            for name in ("lang", "prompt_chars", "text_hash", "template_id", "wrapper_id")
+        ),
+        *(EXCHANGE_FEATURE_SCHEMA.field(name) for name in ("lsh_bands", *SIGNAL_COLUMNS)),
         pa.field("code_cue", pa.bool_(), nullable=False),
         pa.field("math_cue", pa.bool_(), nullable=False),
-        pa.field("truncated", pa.bool_(), nullable=False),
+        EXCHANGE_FEATURE_SCHEMA.field("truncated"),
     ]
 )
 """Everything the text of a (prompt, system prompt) pair gives, one row per distinct pair."""
