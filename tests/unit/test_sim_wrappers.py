@@ -6,7 +6,7 @@ import random
 from pathlib import Path
 
 from distillguard.sim.prompts import make_item
-from distillguard.sim.wrappers import COT_INSTRUCTIONS, WrapperStyle, harvest_text
+from distillguard.sim.wrappers import COT_INSTRUCTIONS, WrapperStyle, harvest_text, house_line
 from distillguard.sim.writer import simulate
 
 ITEM = make_item(
@@ -33,6 +33,18 @@ def test_dev_and_holdout_banks_share_no_instruction() -> None:
     assert not dev & holdout
     for text in holdout:
         assert not any(instruction in text for instruction in COT_INSTRUCTIONS[0::2])
+
+
+def test_each_campaign_adds_its_own_house_line_to_every_harvesting_wrapper() -> None:
+    first, second = house_line(11), house_line(12)
+    assert first != second
+    for intent in ("cot", "tool", "code", "grading", "reconstruct", "censor_safe", "vision"):
+        one = _texts(WrapperStyle(True, 0, "all", first), intent=intent, n=20)
+        other = _texts(WrapperStyle(True, 0, "all", second), intent=intent, n=20)
+        assert all(first in text for text in one), intent
+        assert not one & other, intent
+    # Without a house line, wrappers are those of the shared phrase banks.
+    assert _texts(WrapperStyle(False, 2), n=5) == _texts(WrapperStyle(False, 2, "all", ""), n=5)
 
 
 def test_reconstruction_prompt_carries_the_known_answer() -> None:

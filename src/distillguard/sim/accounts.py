@@ -19,6 +19,7 @@ from distillguard.sim import infra
 from distillguard.sim.behaviour import BENIGN, PLAYBOOKS, Behaviour
 from distillguard.sim.fastrandom import FastRandom
 from distillguard.sim.scenarios import CampaignSpec, Evasion, Scenario
+from distillguard.sim.wrappers import house_line
 
 DAY = 86400.0
 HOUR = 3600.0
@@ -57,6 +58,8 @@ class SimAccount:
     mix_benign: float = 0.0
     human_timing: bool = True
     paraphrase: bool = False
+    house: str = ""
+    """A campaign's standing instruction in its harvesting wrappers (see ``wrappers``)."""
     day_boost: dict[int, float] = field(default_factory=dict)
     account_id: str = ""
     api_key_id: str = ""
@@ -113,6 +116,7 @@ class AccountBuilder:
         from this seed and the campaign's name, not from ``seed``: two providers simulated
         with different seeds are then hit by the same campaigns."""
         self.total = total_exchanges
+        self.seed = seed
         self.rng = FastRandom(seed * 7_919 + 1)
         self.window_hours = scenario.days * 24.0
         self.window_start = 0.0
@@ -389,6 +393,10 @@ class AccountBuilder:
             (float(self.rng.uniform(0, 24)), float(self.rng.uniform(1.5, 4))) for _ in range(3)
         ]
         self.rng = provider_rng
+        # The campaign's house rules: named by the campaign (and its seed), so that drawing
+        # them leaves every other draw of the simulation as it was.
+        owner = self.seed if self.campaign_seed is None else self.campaign_seed
+        house = house_line(zlib.crc32(f"{owner}:{spec.name}".encode()))
         made: list[SimAccount] = []
         for slot in range(slots):
             start = 0.0 if not ev.replace_banned else -float(self.rng.uniform(0, 48))
@@ -417,6 +425,7 @@ class AccountBuilder:
                     account.created_at = (max(0.0, start) - float(self.rng.uniform(1, 30))) * HOUR
                 account.active_from = max(0.0, start, account.created_at / HOUR)
                 account.active_to = end
+                account.house = house
                 if account.active_to - account.active_from >= 1:
                     made.append(account)
                 start = end

@@ -189,7 +189,7 @@ class ExchangeGenerator:
         self.casual_mix = self._mix_arrays(BENIGN["casual_chat"])
         self.encoded_accounts = [self._account_prefix(a) for a in self.accounts]
         self.styles = [
-            wrappers.WrapperStyle(a.paraphrase, a.wrapper_variant, wrapper_bank)
+            wrappers.WrapperStyle(a.paraphrase, a.wrapper_variant, wrapper_bank, a.house)
             for a in self.accounts
         ]
         self.plain_cache: dict[tuple[int, int], tuple[list[Any], int]] = {}
