@@ -145,10 +145,17 @@ def world(casuals: int = 200, extra: int = 0, seed: int = 1) -> tuple[list, list
 
 def findings(casuals: int = 200, extra: int = 0, features: bool = True) -> ClusterFindings:
     accounts, rows, feats = world(casuals, extra)
+    return findings_of(accounts, rows, feats if features else None)
+
+
+def findings_of(
+    accounts: list[dict[str, Any]], rows: list[dict[str, Any]], feats: list[dict[str, Any]] | None
+) -> ClusterFindings:
+    """The coordination stage on a store of these records (features only when given)."""
     con = open_store(None)
     append_arrow(con, "accounts", pa.Table.from_pylist(accounts, schema=ACCOUNT_SCHEMA))
     append_arrow(con, "exchanges", pa.Table.from_pylist(rows, schema=EXCHANGE_SCHEMA))
-    if features:
+    if feats is not None:
         con.create_table("exchange_features", schema=ibis.schema(EXCHANGE_FEATURE_SCHEMA))
         table = pa.Table.from_pylist(feats, schema=EXCHANGE_FEATURE_SCHEMA)
         append_arrow(con, "exchange_features", table)
@@ -250,3 +257,39 @@ def test_rarity_extremes() -> None:
     assert rarity(1, 50_000, 1000) == 0.0
     assert rarity(900, 50_000, 1000) < 0.5
     assert rarity(5000, 50_000, 1000) == 0.0
+
+
+def test_an_organisation_claimed_by_unrelated_accounts_is_shared_infrastructure() -> None:
+    """Six accounts declare one organisation but share nothing an organisation shares (each
+    its own card, webmail, home network): the organisation is a claim, so the accounts are
+    six identities tied by it, unlike the company team that pays and signs up together."""
+    accounts, rows, feats = world()
+    rng = random.Random(7)
+    n = len(rows)
+    for i in range(6):
+        aid = f"claim{i}"
+        accounts.append(
+            _account(
+                aid,
+                created_at=START - timedelta(days=rng.uniform(5, 150)),
+                organization_id="org_startup",
+                email_domain="gmail.com",
+                payment_fingerprint=f"pm_claim{i}",
+                signup_ip=f"98.{rng.randrange(256)}.{rng.randrange(256)}.7",
+            )
+        )
+        for _k in range(10):
+            n += 1
+            ts = START + timedelta(days=rng.randrange(3), hours=rng.uniform(0, 24))
+            row = _exchange(aid, n, ts, f"98.{rng.randrange(256)}.{rng.randrange(256)}.9", "x")
+            rows.append(row)
+            feats.append(_feature(row, 9000 + n))
+    f = findings_of(accounts, rows, feats)
+    cid, members = _cluster_with(f, "claim")
+    assert members == [f"claim{i}" for i in range(6)]
+    assert f.profiles[cid].identities == 6
+    infra = next(e for e in f.evidence[cid] if e.detector == "DG-402")
+    assert infra.strength > 0.5 and "organisation" in infra.summary
+    team, _ = _cluster_with(f, "corp")  # the team's organisation is corroborated by its card
+    assert f.profiles[team].identities == 1
+    assert _max(f.evidence[team]) < 0.3

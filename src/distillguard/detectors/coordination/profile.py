@@ -50,7 +50,9 @@ class ClusterProfile:
     members: list[str]
     ties: list[ViewTie] = field(default_factory=list)
     identities: int = 0
-    """Distinct declared identities: organisation, else non-webmail e-mail domain, else self."""
+    """Distinct declared identities: organisation, else non-webmail e-mail domain, else self.
+    An organisation whose members share neither a card nor a company domain is a claim, not
+    an identity (:func:`split_organisations`): its members count by domain or as themselves."""
     diversity: float = 0.0
     """1 - largest identity's share of members: 0 for one company, near 1 for a hydra."""
     cross_identity: dict[str, int] = field(default_factory=dict)
@@ -119,9 +121,41 @@ def _ties(graph: AccountGraph, nodes: list[int]) -> list[ViewTie]:
     return ties
 
 
-def _identity(row: pd.Series, cfg: CoordinationConfig) -> str:
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def split_organisations(signups: pd.DataFrame, cfg: CoordinationConfig) -> frozenset[str]:
+    """Organisations whose members in the cluster share nothing an organisation shares.
+
+    An organisation is a billing unit: its accounts pay with its instrument and sign up from
+    its domain.  When at least two members show payment instruments, no two members share
+    one, and no two share a company e-mail domain, the declared organisation is a claim the
+    accounts made (a startup or research programme joined by unrelated accounts), not an
+    identity they have in common; such members count by their own domain or as themselves.
+    """
+    split: set[str] = set()
+    if signups.empty or "organization_id" not in signups:
+        return frozenset()
+    for org, rows in signups.groupby("organization_id"):
+        if not _text(org) or len(rows) < 2:
+            continue
+        cards = [c for c in rows.get("payment_fingerprint", pd.Series(dtype=object)) if _text(c)]
+        domains = [
+            d.lower()
+            for d in rows.get("email_domain", pd.Series(dtype=object))
+            if _text(d) and d.lower() not in cfg.webmail
+        ]
+        shared_card = len(set(cards)) < len(cards)
+        shared_domain = len(set(domains)) < len(domains)
+        if len(cards) >= 2 and not shared_card and not shared_domain:
+            split.add(str(org))
+    return frozenset(split)
+
+
+def _identity(row: pd.Series, cfg: CoordinationConfig, split: frozenset[str] = frozenset()) -> str:
     org = row.get("organization_id")
-    if isinstance(org, str) and org:
+    if isinstance(org, str) and org and org not in split:
         return f"org:{org}"
     domain = row.get("email_domain")
     if isinstance(domain, str) and domain and domain.lower() not in cfg.webmail:
@@ -168,8 +202,9 @@ def profile_clusters(
         p.ties = _ties(graph, nodes)
         mine = signups[signups["cluster_id"] == cid]
         identity_of = {a: f"self:{a}" for a in accts}
+        split = split_organisations(mine, cfg)
         for _, row in mine.iterrows():
-            identity_of[str(row["account_id"])] = _identity(row, cfg)
+            identity_of[str(row["account_id"])] = _identity(row, cfg, split)
         counts = Counter(identity_of.values())
         p.identities = len(counts)
         p.diversity = 1.0 - max(counts.values()) / len(accts)
@@ -210,7 +245,13 @@ def _template_use(p: ClusterProfile, uses: pd.DataFrame, cfg: CoordinationConfig
     p.wrapper_coverage = float((share >= cfg.min_share).sum() / len(p.members))
 
 
-INFRA_VIEWS = ("payment_fingerprint", "signup_ip", "signup_subnet", "client_subnet")
+INFRA_VIEWS = (
+    "payment_fingerprint",
+    "signup_ip",
+    "signup_subnet",
+    "client_subnet",
+    "organization_id",
+)
 
 
 def _cross_identity(

@@ -4,7 +4,10 @@ Related accounts are common and innocent: a company's team behind one NAT and on
 class signing up together on a campus network.  So the words always say *how* a cluster is
 tied, but strength comes mostly from what separates a hydra from a team: ties that cross
 *different* declared identities (organisations, e-mail domains), one wrapper across
-accounts, activity in lockstep, and sign-ups in a burst under unrelated identities.
+accounts, activity in lockstep, and sign-ups in a burst under unrelated identities.  A
+declared organisation that its accounts share but nothing else an organisation shares
+(each pays with its own card, none signs up from a company domain) is shared
+infrastructure across identities too: programme access claimed by unrelated accounts.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from __future__ import annotations
 from distillguard.detectors.base import ATLAS, DetectorInfo, Evidence
 from distillguard.detectors.coordination.profile import INFRA_VIEWS, ClusterProfile, ViewTie
 
-VERSION = "1.0"
+VERSION = "1.1"
 _ACCOUNTS = (ATLAS["establish_accounts"],)
 _PROXIES = (ATLAS["establish_accounts"], ATLAS["ai_service_proxies"])
 
@@ -77,6 +80,7 @@ _INFRA_CREDIBILITY = {
     "signup_ip": 0.8,
     "client_subnet": 0.6,
     "signup_subnet": 0.4,
+    "organization_id": 0.8,
 }
 
 
