@@ -28,13 +28,16 @@ class World:
         self.rows: list[dict[str, Any]] = []
         self.features: list[dict[str, Any]] = []
 
-    def add(self, aid: str, wrappers: list[int], card: str | None = None) -> None:
+    def add(
+        self, aid: str, wrappers: list[int], card: str | None = None, org: str | None = None
+    ) -> None:
         self.accounts.append(
             {
                 "account_id": aid,
                 "source_file": "a.jsonl",
                 "source_line": len(self.accounts) + 1,
                 "payment_fingerprint": card,
+                "organization_id": org,
                 "created_at": START - timedelta(days=30),
             }
         )
@@ -128,3 +131,55 @@ def test_settings_are_validated() -> None:
         Settings(min_uses=5, full_uses=2)
     with pytest.raises(ValueError, match="max_outsider_share"):
         Settings(max_outsider_share=1.5)
+
+
+FLEET_WRAPPERS = (31, 32, 33, 34)
+
+
+def build_fleet() -> ScanContext:
+    """A paraphrasing campaign: two clusters (cards) and many small accounts, all drawing
+    their wrappers from one phrase book; and a crowd sharing one popular opening."""
+    world = World()
+    for part, own in (("a", CAMPAIGN_WRAPPER), ("b", CAMPAIGN_WRAPPER + 1)):
+        for i in range(4):  # the graph found two pieces of the campaign
+            world.add(f"core{part}{i}", [own] * 12 + list(FLEET_WRAPPERS) * 2, card=f"pm_{part}")
+    for i in range(24):  # more small accounts than clustered ones: a fleet, not a crowd
+        mine = [FLEET_WRAPPERS[(i + k) % 4] for k in range(2)]
+        world.add(f"small{i:02d}", [*sorted(mine * 2), 8000 + i])
+    for i in range(30):  # the crowd: one common opening each, nothing else of the campaign
+        world.add(f"user{i:02d}", [7000 + 10 * i + k for k in range(4)] + [FLEET_WRAPPERS[0]] * 2)
+    return world.context()
+
+
+def test_a_paraphrasing_fleet_joins_even_when_it_outnumbers_the_cluster() -> None:
+    context = build_fleet()
+    clusters = find_clusters(context).clusters
+    pieces = {cid for cid, m in clusters.items() if any(a.startswith("core") for a in m)}
+    assert len(pieces) == 2
+    found = inheritance(context)
+    attached = {a: cid for cid, members in found.members.items() for a in members}
+    # Each small account reuses the phrase book shared by both pieces: it joins one of them.
+    assert {a for a in attached if a.startswith("small")} == {f"small{i:02d}" for i in range(24)}
+    assert set(attached.values()) <= pieces
+    # A crowd member that shares one phrasing with the campaign, and nothing else, stays out.
+    assert not any(a.startswith("user") for a in attached)
+    # Each piece's members carry the other piece's fingerprints: each is linked to the other.
+    links = {
+        e.subject: e.details["cluster_id"] for e in found.evidence if e.subject_kind == "cluster"
+    }
+    assert set(links) == pieces and {links[p] for p in pieces} == pieces
+    assert all(links[p] != p for p in pieces)
+
+
+def test_one_company_sending_a_campaigns_public_prompts_is_not_a_piece_of_it() -> None:
+    world = World()
+    for i in range(4):  # the campaign, with its own wrapper and a public prompt set
+        world.add(f"camp{i}", [CAMPAIGN_WRAPPER] * 12 + list(FLEET_WRAPPERS) * 2, card="pm_c")
+    for i in range(6):  # a company on one card and one organisation, sending the same set
+        world.add(f"corp{i}", [900 + i] * 12 + list(FLEET_WRAPPERS) * 2, "pm_corp", "org_corp")
+    context = world.context()
+    clusters = find_clusters(context).clusters
+    corp = next(cid for cid, m in clusters.items() if "corp0" in m)
+    assert find_clusters(context).profiles[corp].diversity == 0.0
+    linked = {e.subject for e in inheritance(context).evidence if e.subject_kind == "cluster"}
+    assert corp not in linked

@@ -7,20 +7,32 @@ templates that the cluster's members rely on and that hardly anyone outside the 
 uses.  Such an outsider is attached to the cluster (it appears among its members) with an
 attachment that says how much of the cluster's verdict it inherits in scoring.
 
-A fingerprint value ``v`` (a wrapper or a template id) of cluster ``C`` is distinctive when
+The candidates of cluster ``C`` are its indicators (the values that tie it in the graph) and
+every value that enough of its members use now and then: a paraphrasing fleet of small
+accounts spreads over many wrappers, none of which carries a real share of any one account.
+A candidate value ``v`` is distinctive when
 
     members of C using v      >= max(min_members, min_coverage × |C|)
-    outsiders using v         <= max_outsider_share × all accounts using v
-    distinct tasks wrapped    >= min_tasks        (a real wrapper, not one popular prompt)
+    other clusters using v    <= max_other_clusters   (not a phrasing many groups share)
+    distinct tasks wrapped    >= min_tasks            (a real wrapper, not one popular prompt)
+    outsiders using v         <= max_outsider_share × all accounts using v,
+                                 or at least min_cohesion of those outsiders also reuse
+                                 another distinctive value of C (a fleet, not a crowd: a
+                                 crowd shares one popular opening and nothing else)
 
-An outsider ``a`` is attached when it used distinctive values of one cluster (and of one
-only) at least ``min_uses`` times around at least two different tasks each; its attachment
-is ``min(1, Σ_v min(1, uses(a, v) / full_uses) × per_value)`` over the values of one kind
+An outsider ``a`` is attached when it used distinctive values of one cluster at least
+``min_uses`` times around at least two different tasks each; its attachment is
+``min(1, Σ_v min(1, uses(a, v) / full_uses) × per_value)`` over the values of one kind
 (the larger of the wrapper and the template sums: a prompt's wrapper and template usually
 move together, so they are not added), so two fingerprints used often are needed for a full
-attachment.  Accounts already in a cluster are left where the
-graph put them.  Only content is used here: a shared address or card already ties
-accounts in the graph itself.
+attachment.  An outsider whose values point at several clusters joins the one it is most
+attached to when those clusters share one of its values (pieces of one campaign that the
+graph split); when they share none, they may be two campaigns and it is left to a person.
+Accounts already in a cluster are left where the graph put them; but a cluster of unrelated
+identities (diversity at least ``min_piece_diversity``) more than half of whose members
+carry another cluster's distinctive fingerprints is linked to it as a piece of the same
+campaign (cluster evidence; scoring judges the piece with the cluster it is linked to).
+Only content is used here: a shared address or card already ties accounts in the graph.
 """
 
 from __future__ import annotations
@@ -29,6 +41,7 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+import ibis
 import pandas as pd
 
 from distillguard.detectors.base import ATLAS, DetectorInfo, Evidence
@@ -38,11 +51,12 @@ from distillguard.results.model import Indicator
 
 INFO = DetectorInfo(
     id="DG-502",
-    version="1.0",
+    version="1.1",
     name="fingerprint inheritance",
     description=(
-        "An account outside a cluster reuses the cluster's distinctive prompt wrappers or "
-        "templates (replacement or satellite accounts of the same campaign)."
+        "An account outside a cluster, or a cluster of unrelated accounts, reuses the "
+        "cluster's distinctive prompt wrappers or templates (replacement or satellite "
+        "accounts, or another piece, of the same campaign)."
     ),
     family="drift",
     atlas=(ATLAS["extract_model"], ATLAS["establish_accounts"]),
@@ -59,6 +73,16 @@ class Settings:
     min_members: int = 2
     min_coverage: float = 0.25
     max_outsider_share: float = 0.5
+    max_other_clusters: int = 3
+    """A value that members of more other clusters use is a phrasing many unrelated groups
+    share (a public benchmark's prompt line, a common opening), never a fingerprint."""
+    min_cohesion: float = 0.6
+    """A fingerprint more outsiders than ``max_outsider_share`` use still counts when at least
+    this share of them also reuse another fingerprint of the same cluster (a fleet)."""
+    min_piece_diversity: float = 0.5
+    """A cluster is linked to another as a piece of the same campaign only when its members
+    are unrelated identities (diversity from the coordination stage): one company's accounts
+    that send the same public prompts as a campaign are that company, not a piece of it."""
     min_tasks: int = 5
     min_uses: int = 2
     full_uses: float = 4.0
@@ -71,8 +95,12 @@ class Settings:
     def __post_init__(self) -> None:
         check_unit(INFO.id, "min_coverage", self.min_coverage)
         check_unit(INFO.id, "max_outsider_share", self.max_outsider_share)
+        check_unit(INFO.id, "min_cohesion", self.min_cohesion)
+        check_unit(INFO.id, "min_piece_diversity", self.min_piece_diversity)
         check_unit(INFO.id, "per_value", self.per_value)
         check_unit(INFO.id, "max_strength", self.max_strength)
+        if self.max_other_clusters < 0:
+            raise ValueError(f"{INFO.id}: max_other_clusters must be >= 0")
         if self.min_members < 1 or self.min_tasks < 1 or self.min_uses < 1:
             raise ValueError(f"{INFO.id}: min_members, min_tasks and min_uses must be >= 1")
         if self.full_uses < self.min_uses:
@@ -107,6 +135,33 @@ def _value_tasks(context: ScanContext, column: str, values: list[int]) -> dict[i
     return dict(zip(frame[column].astype("int64"), frame["tasks"].astype("int64"), strict=True))
 
 
+def _shared_by_members(
+    context: ScanContext, column: str, clusters: Mapping[str, list[str]], settings: Settings
+) -> dict[int, set[str]]:
+    """Fingerprint values that enough of a cluster's members use (value -> clusters).
+
+    The coordination stage names only a cluster's most shared values as indicators, and only
+    those its members rely on for a real share of their traffic; a paraphrasing fleet of
+    small accounts spreads over many wrappers, each used by many members now and then.
+    """
+    rows = [(a, cid) for cid, members in clusters.items() for a in members]
+    membership = ibis.memtable(pd.DataFrame(rows, columns=["account_id", "cluster_id"]))
+    features = context.con.table("exchange_features")
+    joined = features.select("account_id", value=features[column]).join(membership, "account_id")
+    grouped = joined.group_by(["cluster_id", "value"]).aggregate(
+        members=joined.account_id.nunique()
+    )
+    grouped = grouped.filter(grouped.members >= settings.min_members)
+    frame = context.con.to_pandas(grouped)
+    out: dict[int, set[str]] = defaultdict(set)
+    for cid, value, members in zip(
+        frame["cluster_id"], frame["value"], frame["members"], strict=True
+    ):
+        if members >= settings.min_coverage * len(clusters[str(cid)]):
+            out[int(value)].add(str(cid))
+    return out
+
+
 FRAME = "drift.inheritance"
 
 
@@ -117,7 +172,8 @@ def inheritance(context: ScanContext) -> Inheritance:
     def build(ctx: ScanContext) -> pd.DataFrame:
         findings = find_clusters(ctx)
         frame = pd.DataFrame()
-        frame.attrs["inheritance"] = inherit(ctx, findings.clusters, findings.indicators)
+        diversity = {cid: p.diversity for cid, p in findings.profiles.items()}
+        frame.attrs["inheritance"] = inherit(ctx, findings.clusters, findings.indicators, diversity)
         return frame
 
     found = context.frame(FRAME, build).attrs["inheritance"]
@@ -129,8 +185,12 @@ def inherit(
     context: ScanContext,
     clusters: dict[str, list[str]],
     indicators: Mapping[str, Sequence[Indicator]],
+    diversity: Mapping[str, float] | None = None,
 ) -> Inheritance:
-    """Attach outsiders to the clusters whose distinctive fingerprints they reuse."""
+    """Attach outsiders to the clusters whose distinctive fingerprints they reuse, and link
+    clusters of unrelated accounts to the cluster whose fingerprints most of them carry
+    (``diversity``: each cluster's identity diversity; a cluster not listed counts as one
+    declared identity, which is never linked)."""
     settings = load_settings(Settings, INFO.id, context.settings(INFO.id))
     if "exchange_features" not in context.con.list_tables() or not clusters:
         return Inheritance({}, [])
@@ -142,14 +202,25 @@ def inherit(
         for indicator in found:
             if indicator.kind in FINGERPRINT_KINDS:
                 candidates[indicator.kind][int(indicator.value)].add(cid)
-    # outsider -> cluster -> list of (kind, value, uses)
+    for kind, column in FINGERPRINT_KINDS.items():
+        for value, cids in _shared_by_members(context, column, clusters, settings).items():
+            candidates[kind][value].update(cids)
+    # outsider -> cluster -> list of (kind, value, uses); the same for members of other
+    # clusters (a piece of the campaign that the graph kept apart)
     links: dict[str, dict[str, list[tuple[str, int, int]]]] = defaultdict(lambda: defaultdict(list))
+    sibling_links: dict[str, dict[str, list[tuple[str, int, int]]]] = defaultdict(
+        lambda: defaultdict(list)
+    )
     for kind, column in FINGERPRINT_KINDS.items():
         values = sorted(candidates[kind])
         if not values:
             continue
         usage = _usage(context, column, values)
         tasks = _value_tasks(context, column, values)
+        # (cluster, value) -> outsiders that reuse it, for values the cluster relies on
+        reused: dict[tuple[str, int], list[tuple[str, int]]] = {}
+        elsewhere: dict[tuple[str, int], list[tuple[str, int]]] = {}
+        crowd: dict[tuple[str, int], bool] = {}
         for value, rows in usage.groupby("value", sort=True):
             value = int(value)
             if tasks.get(value, 0) < settings.min_tasks:
@@ -163,24 +234,38 @@ def inherit(
                     for a, u, t in zip(users, rows["uses"], rows["tasks"], strict=True)
                     if a not in cluster_of
                 ]
+                others = [
+                    (a, int(u))
+                    for a, u, t in zip(users, rows["uses"], rows["tasks"], strict=True)
+                    if cluster_of.get(a, cid) != cid and int(u) >= settings.min_uses and int(t) >= 2
+                ]
                 if inside < max(settings.min_members, settings.min_coverage * size):
                     continue
-                if len(outside) > settings.max_outsider_share * len(users):
-                    continue
-                for account, uses, wrapped in outside:
-                    if uses >= settings.min_uses and wrapped >= 2:
-                        links[account][cid].append((kind, value, uses))
+                groups = {cluster_of[a] for a in users if a in cluster_of} - {cid}
+                if len(groups) > settings.max_other_clusters:
+                    continue  # a phrasing many unrelated groups share, not a fingerprint
+                crowd[cid, value] = len(outside) > settings.max_outsider_share * len(users)
+                reused[cid, value] = [
+                    (account, uses)
+                    for account, uses, wrapped in outside
+                    if uses >= settings.min_uses and wrapped >= 2
+                ]
+                elsewhere[cid, value] = others
+        for (cid, value), outsiders in sorted(reused.items()):
+            if crowd[cid, value] and not _cohesive(cid, value, outsiders, reused, settings):
+                continue
+            for account, uses in outsiders:
+                links[account][cid].append((kind, value, uses))
+            for account, uses in elsewhere[cid, value]:
+                sibling_links[account][cid].append((kind, value, uses))
     members: dict[str, dict[str, float]] = defaultdict(dict)
     evidence: list[Evidence] = []
     for account in sorted(links):
-        if len(links[account]) != 1:
+        chosen = _one_campaign(links[account], clusters, settings)
+        if chosen is None:
             continue  # the fingerprints of two campaigns: leave it to a person
-        ((cid, used),) = links[account].items()
-        by_kind: dict[str, float] = defaultdict(float)
-        for kind, _, uses in used:
-            by_kind[kind] += min(1.0, uses / settings.full_uses) * settings.per_value
-        # A prompt's wrapper and template usually move together: the kinds are not added.
-        attachment = min(1.0, max(by_kind.values()))
+        cid, attachment = chosen
+        used = links[account][cid]
         members[cid][account] = rounded(attachment)
         total = sum(uses for _, _, uses in used)
         kinds = sorted({kind for kind, _, _ in used})
@@ -205,7 +290,114 @@ def inherit(
                 },
             )
         )
+    pieces = {
+        account: linked
+        for account, linked in sibling_links.items()
+        if (diversity or {}).get(cluster_of[account], 0.0) >= settings.min_piece_diversity
+    }
+    evidence.extend(_siblings(pieces, clusters, settings))
     return Inheritance(dict(members), evidence)
+
+
+def _siblings(
+    linked: Mapping[str, Mapping[str, list[tuple[str, int, int]]]],
+    clusters: Mapping[str, list[str]],
+    settings: Settings,
+) -> list[Evidence]:
+    """Cluster evidence for clusters most of whose members carry another cluster's
+    distinctive fingerprints: two pieces of one campaign that the graph kept apart.
+
+    The link is the attachment that more than half of the cluster's members reach (members
+    without the fingerprints count 0); scoring lets a condemned cluster's verdict reach the
+    pieces linked to it in that proportion, as it reaches satellites.
+    """
+    cluster_of = {a: cid for cid, members in clusters.items() for a in members}
+    # piece -> the cluster each of its linked members points at -> their attachments
+    targets: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for account in sorted(linked):
+        chosen = _one_campaign(linked[account], clusters, settings)
+        if chosen is not None:
+            targets[cluster_of[account]][chosen[0]].append(chosen[1])
+    out: list[Evidence] = []
+    for piece in sorted(targets):
+        if len(targets[piece]) != 1:
+            continue  # links to two campaigns: leave it to a person
+        ((target, attachments),) = targets[piece].items()
+        size = len(clusters[piece])
+        padded = sorted([*attachments, *[0.0] * (size - len(attachments))], reverse=True)
+        attachment = float(padded[size // 2]) if size else 0.0
+        if attachment <= 0.0:
+            continue
+        out.append(
+            Evidence(
+                detector=INFO.id,
+                family=INFO.family,
+                subject=piece,
+                subject_kind="cluster",
+                strength=rounded(settings.max_strength * attachment),
+                summary=(
+                    f"{len(attachments)} of this cluster's {size} accounts reuse the "
+                    f"distinctive prompt fingerprints of cluster {target} "
+                    f"({len(clusters[target])} accounts): a piece of the same campaign"
+                ),
+                details={"cluster_id": target, "attachment": rounded(attachment)},
+            )
+        )
+    return out
+
+
+def _cohesive(
+    cid: str,
+    value: int,
+    outsiders: list[tuple[str, int]],
+    reused: Mapping[tuple[str, int], list[tuple[str, int]]],
+    settings: Settings,
+) -> bool:
+    """Whether the many outsiders reusing one of a cluster's fingerprints are its fleet.
+
+    A popular opening is used by a crowd, each member of which uses nothing else of the
+    cluster's; a paraphrasing campaign's phrasings are each used by many of its small
+    accounts, and each of them uses several of the cluster's fingerprints.
+    """
+    if not outsiders:
+        return False
+    others: set[str] = set()
+    for (other_cid, other_value), users in reused.items():
+        if other_cid == cid and other_value != value:
+            others.update(account for account, _ in users)
+    repeat = sum(1 for account, _ in outsiders if account in others)
+    return repeat >= settings.min_cohesion * len(outsiders)
+
+
+def _attachment(used: list[tuple[str, int, int]], settings: Settings) -> float:
+    by_kind: dict[str, float] = defaultdict(float)
+    for kind, _, uses in used:
+        by_kind[kind] += min(1.0, uses / settings.full_uses) * settings.per_value
+    # A prompt's wrapper and template usually move together: the kinds are not added.
+    return min(1.0, max(by_kind.values()))
+
+
+def _one_campaign(
+    linked: Mapping[str, list[tuple[str, int, int]]],
+    clusters: Mapping[str, list[str]],
+    settings: Settings,
+) -> tuple[str, float] | None:
+    """The cluster an outsider joins, with its attachment; ``None`` when its fingerprints
+    point at two campaigns.
+
+    Several clusters linked through one and the same fingerprint are one campaign that the
+    graph split (a paraphrasing fleet's common wrapper is distinctive of each of its
+    pieces): the outsider joins the piece it is most attached to (then the larger one).
+    Clusters linked only through different fingerprints may be different campaigns.
+    """
+    if len(linked) == 1:
+        ((cid, used),) = linked.items()
+        return cid, _attachment(used, settings)
+    shared = set.intersection(*({(k, v) for k, v, _ in used} for used in linked.values()))
+    if not shared:
+        return None
+    ranked = sorted(linked, key=lambda c: (-_attachment(linked[c], settings), -len(clusters[c]), c))
+    return ranked[0], _attachment(linked[ranked[0]], settings)
 
 
 def detect(context: ScanContext) -> list[Evidence]:
