@@ -101,6 +101,56 @@ def test_satellites_do_not_dilute_the_cluster_they_join() -> None:
     assert kept.score > diluted.score and kept.verdict == "distillation"
 
 
+def test_a_piece_of_a_condemned_campaign_is_judged_with_it() -> None:
+    evidence = [
+        ev("C-1", "coordination", 0.95, "cluster"),
+        ev("C-1", "template", 0.95, "cluster"),
+        ev("C-2", "coordination", 0.2, "cluster"),
+        *[ev(m, "behaviour", 0.6) for m in ("p", "q")],
+    ]
+    link = Evidence(
+        "DG-502", "drift", "C-2", 0.25, "piece", "cluster", {"cluster_id": "C-1", "attachment": 1.0}
+    )
+    campaign = ClusterInput("C-1", ["a", "b"], {"exchanges": 1})
+    piece = ClusterInput("C-2", ["p", "q"], {"exchanges": 1})
+    everyone = ["a", "b", "p", "q"]
+    alone, _ = score_all(everyone, evidence, [campaign, piece], CONFIG)
+    joined, _ = score_all(everyone, [*evidence, link], [campaign, piece], CONFIG)
+    before = {a.account_id: a.verdict for a in alone}
+    after = {a.account_id: a.verdict for a in joined}
+    assert before["p"] != "distillation" and after["p"] == after["q"] == "distillation"
+    assert any("a piece of cluster C-1" in r.summary for r in joined[2].reasons)
+    # A link to a cluster that is not condemned changes nothing.
+    weak = [e for e in evidence if e.subject != "C-1"]
+    unjudged = {
+        a.account_id: a.verdict
+        for a in score_all(everyone, [*weak, link], [campaign, piece], CONFIG)[0]
+    }
+    assert unjudged["p"] != "distillation"
+
+
+def test_a_cluster_is_judged_on_its_median_member() -> None:
+    # Two members: the median is their mean, neither the louder nor the quieter alone.
+    evidence = [ev("a", "prompt", 0.6), ev("b", "prompt", 0.2), ev("a", "behaviour", 0.9)]
+    evidence += [ev("b", "behaviour", 0.9)]
+    _, (pair,) = score_all(
+        ["a", "b"], evidence, [ClusterInput("C-2", ["a", "b"], {"exchanges": 1})], CONFIG
+    )
+    _, (quiet,) = score_all(
+        ["a", "b"],
+        [*evidence[1:], ev("a", "prompt", 0.2)],
+        [ClusterInput("C-2", ["a", "b"], {"exchanges": 1})],
+        CONFIG,
+    )
+    assert pair.verdict == "distillation" and quiet.verdict != "distillation"
+    # Three members: one loud member does not move the median.
+    trio = [ev(m, "behaviour", 0.9) for m in "abc"] + [ev("a", "prompt", 0.9)]
+    _, (three,) = score_all(
+        ["a", "b", "c"], trio, [ClusterInput("C-3", list("abc"), {"exchanges": 1})], CONFIG
+    )
+    assert three.verdict != "distillation"
+
+
 def test_a_release_pivot_only_adds_to_a_case_another_family_opened() -> None:
     faint = {"drift": 0.5, "coordination": 0.3, "behaviour": 0.25, "template": 0.2}
     opened = {**faint, "behaviour": 0.6}

@@ -26,7 +26,10 @@ How a score is made (and why):
    ties of a fully attached one inherits 71%: being in a condemned campaign at all is
    already strong evidence; fitted on development seeds).  Individually quiet accounts that
    are solidly part of a campaign are condemned together with it; one placed there on a
-   single weak tie is only put up for review.
+   single weak tie is only put up for review.  A cluster that DG-502 links to a condemned
+   one as a piece of the same campaign (most of its members carry that cluster's own
+   fingerprints) is judged with it: its members inherit as satellites do, scaled by the
+   link.  The median member of an even-sized cluster is the mean of the middle two.
 """
 
 from __future__ import annotations
@@ -35,6 +38,8 @@ import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
+
+import numpy as np
 
 from distillguard.detectors.base import FAMILIES, Evidence
 from distillguard.results.model import AccountResult, ClusterResult, Reason
@@ -171,6 +176,9 @@ class ClusterInput:
     listed with the cluster, but left out of its pooled evidence so they cannot dilute it."""
 
 
+PIECE_DETECTOR = "DG-502"
+"""The detector whose cluster evidence links a cluster to another as a piece of it."""
+
 CLUSTER_DETECTOR = "DG-401"
 """The detector that finds clusters; a member's inherited verdict is reported under it."""
 
@@ -214,10 +222,10 @@ def score_all(
         for family in FAMILIES:
             if family in MEMBER_ONLY_FAMILIES:
                 continue
-            values = sorted((f.get(family, 0.0) for f in member_families), reverse=True)
+            values = sorted(f.get(family, 0.0) for f in member_families)
             if values:
-                # The cluster's typical member, not its single loudest one.
-                typical = values[len(values) // 2]
+                # The cluster's typical (median) member, not its single loudest one.
+                typical = float(np.median(values))
                 pooled[family] = noisy_or([pooled.get(family, 0.0), typical])
         score = calibrated_score(pooled, config)
         verdict = verdict_for(score, pooled, config)
@@ -235,6 +243,19 @@ def score_all(
                 **fields,  # type: ignore[arg-type]
             )
         )
+
+    # A piece of a condemned campaign that the graph kept apart (DG-502 links it through
+    # the campaign's own fingerprints) is judged with the campaign, in proportion to the link.
+    pieces: dict[str, tuple[str, float]] = {}
+    for cid, found in sorted(by_cluster.items()):
+        if cid in condemned:
+            continue
+        for item in found:
+            target = item.details.get("cluster_id") if item.detector == PIECE_DETECTOR else None
+            link = float(item.details.get("attachment", 0.0) or 0.0)
+            strongest = pieces.get(cid, ("", 0.0))[1]
+            if isinstance(target, str) and target in condemned and link > strongest:
+                pieces[cid] = (target, link)
 
     results: list[AccountResult] = []
     for account_id in sorted(set(accounts)):
@@ -258,6 +279,22 @@ def score_all(
                     f"(score {cluster_score:.2f}, {size} accounts); tied to the other "
                     f"members with strength {tie:.2f} of 1",
                     round(cluster_score * tie, 6),
+                ),
+            )
+            reasons = sorted(reasons, key=lambda r: -r.weight)[: config.max_reasons]
+        elif cluster_id in pieces:
+            target, link = pieces[cluster_id]
+            pooled, cluster_score, size = condemned[target]
+            families = _inherit(families, pooled, tie * link)
+            reasons.insert(
+                0,
+                Reason(
+                    CLUSTER_DETECTOR,
+                    f"member of cluster {cluster_id}, a piece of cluster {target} (judged "
+                    f"distillation as a whole, score {cluster_score:.2f}, {size} accounts) "
+                    f"by their shared fingerprints (link {link:.2f}); tied to its own "
+                    f"cluster with strength {tie:.2f} of 1",
+                    round(cluster_score * tie * link, 6),
                 ),
             )
             reasons = sorted(reasons, key=lambda r: -r.weight)[: config.max_reasons]
