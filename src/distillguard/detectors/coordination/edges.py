@@ -72,9 +72,16 @@ def raw_ids(frame: pd.DataFrame, index: dict[str, int]) -> pd.Series:
 
 
 def memberships(
-    view: View, con: BaseBackend, cfg: CoordinationConfig, index: dict[str, int]
+    view: View,
+    con: BaseBackend,
+    cfg: CoordinationConfig,
+    index: dict[str, int],
+    node_order: npt.NDArray[np.uint64] | None = None,
 ) -> pd.DataFrame:
-    """The view's ``(account, value)`` rows with how many accounts share each value."""
+    """The view's ``(account, value)`` rows with how many accounts share each value.
+
+    ``node_order`` is :func:`_stable_hash` of every account id by node id, when the caller
+    computed it once for all views."""
     raw = view.query(con, cfg).execute()
     frame = pd.DataFrame(
         {"account": raw["account_id"].map(index), "value": raw["value"].astype(str)}
@@ -85,7 +92,10 @@ def memberships(
     # Ring order for large groups: a hash of the account *id* alone, so that the same
     # accounts sit next to each other in every view (their ties add up across views) and
     # adding an unrelated account never reorders an existing group.
-    frame["order"] = _stable_hash(raw_ids(frame, index))
+    accounts = frame["account"].to_numpy()
+    frame["order"] = (
+        node_order[accounts] if node_order is not None else _stable_hash(raw_ids(frame, index))
+    )
     frame["rarity"] = rarity_array(frame["sharers"].to_numpy(), len(index), cfg.max_group)
     return frame
 
@@ -184,10 +194,11 @@ def build_graph(con: BaseBackend, cfg: CoordinationConfig) -> AccountGraph:
     index = {acct: i for i, acct in enumerate(accounts)}
     features = _has_features(con)
     views = [v for v in VIEWS if features or not v.needs_features]
+    node_order = _stable_hash(pd.Series(accounts, dtype=object))
     members: dict[str, pd.DataFrame] = {}
     merged: pd.DataFrame | None = None
     for view in views:
-        members[view.name] = memberships(view, con, cfg, index)
+        members[view.name] = memberships(view, con, cfg, index, node_order)
         pairs = expand_pairs(members[view.name], cfg).rename(columns={"w": view.name})
         pairs[view.name] *= view.weight
         merged = pairs if merged is None else merged.merge(pairs, on=["a", "b"], how="outer")

@@ -102,11 +102,48 @@ def _feature_use(con: BaseBackend, members: ibis.Table, column: str) -> pd.DataF
     )
 
 
-def _ties(graph: AccountGraph, nodes: list[int]) -> list[ViewTie]:
+def _by_cluster(frame: pd.DataFrame, key: str) -> dict[object, pd.DataFrame]:
+    """A frame's rows per value of ``key`` (original order kept), in one pass."""
+    return {k: rows for k, rows in frame.groupby(key, sort=False)} if len(frame) else {}
+
+
+def _live_by_cluster(
+    graph: AccountGraph, clusters: dict[str, list[int]]
+) -> dict[str, dict[str, pd.DataFrame]] | None:
+    """Per cluster and view, its members' membership rows of positive rarity: one pass
+    over each view instead of one per cluster (``None`` when clusters overlap)."""
+    owner = np.full(len(graph.accounts), -1, dtype=np.int64)
+    names = list(clusters)
+    for position, cid in enumerate(names):
+        nodes = np.asarray(clusters[cid], dtype=np.int64)
+        if (owner[nodes] >= 0).any():
+            return None
+        owner[nodes] = position
+    out: dict[str, dict[str, pd.DataFrame]] = {cid: {} for cid in names}
+    for view, frame in graph.memberships.items():
+        live = frame[frame["rarity"] > 0]
+        who = owner[live["account"].to_numpy(dtype=np.int64)]
+        kept = who >= 0
+        live, who = live[kept], who[kept]
+        for position, rows in pd.Series(np.arange(len(who))).groupby(who).indices.items():
+            out[names[int(position)]][view] = live.iloc[rows]
+    return out
+
+
+def _ties(
+    graph: AccountGraph, nodes: list[int], live: dict[str, pd.DataFrame] | None = None
+) -> list[ViewTie]:
+    """What the cluster's members share, view by view; ``live`` is the members' rows of
+    positive rarity per view when already grouped (see :func:`_live_by_cluster`)."""
     ties: list[ViewTie] = []
     inside = set(nodes)
     for view, frame in graph.memberships.items():
-        local = frame[frame["account"].isin(inside) & (frame["rarity"] > 0)]
+        if live is not None:
+            if view not in live:
+                continue
+            local = live[view]
+        else:
+            local = frame[frame["account"].isin(inside) & (frame["rarity"] > 0)]
         counts = local.groupby("value")["account"].nunique()
         shared = counts[counts >= 2]
         if shared.empty:
@@ -196,11 +233,17 @@ def profile_clusters(
         cluster_id=[x if x == y else None for x, y in zip(left, right, strict=True)]
     )
     out: dict[str, ClusterProfile] = {}
+    nodes_of = {cid: [index[a] for a in accts] for cid, accts in clusters.items()}
+    live = _live_by_cluster(graph, nodes_of)
+    signups_of = _by_cluster(signups, "cluster_id")
+    edges_of = _by_cluster(edges, "cluster_id")
+    wrappers_of = _by_cluster(wrappers, "cluster_id") if has_features else {}
+    capabilities_of = _by_cluster(capabilities, "cluster_id") if has_features else {}
     for cid, accts in clusters.items():
         p = ClusterProfile(cid, accts)
-        nodes = [index[a] for a in accts]
-        p.ties = _ties(graph, nodes)
-        mine = signups[signups["cluster_id"] == cid]
+        nodes = nodes_of[cid]
+        p.ties = _ties(graph, nodes, None if live is None else live[cid])
+        mine = signups_of.get(cid, signups.iloc[0:0])
         identity_of = {a: f"self:{a}" for a in accts}
         split = split_organisations(mine, cfg)
         for _, row in mine.iterrows():
@@ -209,7 +252,7 @@ def profile_clusters(
         p.identities = len(counts)
         p.diversity = 1.0 - max(counts.values()) / len(accts)
         p.burst, p.created_span_days = _burst(mine["created_at"]) if not mine.empty else (0.0, None)
-        inner = edges[edges["cluster_id"] == cid]
+        inner = edges_of.get(cid, edges.iloc[0:0])
         if len(inner):
             p.synchrony = float(inner["jaccard"].mean())
             p.synced_pairs = float((inner[SYNC] > 0).mean())
@@ -219,8 +262,8 @@ def profile_clusters(
             p.first_seen = as_utc(row["first_seen"])
             p.last_seen = as_utc(row["last_seen"])
         if has_features:
-            _template_use(p, wrappers[wrappers["cluster_id"] == cid], cfg)
-            caps = capabilities[capabilities["cluster_id"] == cid].groupby("value")["uses"].sum()
+            _template_use(p, wrappers_of.get(cid, wrappers.iloc[0:0]), cfg)
+            caps = capabilities_of.get(cid, capabilities.iloc[0:0]).groupby("value")["uses"].sum()
             total = float(caps.sum()) or 1.0
             caps = caps[caps / total >= CAPABILITY_MIN_SHARE].sort_values(ascending=False)
             p.capabilities = sorted(caps.index, key=lambda c: (-caps[c], c))
