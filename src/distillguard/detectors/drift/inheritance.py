@@ -42,7 +42,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import ibis
+import ibis.expr.types as ir
 import pandas as pd
+import pyarrow as pa
 
 from distillguard.detectors.base import ATLAS, DetectorInfo, Evidence
 from distillguard.detectors.behaviour.common import check_unit, count, load_settings, rounded
@@ -116,10 +118,17 @@ class Inheritance:
     evidence: list[Evidence]
 
 
+def _with_values(context: ScanContext, column: str, values: list[int]) -> ir.Table:
+    """Feature rows whose ``column`` is one of ``values``: a semi-join with a table of the
+    values (an ``IN`` list of thousands of literals is slow to compile and to run)."""
+    features = context.con.table("exchange_features")
+    keys = ibis.memtable(pa.table({"wanted_value": pa.array(values, pa.int64())}))
+    return features.semi_join(keys, features[column] == keys.wanted_value)
+
+
 def _usage(context: ScanContext, column: str, values: list[int]) -> pd.DataFrame:
     """Per (account, value): uses and distinct tasks, for the given fingerprint values."""
-    features = context.con.table("exchange_features")
-    wanted = features.filter(features[column].isin(values))
+    wanted = _with_values(context, column, values)
     grouped = wanted.group_by(["account_id", column]).aggregate(
         uses=wanted.count(), tasks=wanted.text_hash.nunique()
     )
@@ -128,8 +137,7 @@ def _usage(context: ScanContext, column: str, values: list[int]) -> pd.DataFrame
 
 
 def _value_tasks(context: ScanContext, column: str, values: list[int]) -> dict[int, int]:
-    features = context.con.table("exchange_features")
-    wanted = features.filter(features[column].isin(values))
+    wanted = _with_values(context, column, values)
     grouped = wanted.group_by(column).aggregate(tasks=wanted.text_hash.nunique())
     frame = context.con.to_pandas(grouped)
     return dict(zip(frame[column].astype("int64"), frame["tasks"].astype("int64"), strict=True))
