@@ -50,7 +50,6 @@ PAIR_BATCH = 4_096
 """Distinct pairs per unit of work handed to a worker."""
 _PAIRS = "dg_feature_pairs"
 _PAIR_FEATURES = "dg_pair_features"
-_EMPTY = "dg_empty_pair_features"
 
 
 def _distinct(
@@ -268,18 +267,17 @@ def compute_exchange_features(
     if TABLE not in con.list_tables():
         con.create_table(TABLE, schema=ibis.schema(EXCHANGE_FEATURE_SCHEMA))
     pending = f"FROM exchanges e ANTI JOIN {TABLE} f ON f.exchange_id = e.exchange_id"
-    todo = int(duck.execute(f"SELECT count(*) {pending}").fetchone()[0])
-    if not todo:
-        return 0
     duck.execute(
         f"CREATE OR REPLACE TABLE {_PAIRS} AS SELECT row_number() OVER () AS pair_id, * "
         f"FROM (SELECT DISTINCT e.prompt_text, coalesce(e.system_prompt, '') AS system {pending})"
     )
     pair_count = int(duck.execute(f"SELECT count(*) FROM {_PAIRS}").fetchone()[0])
+    if not pair_count:  # every exchange is featured already
+        duck.execute(f"DROP TABLE {_PAIRS}")
+        return 0
     pair_schema = pa.schema([pa.field("pair_id", pa.int64()), *PAIR_FEATURE_SCHEMA])
-    duck.register(_EMPTY, pa.Table.from_batches([], schema=pair_schema))
-    duck.execute(f"CREATE OR REPLACE TABLE {_PAIR_FEATURES} AS SELECT * FROM {_EMPTY}")
-    duck.unregister(_EMPTY)
+    duck.execute(f"DROP TABLE IF EXISTS {_PAIR_FEATURES}")
+    con.create_table(_PAIR_FEATURES, schema=ibis.schema(pair_schema))
     reader = duck.cursor().execute(f"SELECT * FROM {_PAIRS}").to_arrow_reader(PAIR_BATCH)
     if workers is None:
         workers = min(os.cpu_count() or 1, MAX_WORKERS) if pair_count >= PARALLEL_MIN_PAIRS else 1
