@@ -67,8 +67,9 @@ def test_jsonl_readers_account_for_every_line(
     tmp_path: Path, content: list[bytes], fmt: str
 ) -> None:
     data = b"\n".join(content)
-    # A file that starts with the gzip magic is read as gzip (one record if it is broken).
-    assume(not data.startswith(b"\x1f\x8b"))
+    # A file that starts with the gzip magic is read as gzip (one record if it is broken);
+    # one that starts with the Parquet magic is read as Parquet (a clear error if it is not).
+    assume(not data.startswith((b"\x1f\x8b", b"PAR1")))
     report = _ingest(tmp_path, "in.jsonl", data, fmt)
     if report.files[0].format == "otel":
         assert report.read == report.loaded + report.quarantined
