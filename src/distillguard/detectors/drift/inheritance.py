@@ -43,6 +43,7 @@ from dataclasses import dataclass
 
 import ibis
 import ibis.expr.types as ir
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 
@@ -213,59 +214,24 @@ def inherit(
     for kind, column in FINGERPRINT_KINDS.items():
         for value, cids in _shared_by_members(context, column, clusters, settings).items():
             candidates[kind][value].update(cids)
-    # outsider -> cluster -> list of (kind, value, uses); the same for members of other
-    # clusters (a piece of the campaign that the graph kept apart)
-    links: dict[str, dict[str, list[tuple[str, int, int]]]] = defaultdict(lambda: defaultdict(list))
-    sibling_links: dict[str, dict[str, list[tuple[str, int, int]]]] = defaultdict(
-        lambda: defaultdict(list)
-    )
-    for kind, column in FINGERPRINT_KINDS.items():
+    sizes = {cid: len(members) for cid, members in clusters.items()}
+    outsider_rows: list[pd.DataFrame] = []
+    sibling_rows: list[pd.DataFrame] = []
+    for rank, (kind, column) in enumerate(FINGERPRINT_KINDS.items()):
         values = sorted(candidates[kind])
         if not values:
             continue
         usage = _usage(context, column, values)
         tasks = _value_tasks(context, column, values)
-        # (cluster, value) -> outsiders that reuse it, for values the cluster relies on
-        reused: dict[tuple[str, int], list[tuple[str, int]]] = {}
-        elsewhere: dict[tuple[str, int], list[tuple[str, int]]] = {}
-        crowd: dict[tuple[str, int], bool] = {}
-        for value, rows in usage.groupby("value", sort=True):
-            value = int(value)
-            if tasks.get(value, 0) < settings.min_tasks:
-                continue
-            users = rows["account_id"].astype(str).tolist()
-            for cid in sorted(candidates[kind][value]):
-                size = len(clusters[cid])
-                inside = sum(1 for a in users if cluster_of.get(a) == cid)
-                outside = [
-                    (a, int(u), int(t))
-                    for a, u, t in zip(users, rows["uses"], rows["tasks"], strict=True)
-                    if a not in cluster_of
-                ]
-                others = [
-                    (a, int(u))
-                    for a, u, t in zip(users, rows["uses"], rows["tasks"], strict=True)
-                    if cluster_of.get(a, cid) != cid and int(u) >= settings.min_uses and int(t) >= 2
-                ]
-                if inside < max(settings.min_members, settings.min_coverage * size):
-                    continue
-                groups = {cluster_of[a] for a in users if a in cluster_of} - {cid}
-                if len(groups) > settings.max_other_clusters:
-                    continue  # a phrasing many unrelated groups share, not a fingerprint
-                crowd[cid, value] = len(outside) > settings.max_outsider_share * len(users)
-                reused[cid, value] = [
-                    (account, uses)
-                    for account, uses, wrapped in outside
-                    if uses >= settings.min_uses and wrapped >= 2
-                ]
-                elsewhere[cid, value] = others
-        for (cid, value), outsiders in sorted(reused.items()):
-            if crowd[cid, value] and not _cohesive(cid, value, outsiders, reused, settings):
-                continue
-            for account, uses in outsiders:
-                links[account][cid].append((kind, value, uses))
-            for account, uses in elsewhere[cid, value]:
-                sibling_links[account][cid].append((kind, value, uses))
+        outsiders, siblings = _distinctive_reuse(
+            usage, tasks, candidates[kind], cluster_of, sizes, settings
+        )
+        outsider_rows.append(outsiders.assign(kind=kind, kind_rank=rank))
+        sibling_rows.append(siblings.assign(kind=kind, kind_rank=rank))
+    # outsider -> cluster -> list of (kind, value, uses); the same for members of other
+    # clusters (a piece of the campaign that the graph kept apart)
+    links = _grouped_links(outsider_rows)
+    sibling_links = _grouped_links(sibling_rows)
     members: dict[str, dict[str, float]] = defaultdict(dict)
     evidence: list[Evidence] = []
     for account in sorted(links):
@@ -305,6 +271,106 @@ def inherit(
     }
     evidence.extend(_siblings(pieces, clusters, settings))
     return Inheritance(dict(members), evidence)
+
+
+def _distinctive_reuse(
+    usage: pd.DataFrame,
+    value_tasks: Mapping[int, int],
+    candidates: Mapping[int, set[str]],
+    cluster_of: Mapping[str, str],
+    sizes: Mapping[str, int],
+    settings: Settings,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Reuse of one kind's distinctive values: (outsider links, links of other clusters'
+    members), each with columns ``account_id``, ``cluster_id``, ``value``, ``uses``.
+
+    ``usage`` has one row per (account, value) with its uses and distinct tasks (see
+    :func:`_usage`).  Everything is a join or a group-by over those rows, so the cost grows
+    with the rows and the (cluster, value) candidates, never with their product: a popular
+    value that thousands of accounts use is a candidate of many clusters at scale.
+    """
+    usage = usage.assign(account_id=usage["account_id"].astype(object).map(str))
+    wrapped = usage["value"].map(value_tasks).fillna(0)
+    usage = usage[wrapped.to_numpy() >= settings.min_tasks]
+    usage = usage.assign(cluster_id=usage["account_id"].map(cluster_of))
+    by_value = (
+        usage.groupby("value")
+        .agg(
+            users=("account_id", "size"),
+            clustered=("cluster_id", "count"),
+            clusters=("cluster_id", "nunique"),
+        )
+        .reset_index()
+    )
+    inside = usage.groupby(["value", "cluster_id"]).size().rename("inside").reset_index()
+    pairs = pd.DataFrame(
+        [(value, cid) for value, cids in candidates.items() for cid in cids],
+        columns=["value", "cluster_id"],
+    ).astype({"value": "int64", "cluster_id": object})
+    # A cluster none of whose members uses the value has ``inside`` 0 < min_members: inner.
+    pairs = pairs.merge(inside, on=["value", "cluster_id"]).merge(by_value, on="value")
+    needed = np.maximum(
+        settings.min_members,
+        settings.min_coverage * pairs["cluster_id"].map(sizes).to_numpy(dtype=np.float64),
+    )
+    relied_on = pairs["inside"].to_numpy() >= needed
+    # the cluster itself is among the value's clusters (``inside`` > 0)
+    own = pairs["clusters"].to_numpy() - 1 <= settings.max_other_clusters
+    pairs = pairs[relied_on & own]
+    outside = pairs["users"] - pairs["clustered"]
+    pairs = pairs.assign(crowd=outside > settings.max_outsider_share * pairs["users"])
+    repeated = usage[(usage["uses"] >= settings.min_uses) & (usage["tasks"] >= 2)]
+    lone = repeated[repeated["cluster_id"].isna()][["account_id", "value", "uses"]]
+    reused = pairs[["cluster_id", "value"]].merge(lone, on="value")
+    cohesive = _cohesive(reused, settings)
+    kept = pairs[
+        ~pairs["crowd"].to_numpy()
+        | cohesive.reindex(
+            pd.MultiIndex.from_frame(pairs[["cluster_id", "value"]]), fill_value=False
+        ).to_numpy()
+    ][["cluster_id", "value"]]
+    columns = ["account_id", "cluster_id", "value", "uses"]
+    outsiders = reused.merge(kept, on=["cluster_id", "value"])[columns]
+    members = repeated[repeated["cluster_id"].notna()].rename(columns={"cluster_id": "home"})
+    siblings = kept.merge(members[["account_id", "home", "value", "uses"]], on="value")
+    siblings = siblings[siblings["home"] != siblings["cluster_id"]][columns]
+    return outsiders, siblings
+
+
+def _cohesive(reused: pd.DataFrame, settings: Settings) -> pd.Series:
+    """Per (cluster, value): whether the many outsiders reusing it are the cluster's fleet.
+
+    A popular opening is used by a crowd, each member of which uses nothing else of the
+    cluster's; a paraphrasing campaign's phrasings are each used by many of its small
+    accounts, and each of them uses several of the cluster's fingerprints.  ``reused``
+    holds one row per (cluster, value, outsider); an outsider repeats when it reuses
+    another of the cluster's values too.
+    """
+    values_used = reused.groupby(["cluster_id", "account_id"])["value"].transform("size")
+    counted = reused.assign(repeat=values_used.to_numpy() >= 2)
+    per_value = counted.groupby(["cluster_id", "value"])["repeat"].agg(["size", "sum"])
+    return (per_value["size"] > 0) & (per_value["sum"] >= settings.min_cohesion * per_value["size"])
+
+
+def _grouped_links(parts: list[pd.DataFrame]) -> dict[str, dict[str, list[tuple[str, int, int]]]]:
+    """Account -> cluster -> (kind, value, uses) of each fingerprint, kinds in
+    :data:`FINGERPRINT_KINDS` order and values ascending."""
+    links: dict[str, dict[str, list[tuple[str, int, int]]]] = defaultdict(lambda: defaultdict(list))
+    if not parts:
+        return links
+    rows = pd.concat(parts, ignore_index=True).sort_values(
+        ["account_id", "cluster_id", "kind_rank", "value"]
+    )
+    for account, cid, kind, value, uses in zip(
+        rows["account_id"].tolist(),
+        rows["cluster_id"].tolist(),
+        rows["kind"].tolist(),
+        rows["value"].tolist(),
+        rows["uses"].tolist(),
+        strict=True,
+    ):
+        links[str(account)][str(cid)].append((str(kind), int(value), int(uses)))
+    return links
 
 
 def _siblings(
@@ -352,29 +418,6 @@ def _siblings(
             )
         )
     return out
-
-
-def _cohesive(
-    cid: str,
-    value: int,
-    outsiders: list[tuple[str, int]],
-    reused: Mapping[tuple[str, int], list[tuple[str, int]]],
-    settings: Settings,
-) -> bool:
-    """Whether the many outsiders reusing one of a cluster's fingerprints are its fleet.
-
-    A popular opening is used by a crowd, each member of which uses nothing else of the
-    cluster's; a paraphrasing campaign's phrasings are each used by many of its small
-    accounts, and each of them uses several of the cluster's fingerprints.
-    """
-    if not outsiders:
-        return False
-    others: set[str] = set()
-    for (other_cid, other_value), users in reused.items():
-        if other_cid == cid and other_value != value:
-            others.update(account for account, _ in users)
-    repeat = sum(1 for account, _ in outsiders if account in others)
-    return repeat >= settings.min_cohesion * len(outsiders)
 
 
 def _attachment(used: list[tuple[str, int, int]], settings: Settings) -> float:
