@@ -56,6 +56,7 @@ def _feature(row: dict[str, Any], wrapper: int) -> dict[str, Any]:
         "template_id": wrapper,
         "wrapper_id": wrapper,
         "lsh_bands": [],
+        "instruction_sentences": [],
         "p_reasoning": 0.0,
         "p_reconstruct": 0.0,
         "p_grading": 0.0,

@@ -20,6 +20,7 @@ CREATE TABLE exchange_features AS SELECT exchange_id, account_id, ts, model,
   'und' AS lang, 0::INT AS prompt_chars, (hash(prompt_text) >> 1)::BIGINT AS text_hash,
   (hash(regexp_replace(prompt_text, '[0-9]+', '#', 'g')) >> 1)::BIGINT AS template_id,
   (hash(left(prompt_text, 40)) >> 1)::BIGINT AS wrapper_id, []::BIGINT[] AS lsh_bands,
+  []::BIGINT[] AS instruction_sentences,
   0.0::FLOAT p_reasoning, 0.0::FLOAT p_reconstruct, 0.0::FLOAT p_grading,
   0.0::FLOAT p_tool, 0.0::FLOAT p_rewrite, 'chat' AS capability, false AS truncated
 FROM exchanges

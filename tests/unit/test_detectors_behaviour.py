@@ -187,6 +187,7 @@ def _features(exchanges: pa.Table) -> pa.Table:
                 "template_id": index % 3,
                 "wrapper_id": 7 if row["account_id"] == HARVEST else index % 5,
                 "lsh_bands": [index],
+                "instruction_sentences": [],
                 "p_reasoning": 0.9 if reasoning else 0.1,
                 "p_reconstruct": 0.0,
                 "p_grading": 0.0,

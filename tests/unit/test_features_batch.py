@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pyarrow as pa
+import pytest
 
 from distillguard.engine.store import append_arrow, open_store
 from distillguard.features.exchange_features import (
@@ -114,6 +115,27 @@ def test_compute_features_streams_the_store_and_only_adds_new_exchanges() -> Non
     table = con.table("exchange_features").to_pyarrow()
     assert table.num_rows == 42
     assert len(set(table.column("exchange_id").to_pylist())) == 42
+
+
+def test_a_feature_table_from_an_earlier_version_is_recomputed(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    con = open_store(None)
+    append_arrow(con, "exchanges", _exchanges())
+    assert compute_exchange_features(con, batch_rows=5, progress=False) == 21
+    con.con.execute("ALTER TABLE exchange_features DROP COLUMN instruction_sentences")
+    assert compute_exchange_features(con, batch_rows=5, progress=False) == 21
+    table = con.table("exchange_features").to_pyarrow()
+    assert table.schema.names == EXCHANGE_FEATURE_SCHEMA.names and table.num_rows == 21
+    sentences = dict(
+        zip(
+            table["exchange_id"].to_pylist(),
+            table["instruction_sentences"].to_pylist(),
+            strict=True,
+        )
+    )
+    assert sentences["ex0"] == sentences["ex1"] != []  # the shared wrapper's sentence
+    assert "written by an earlier version" in capsys.readouterr().err
 
 
 def test_flags_computed_by_the_store_give_the_same_features_as_the_messages() -> None:

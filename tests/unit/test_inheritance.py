@@ -67,6 +67,7 @@ class World:
                     "template_id": wrapper,
                     "wrapper_id": wrapper,
                     "lsh_bands": [],
+                    "instruction_sentences": [],
                     "p_reasoning": 0.0,
                     "p_reconstruct": 0.0,
                     "p_grading": 0.0,

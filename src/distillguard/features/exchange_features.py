@@ -28,7 +28,7 @@ from distillguard.features.minhash import lsh_bands_many, shingles
 from distillguard.features.pair_cache import PairCache, PairFeatures, pair_key
 from distillguard.features.parallel import MAX_WORKERS, PARALLEL_MIN_PAIRS, batches_in_processes
 from distillguard.features.prompt_signals import classifier_text, prompt_signals
-from distillguard.features.templates import fingerprints
+from distillguard.features.templates import fingerprints_and_sentences
 from distillguard.features.text import guess_language, prepare
 from distillguard.schema import EXCHANGE_FEATURE_SCHEMA
 
@@ -117,21 +117,23 @@ def _compute_pairs(pairs: list[tuple[str, str]]) -> list[PairFeatures]:
         if system and system not in systems:
             systems[system] = prepare(system).text
         texts.append(classifier_text(normal, systems[system] if system else ""))
+        ids, sentences = fingerprints_and_sentences(normal)
         partial.append(
             (
                 lang,
                 min(prepared.chars, INT32_MAX),
                 prepared.truncated,
-                fingerprints(normal),
+                ids,
                 has_code_cue(normal),
                 has_math_cue(normal),
+                tuple(sentences),
             )
         )
     signals = prompt_signals(texts).tolist()
     bands = lsh_bands_many(token_sets)
     return [
-        PairFeatures(lang, chars, cut, ids, tuple(keys), tuple(row), code, math)
-        for (lang, chars, cut, ids, code, math), keys, row in zip(
+        PairFeatures(lang, chars, cut, ids, tuple(keys), tuple(row), code, math, sentences)
+        for (lang, chars, cut, ids, code, math, sentences), keys, row in zip(
             partial, bands, signals, strict=True
         )
     ]
@@ -156,7 +158,10 @@ PAIR_FEATURE_SCHEMA = pa.schema(
             EXCHANGE_FEATURE_SCHEMA.field(name)
             for name in ("lang", "prompt_chars", "text_hash", "template_id", "wrapper_id")
         ),
-        *(EXCHANGE_FEATURE_SCHEMA.field(name) for name in ("lsh_bands", *SIGNAL_COLUMNS)),
+        *(
+            EXCHANGE_FEATURE_SCHEMA.field(name)
+            for name in ("lsh_bands", "instruction_sentences", *SIGNAL_COLUMNS)
+        ),
         pa.field("code_cue", pa.bool_(), nullable=False),
         pa.field("math_cue", pa.bool_(), nullable=False),
         EXCHANGE_FEATURE_SCHEMA.field("truncated"),
@@ -176,6 +181,7 @@ def pair_table(per_pair: list[PairFeatures]) -> pa.Table:
         pa.array(hashes[:, 1], pa.int64()),
         pa.array(hashes[:, 2], pa.int64()),
         pa.array([list(item.bands) for item in per_pair], pa.list_(pa.int64())),
+        pa.array([list(item.sentences) for item in per_pair], pa.list_(pa.int64())),
         *(pa.array(signals[:, i], pa.float32()) for i in range(len(SIGNAL_COLUMNS))),
         pa.array([item.code for item in per_pair], pa.bool_()),
         pa.array([item.math for item in per_pair], pa.bool_()),
@@ -245,6 +251,25 @@ def pair_features_batch(batch: pa.RecordBatch) -> pa.RecordBatch:
     )
 
 
+def _drop_outdated_features(con: DuckDBBackend) -> None:
+    """Drop a feature table written with other columns (by an earlier version).
+
+    Features are derived from the stored exchanges alone, so the table is recomputed in
+    full below rather than left to fail on the first append; a note says why it takes
+    longer than a day's increment.
+    """
+    if TABLE not in con.list_tables():
+        return
+    if list(con.table(TABLE).columns) == EXCHANGE_FEATURE_SCHEMA.names:
+        return
+    print(
+        f"features: the store's {TABLE} table was written by an earlier version "
+        "(other columns); recomputing features for every stored exchange",
+        file=sys.stderr,
+    )
+    con.con.execute(f"DROP TABLE {TABLE}")
+
+
 def compute_exchange_features(
     con: DuckDBBackend,
     *,
@@ -264,6 +289,7 @@ def compute_exchange_features(
     rerun after new ingestion only features the new exchanges.
     """
     duck = con.con
+    _drop_outdated_features(con)
     if TABLE not in con.list_tables():
         con.create_table(TABLE, schema=ibis.schema(EXCHANGE_FEATURE_SCHEMA))
     pending = f"FROM exchanges e ANTI JOIN {TABLE} f ON f.exchange_id = e.exchange_id"

@@ -34,6 +34,8 @@ class PairFeatures:
     signals: tuple[float, float, float, float, float]
     code: bool
     math: bool
+    sentences: tuple[int, ...] = ()
+    """Hashes of the prompt's instruction sentences (``instruction_sentences``)."""
 
 
 def pair_key(prompt: str, system: str) -> int:

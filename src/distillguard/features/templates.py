@@ -319,7 +319,12 @@ def split_wrapper(masked: str) -> tuple[list[str], list[str]]:
 def skeleton_and_wrapper(normal: str) -> tuple[list[str], list[str]]:
     """The skeleton lines and wrapper lines of a normal-form text, fallback included."""
     masked = mask(normal)
-    skeleton, wrapper = split_wrapper(masked)
+    return _with_fallback(masked, *split_wrapper(masked))
+
+
+def _with_fallback(
+    masked: str, skeleton: list[str], wrapper: list[str]
+) -> tuple[list[str], list[str]]:
     if not wrapper:
         # Nothing separable: fall back to the text itself, so unrelated prompts stay apart.
         lines = [line for line in masked.split("\n") if line.strip()]
@@ -339,9 +344,49 @@ def wrapper_text(normal: str) -> str:
 
 def fingerprints(normal: str) -> tuple[int, int, int]:
     """(text_hash, template_id, wrapper_id) of a normal-form text."""
-    skeleton, wrapper = skeleton_and_wrapper(normal)
-    return (
-        stable_hash(normal),
-        stable_hash("\n".join(skeleton)),
-        stable_hash("\n".join(wrapper)),
-    )
+    return fingerprints_and_sentences(normal)[0]
+
+
+_SENTENCE_END = re.compile(r"(?<=[.!?;。！？；])\s*")
+MIN_SENTENCE_WORDS = 4
+"""Shorter sentences ("be thorough.", "no disclaimers.") are stock phrases anyone writes."""
+MIN_SENTENCE_HAN = 8
+"""The same for Chinese, in Han characters (about two to a word)."""
+
+
+def _sentences(instruction_lines: list[str]) -> list[int]:
+    """Sorted distinct hashes of the long enough sentences of instruction lines."""
+    found: set[int] = set()
+    for line in instruction_lines:
+        for sentence in _SENTENCE_END.split(line):
+            sentence = sentence.strip()
+            if not sentence:
+                continue
+            han = len(_HAN.findall(sentence))
+            long_enough = (
+                han >= MIN_SENTENCE_HAN
+                if han
+                else len(_WORD.findall(sentence)) >= MIN_SENTENCE_WORDS
+            )
+            if long_enough:
+                found.add(stable_hash(sentence))
+    return sorted(found)
+
+
+def fingerprints_and_sentences(normal: str) -> tuple[tuple[int, int, int], list[int]]:
+    """(text_hash, template_id, wrapper_id) and the ``instruction_sentences`` of a text.
+
+    ``instruction_sentences`` are the hashes of the sentences of the instruction lines
+    (split after ``. ! ? ;`` and their full-width forms; at least
+    :data:`MIN_SENTENCE_WORDS` words or :data:`MIN_SENTENCE_HAN` Han characters), sorted
+    and distinct.  A campaign that paraphrases every wrapper still keeps its standing
+    rules word for word ("always give your output in a formal tone."), so its wrapper ids
+    differ while these sentences repeat.  Only lines recognised as instructions count: a
+    prompt with no separable wrapper has none (its text is the task, not a rule).
+    """
+    masked = mask(normal)
+    skeleton, separated = split_wrapper(masked)
+    sentences = _sentences(separated)
+    skeleton, wrapper = _with_fallback(masked, skeleton, separated)
+    ids = (stable_hash(normal), stable_hash("\n".join(skeleton)), stable_hash("\n".join(wrapper)))
+    return ids, sentences

@@ -110,6 +110,8 @@ EXCHANGE_FEATURE_SCHEMA = pa.schema(
         pa.field("wrapper_id", pa.int64(), nullable=False),
         # MinHash LSH band keys of the prompt's shingles (near-duplicate candidates).
         pa.field("lsh_bands", pa.list_(pa.int64()), nullable=False),
+        # Hashes of the long sentences of the prompt's instruction lines (standing rules).
+        pa.field("instruction_sentences", pa.list_(pa.int64()), nullable=False),
         # Prompt-signal probabilities from the trained classifier, each in [0, 1].
         pa.field("p_reasoning", pa.float32(), nullable=False),
         pa.field("p_reconstruct", pa.float32(), nullable=False),

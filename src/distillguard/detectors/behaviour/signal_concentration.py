@@ -11,6 +11,12 @@ per signal, and the strongest signal gives the strength:
 
 A prompt carries a signal when its classifier probability exceeds 0.5 (``exchange_features``);
 without that table the detector returns nothing.
+
+A campaign that keeps every account under ``min_count`` hides from the per-account test, so
+each coordinated cluster (fleet) is judged the same way on its members' pooled prompts, and
+the strength is scaled by the cluster's identity diversity: one company's team pooled says
+nothing its members do not say alone, while unrelated identities that together send mostly
+harvest prompts are one operation split into small pieces.
 """
 
 from __future__ import annotations
@@ -18,6 +24,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
+import pandas as pd
 
 from distillguard.detectors.base import ATLAS, DetectorInfo, Evidence
 from distillguard.detectors.behaviour.common import (
@@ -35,9 +43,12 @@ from distillguard.detectors.context import ScanContext
 
 INFO = DetectorInfo(
     id="DG-205",
-    version="1.0",
+    version="1.1",
     name="prompt-signal concentration",
-    description="A large share and count of an account's prompts carry one harvest signal.",
+    description=(
+        "A large share and count of an account's prompts, or of a fleet's pooled prompts, "
+        "carry one harvest signal."
+    ),
     family="prompt",
     atlas=(ATLAS["extract_model"],),
 )
@@ -79,15 +90,95 @@ def detect(context: ScanContext) -> list[Evidence]:
     frame = frame[frame["featured_exchanges"].notna()]
     if frame.empty:
         return []
-    per_signal = np.column_stack(
+    per_signal = _strengths(frame, settings)
+    strongest = per_signal.argmax(axis=1)
+    strength = per_signal.max(axis=1)
+    evidence = _account_evidence(frame, strength, strongest, settings)
+    return evidence + _fleet_evidence(context, frame, settings)
+
+
+def _strengths(frame: pd.DataFrame, settings: Settings) -> npt.NDArray[np.float64]:
+    """Per row and judged signal: share ramp times count ramp."""
+    return np.column_stack(
         [
             ramp(frame[f"share_p_{name}"], settings.min_share, settings.full_share)
             * log_ramp(frame[f"count_p_{name}"], settings.min_count, settings.full_count)
             for name in JUDGED
         ]
     )
+
+
+def _fleet_evidence(
+    context: ScanContext, frame: pd.DataFrame, settings: Settings
+) -> list[Evidence]:
+    """The same test on each coordinated cluster's pooled prompts, scaled by its diversity."""
+    from distillguard.detectors.coordination import find_clusters
+
+    findings = find_clusters(context)
+    by_account = frame.set_index("account_id")
+    rows = []
+    for cid in sorted(findings.clusters):
+        members = [m for m in findings.clusters[cid] if m in by_account.index]
+        profile = findings.profiles.get(cid)
+        if len(members) < 2 or profile is None or profile.diversity <= 0:
+            continue
+        part = by_account.loc[members]
+        total = float(part["featured_exchanges"].sum())
+        if total <= 0:
+            continue
+        row: dict[str, object] = {"subject": cid, "members": len(members), "total": total}
+        row["diversity"] = float(profile.diversity)
+        for name in JUDGED:
+            counted = float(part[f"count_p_{name}"].sum())
+            row[f"count_p_{name}"] = counted
+            row[f"share_p_{name}"] = counted / total
+        rows.append(row)
+    if not rows:
+        return []
+    pooled = pd.DataFrame(rows)
+    per_signal = _strengths(pooled, settings)
     strongest = per_signal.argmax(axis=1)
-    strength = per_signal.max(axis=1)
+    strength = per_signal.max(axis=1) * pooled["diversity"].to_numpy()
+    evidence = []
+    for position, fleet in enumerate(pooled.itertuples(index=False)):
+        value = float(strength[position])
+        if value <= settings.emit_above:
+            continue
+        top = JUDGED[int(strongest[position])]
+        share = float(getattr(fleet, f"share_p_{top}"))
+        counted = float(getattr(fleet, f"count_p_{top}"))
+        evidence.append(
+            Evidence(
+                detector=INFO.id,
+                family=INFO.family,
+                subject=str(fleet.subject),
+                subject_kind="cluster",
+                strength=rounded(value),
+                summary=(
+                    f"pooled over the fleet's {int(fleet.members)} accounts, {percent(share)} "
+                    f"of {count(fleet.total)} prompts {SIGNAL_WORDS[top]} ({count(counted)} "
+                    f"prompts; identity diversity {float(fleet.diversity):.2f})"
+                ),
+                details={
+                    "signal": top,
+                    "members": int(fleet.members),
+                    "featured_exchanges": int(fleet.total),
+                    "share": rounded(share),
+                    "count": int(counted),
+                    "diversity": rounded(float(fleet.diversity)),
+                },
+            )
+        )
+    return evidence
+
+
+def _account_evidence(
+    frame: pd.DataFrame,
+    strength: npt.NDArray[np.float64],
+    strongest: npt.NDArray[np.int64],
+    settings: Settings,
+) -> list[Evidence]:
+    """One piece of evidence per account above ``emit_above``."""
     evidence: list[Evidence] = []
     for position, row in enumerate(frame.itertuples(index=False)):
         value = float(strength[position])

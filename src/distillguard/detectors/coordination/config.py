@@ -58,6 +58,13 @@ class CoordinationConfig:
     """Wrappers, templates and LSH bands count only from this many uses: a person repeats an
     opening now and then; a harvesting script repeats its wrapper hundreds of times."""
     lsh_min_share: float = 0.05
+    sentence_min_share: float = 0.2
+    """An instruction sentence counts for an account from this share of its requests..."""
+    sentence_min_tasks: int = 3
+    """...around this many different prompts (a standing rule, not one prompt resent)..."""
+    sentence_min_reliance: float = 0.5
+    """...and only when this share of all accounts using it rely on it so (a fleet's own
+    house rule, not a stock phrase many people use now and then)."""
     min_edge: float = 0.6
     """Total pair weight needed to enter the graph: one weak view never ties two accounts."""
     bucket_seconds: int = 600

@@ -15,7 +15,7 @@ from __future__ import annotations
 from distillguard.detectors.base import ATLAS, DetectorInfo, Evidence
 from distillguard.detectors.coordination.profile import INFRA_VIEWS, ClusterProfile, ViewTie
 
-VERSION = "1.1"
+VERSION = "1.2"
 _ACCOUNTS = (ATLAS["establish_accounts"],)
 _PROXIES = (ATLAS["establish_accounts"], ATLAS["ai_service_proxies"])
 
@@ -72,6 +72,7 @@ _LABELS = {
     "wrapper": "prompt wrapper",
     "template": "prompt template",
     "lsh_band": "near-duplicate prompts",
+    "instruction_sentence": "standing instruction sentence",
 }
 
 
@@ -122,6 +123,7 @@ _VIEW_KIND = {
     "wrapper": "content",
     "template": "content",
     "lsh_band": "content",
+    "instruction_sentence": "content",
     "signup_ip": "signup",
     "signup_subnet": "signup",
 }

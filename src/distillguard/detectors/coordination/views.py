@@ -161,6 +161,37 @@ def lsh_band(con: BaseBackend, cfg: CoordinationConfig) -> ir.Table:
     return _characteristic(bands, bands.band, _totals(f), cfg.lsh_min_share, cfg.template_min_count)
 
 
+def instruction_sentence(con: BaseBackend, cfg: CoordinationConfig) -> ir.Table:
+    """A standing instruction sentence that a fleet of accounts relies on, around many tasks.
+
+    A campaign that paraphrases every wrapper (so no wrapper id repeats) still keeps its
+    house rules word for word ("always give your output in a formal tone.").  A sentence
+    counts for an account when it appears in at least ``sentence_min_share`` of its
+    requests, ``template_min_count`` times, around ``sentence_min_tasks`` different prompts
+    (a wrapper, not one prompt sent again); and only when at least ``sentence_min_reliance``
+    of all accounts that use it at all rely on it like that: a fleet, not a crowd (stock
+    phrases such as "explain your reasoning step by step." are used now and then by many
+    people, a campaign's house rules by its own accounts only).
+    """
+    f = _features(con)
+    rows = f.select(f.account_id, f.text_hash, sentence=f.instruction_sentences.unnest())
+    uses = rows.group_by(["account_id", "sentence"]).aggregate(
+        uses=rows.count(), tasks=rows.text_hash.nunique()
+    )
+    joined = uses.join(_totals(f), "account_id")
+    relied = joined.filter(
+        (joined.uses >= cfg.template_min_count)
+        & (joined.uses >= joined.total * cfg.sentence_min_share)
+        & (joined.tasks >= cfg.sentence_min_tasks)
+    )
+    users = uses.group_by("sentence").aggregate(users=uses.count())
+    reliant = relied.group_by("sentence").aggregate(reliant=relied.count())
+    fleet = reliant.join(users, "sentence")
+    fleet = fleet.filter(fleet.reliant >= fleet.users * cfg.sentence_min_reliance)
+    kept = relied.semi_join(fleet, "sentence")
+    return kept.select(kept.account_id, value=kept.sentence.cast("string"))
+
+
 VIEWS: tuple[View, ...] = (
     View("payment_fingerprint", 1.0, "infrastructure", False, payment),
     View("signup_ip", 0.45, "infrastructure", False, signup_ip),
@@ -172,6 +203,7 @@ VIEWS: tuple[View, ...] = (
     View("wrapper", 0.7, "template", True, wrapper),
     View("template", 0.5, "template", True, template),
     View("lsh_band", 0.4, "template", True, lsh_band),
+    View("instruction_sentence", 0.75, "template", True, instruction_sentence),
 )
 """Every view, strongest first.  Base weights say how much one rare shared value means:
 a card is nearly conclusive, a /24 or a client build only with other ties."""
