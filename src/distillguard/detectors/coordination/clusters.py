@@ -18,6 +18,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 import igraph as ig
+import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import xxhash
 
@@ -61,15 +63,32 @@ def _leiden(nodes: list[int], edges: pd.DataFrame, cfg: CoordinationConfig) -> l
     return [sorted(nodes[i] for i in community) for community in partition]
 
 
+def _edges_by_component(
+    graph: AccountGraph, parts: list[list[int]]
+) -> dict[int, npt.NDArray[np.intp]]:
+    """Per component (position in ``parts``): positions of its edges, in edge order.
+
+    One pass over the edges; filtering all edges once per component would cost
+    components × edges, and both grow with the traffic.
+    """
+    component = np.full(len(graph.accounts), -1, dtype=np.int64)
+    for position, nodes in enumerate(parts):
+        component[nodes] = position
+    of_edge = component[graph.edges["a"].to_numpy(dtype=np.int64)]
+    return {int(k): v for k, v in pd.Series(of_edge).groupby(of_edge).indices.items()}
+
+
 def find_communities(graph: AccountGraph, cfg: CoordinationConfig) -> dict[str, list[str]]:
     """Cluster id -> sorted member account ids, for communities of ``min_size`` or more."""
     e = graph.edges
     out: dict[str, list[str]] = {}
-    for nodes in components(graph):
+    found = components(graph)
+    edges_of = _edges_by_component(graph, found) if found else {}
+    for position, nodes in enumerate(found):
         if len(nodes) <= 3:
             parts = [nodes]
         else:
-            inside = e[e["a"].isin(nodes)]
+            inside = e.iloc[edges_of[position]]
             parts = _leiden(nodes, inside, cfg)
         for part in parts:
             if len(part) >= cfg.min_size:

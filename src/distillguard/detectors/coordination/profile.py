@@ -7,7 +7,7 @@ graph (which views tie the members, how synchronised they are).  Scoring reads o
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -107,54 +107,66 @@ def _by_cluster(frame: pd.DataFrame, key: str) -> dict[object, pd.DataFrame]:
     return {k: rows for k, rows in frame.groupby(key, sort=False)} if len(frame) else {}
 
 
-def _live_by_cluster(
-    graph: AccountGraph, clusters: dict[str, list[int]]
-) -> dict[str, dict[str, pd.DataFrame]] | None:
-    """Per cluster and view, its members' membership rows of positive rarity: one pass
-    over each view instead of one per cluster (``None`` when clusters overlap)."""
-    owner = np.full(len(graph.accounts), -1, dtype=np.int64)
-    names = list(clusters)
-    for position, cid in enumerate(names):
-        nodes = np.asarray(clusters[cid], dtype=np.int64)
-        if (owner[nodes] >= 0).any():
-            return None
-        owner[nodes] = position
-    out: dict[str, dict[str, pd.DataFrame]] = {cid: {} for cid in names}
+@dataclass(frozen=True)
+class SharedValue:
+    """A value of one view that at least two members of one cluster share."""
+
+    value: str
+    nodes: tuple[int, ...]
+    """The members sharing it (node ids)."""
+    rarity: float
+    sharers: int
+    """All accounts sharing it, inside the cluster or not."""
+
+
+def _shared_values(
+    graph: AccountGraph, nodes_of: dict[str, list[int]]
+) -> dict[str, dict[str, list[SharedValue]]]:
+    """Per cluster and view: the values of positive rarity that two or more of its members
+    share, in value order.
+
+    One pass over each view's memberships for all clusters together: filtering each view
+    once per cluster costs clusters × memberships, and both grow with the traffic.
+    """
+    belongs = pd.DataFrame(
+        [(node, cid) for cid, nodes in nodes_of.items() for node in nodes],
+        columns=["account", "cluster_id"],
+    ).astype({"account": np.int64, "cluster_id": object})
+    out: dict[str, dict[str, list[SharedValue]]] = {cid: {} for cid in nodes_of}
     for view, frame in graph.memberships.items():
-        live = frame[frame["rarity"] > 0]
-        who = owner[live["account"].to_numpy(dtype=np.int64)]
-        kept = who >= 0
-        live, who = live[kept], who[kept]
-        for position, rows in pd.Series(np.arange(len(who))).groupby(who).indices.items():
-            out[names[int(position)]][view] = live.iloc[rows]
+        live = frame[frame["rarity"] > 0][["account", "value", "rarity", "sharers"]]
+        rows = live.merge(belongs, on="account").drop_duplicates(["cluster_id", "value", "account"])
+        members = rows.groupby(["cluster_id", "value"])["account"].transform("size")
+        rows = rows[members.to_numpy() >= 2]
+        grouped: dict[tuple[str, str], list[int]] = defaultdict(list)
+        first: dict[tuple[str, str], tuple[float, int]] = {}
+        for cid, value, account, rarity, sharers in zip(
+            rows["cluster_id"].tolist(),
+            rows["value"].tolist(),
+            rows["account"].tolist(),
+            rows["rarity"].tolist(),
+            rows["sharers"].tolist(),
+            strict=True,
+        ):
+            grouped[cid, value].append(int(account))
+            first.setdefault((cid, value), (float(rarity), int(sharers)))
+        for cid, value in sorted(grouped):
+            rarity, sharers = first[cid, value]
+            shared = SharedValue(str(value), tuple(grouped[cid, value]), rarity, sharers)
+            out[cid].setdefault(view, []).append(shared)
     return out
 
 
-def _ties(
-    graph: AccountGraph, nodes: list[int], live: dict[str, pd.DataFrame] | None = None
-) -> list[ViewTie]:
-    """What the cluster's members share, view by view; ``live`` is the members' rows of
-    positive rarity per view when already grouped (see :func:`_live_by_cluster`)."""
+def _ties(shared: dict[str, list[SharedValue]], size: int) -> list[ViewTie]:
+    """What the cluster's ``size`` members share, view by view (``shared``: see
+    :func:`_shared_values`)."""
     ties: list[ViewTie] = []
-    inside = set(nodes)
-    for view, frame in graph.memberships.items():
-        if live is not None:
-            if view not in live:
-                continue
-            local = live[view]
-        else:
-            local = frame[frame["account"].isin(inside) & (frame["rarity"] > 0)]
-        counts = local.groupby("value")["account"].nunique()
-        shared = counts[counts >= 2]
-        if shared.empty:
-            continue
-        covered = local[local["value"].isin(shared.index)]["account"].nunique()
-        rarity = local.drop_duplicates("value").set_index("value")["rarity"]
-        ranked = sorted(shared.items(), key=lambda kv: (-kv[1], -rarity[kv[0]], kv[0]))
-        top = [(str(v), int(n), float(rarity[v])) for v, n in ranked[:INDICATORS_PER_VIEW]]
-        everyone = local.drop_duplicates("value").set_index("value")["sharers"]
-        exclusive = ranked[0][1] / max(1, int(everyone[ranked[0][0]]))
-        ties.append(ViewTie(view, covered / len(nodes), top, exclusive))
+    for view, values in shared.items():
+        covered = len({node for v in values for node in v.nodes})
+        ranked = sorted(values, key=lambda v: (-len(v.nodes), -v.rarity, v.value))
+        top = [(v.value, len(v.nodes), v.rarity) for v in ranked[:INDICATORS_PER_VIEW]]
+        exclusive = len(ranked[0].nodes) / max(1, ranked[0].sharers)
+        ties.append(ViewTie(view, covered / size, top, exclusive))
     return ties
 
 
@@ -234,15 +246,14 @@ def profile_clusters(
     )
     out: dict[str, ClusterProfile] = {}
     nodes_of = {cid: [index[a] for a in accts] for cid, accts in clusters.items()}
-    live = _live_by_cluster(graph, nodes_of)
+    shared = _shared_values(graph, nodes_of)
     signups_of = _by_cluster(signups, "cluster_id")
     edges_of = _by_cluster(edges, "cluster_id")
-    wrappers_of = _by_cluster(wrappers, "cluster_id") if has_features else {}
-    capabilities_of = _by_cluster(capabilities, "cluster_id") if has_features else {}
+    template_use = _template_use(wrappers, clusters, cfg) if has_features else {}
+    capability_mix = _capabilities(capabilities) if has_features else {}
     for cid, accts in clusters.items():
         p = ClusterProfile(cid, accts)
-        nodes = nodes_of[cid]
-        p.ties = _ties(graph, nodes, None if live is None else live[cid])
+        p.ties = _ties(shared[cid], len(accts))
         mine = signups_of.get(cid, signups.iloc[0:0])
         identity_of = {a: f"self:{a}" for a in accts}
         split = split_organisations(mine, cfg)
@@ -261,13 +272,10 @@ def profile_clusters(
             p.exchanges = int(row["exchanges"])
             p.first_seen = as_utc(row["first_seen"])
             p.last_seen = as_utc(row["last_seen"])
-        if has_features:
-            _template_use(p, wrappers_of.get(cid, wrappers.iloc[0:0]), cfg)
-            caps = capabilities_of.get(cid, capabilities.iloc[0:0]).groupby("value")["uses"].sum()
-            total = float(caps.sum()) or 1.0
-            caps = caps[caps / total >= CAPABILITY_MIN_SHARE].sort_values(ascending=False)
-            p.capabilities = sorted(caps.index, key=lambda c: (-caps[c], c))
-        p.cross_identity = _cross_identity(graph, p, identity_of, index)
+        if cid in template_use:
+            p.top_wrapper, p.wrapper_share, p.wrapper_coverage = template_use[cid]
+        p.capabilities = capability_mix.get(cid, [])
+        p.cross_identity = _cross_identity(shared[cid], identity_of, graph.accounts)
         p.indicators = [
             Indicator(kind=t.view, value=value, accounts=n) for t in p.ties for value, n, _ in t.top
         ]
@@ -275,17 +283,51 @@ def profile_clusters(
     return out
 
 
-def _template_use(p: ClusterProfile, uses: pd.DataFrame, cfg: CoordinationConfig) -> None:
+def _template_use(
+    uses: pd.DataFrame, clusters: dict[str, list[str]], cfg: CoordinationConfig
+) -> dict[str, tuple[str, float, float]]:
+    """Per cluster with wrapper use: its most used wrapper (then the smallest value), that
+    wrapper's share of the cluster's exchanges, and the share of members whose own traffic
+    relies on it (``min_share`` or more); ``uses`` is :func:`_feature_use` of the wrappers.
+
+    Computed for all clusters in a few group-bys rather than cluster by cluster.
+    """
     if uses.empty:
-        return
-    by_value = uses.groupby("value")["uses"].sum().sort_values(ascending=False, kind="stable")
-    top = str(sorted(by_value.index, key=lambda v: (-by_value[v], v))[0])
-    p.top_wrapper = top
-    p.wrapper_share = float(by_value[top] / by_value.sum())
-    per_account = uses.groupby("account_id")["uses"].sum()
-    on_top = uses[uses["value"] == top].set_index("account_id")["uses"]
-    share = on_top.reindex(per_account.index, fill_value=0) / per_account
-    p.wrapper_coverage = float((share >= cfg.min_share).sum() / len(p.members))
+        return {}
+    per_value = uses.groupby(["cluster_id", "value"])["uses"].sum()
+    totals: dict[str, int] = defaultdict(int)
+    top: dict[str, tuple[int, str]] = {}
+    for (cid, value), n in zip(per_value.index.tolist(), per_value.tolist(), strict=True):
+        totals[cid] += int(n)
+        if cid not in top or (-int(n), str(value)) < (-top[cid][0], top[cid][1]):
+            top[cid] = (int(n), str(value))
+    top_of = {cid: value for cid, (_, value) in top.items()}
+    per_account = uses.groupby(["cluster_id", "account_id"])["uses"].sum()
+    on_top = uses[(uses["value"] == uses["cluster_id"].map(top_of)).fillna(False).to_numpy(bool)]
+    top_uses = on_top.groupby(["cluster_id", "account_id"])["uses"].sum()
+    share = top_uses.reindex(per_account.index, fill_value=0) / per_account
+    relying = (share >= cfg.min_share).groupby(level="cluster_id").sum()
+    return {
+        cid: (value, n / totals[cid], float(relying.get(cid, 0)) / len(clusters[cid]))
+        for cid, (n, value) in top.items()
+    }
+
+
+def _capabilities(uses: pd.DataFrame) -> dict[str, list[str]]:
+    """Per cluster: the capabilities of at least ``CAPABILITY_MIN_SHARE`` of its exchanges,
+    most used first (``uses`` is :func:`_feature_use` of the capability tags)."""
+    if uses.empty:
+        return {}
+    per_value = uses.groupby(["cluster_id", "value"])["uses"].sum()
+    counted: dict[str, list[tuple[str, int]]] = defaultdict(list)
+    for (cid, value), n in zip(per_value.index.tolist(), per_value.tolist(), strict=True):
+        counted[cid].append((str(value), int(n)))
+    out: dict[str, list[str]] = {}
+    for cid, caps in counted.items():
+        total = float(sum(n for _, n in caps)) or 1.0
+        kept = [(c, n) for c, n in caps if n / total >= CAPABILITY_MIN_SHARE]
+        out[cid] = [c for c, _ in sorted(kept, key=lambda cn: (-cn[1], cn[0]))]
+    return out
 
 
 INFRA_VIEWS = (
@@ -298,18 +340,12 @@ INFRA_VIEWS = (
 
 
 def _cross_identity(
-    graph: AccountGraph, p: ClusterProfile, identity_of: dict[str, str], index: dict[str, int]
+    shared: dict[str, list[SharedValue]], identity_of: dict[str, str], accounts: list[str]
 ) -> dict[str, int]:
     """For each shared infrastructure value: how many declared identities use it."""
     out: dict[str, int] = {}
-    nodes = {index[a] for a in p.members}
     for view in INFRA_VIEWS:
-        frame = graph.memberships.get(view)
-        if frame is None:
-            continue
-        local = frame[frame["account"].isin(nodes) & (frame["rarity"] > 0)]
-        for value, group in local.groupby("value"):
-            if len(group) >= 2:
-                who = {identity_of[graph.accounts[i]] for i in group["account"]}
-                out[f"{view}:{value}"] = len(who)
+        for value in shared.get(view, []):
+            who = {identity_of[accounts[i]] for i in value.nodes}
+            out[f"{view}:{value.value}"] = len(who)
     return out
