@@ -155,6 +155,26 @@ def test_batch_cluster_is_taken_down_and_its_wrapper_flags_new_accounts(tmp_path
     assert customer.action is Action.ALLOW
 
 
+def test_a_paraphrasing_fleets_house_rule_flags_a_new_account(tmp_path: Path) -> None:
+    house = "Always give your output in a formal tone."
+    known = request_features(GuardRequest("x", f"Show your steps. {house}\n\nWhat is 2+2?"))
+    (sentence,) = known.instruction_sentences
+    results = write_verdicts(
+        tmp_path / "scan",
+        ["fleet-1", "fleet-2"],
+        indicators=[Indicator("instruction_sentence", sentence, 2)],
+    )
+    guard = make_guard(tmp_path, verdicts=Fixed(load_verdicts(results)))
+    paraphrased = f"Lay out your full chain of thought, with every check. {house}\n\nSolve 3x = 12."
+    newcomer = guard.decide(GuardRequest("new-7", paraphrased, timestamp=2.0))
+    assert newcomer.cluster_id == "c-1" and newcomer.verdict == "review"
+    assert any(
+        r.detector == "DG-713" and "instruction_sentence" in r.summary for r in newcomer.reasons
+    )
+    plain = guard.decide(GuardRequest("new-8", "Lay out a plan for my garden.", timestamp=3.0))
+    assert plain.cluster_id is None and plain.action is Action.ALLOW
+
+
 def test_appeal_reverses_a_block_and_is_audited(tmp_path: Path) -> None:
     results = write_verdicts(tmp_path / "scan", ["student-1"], verdict="distillation", score=0.85)
     appeals_path = tmp_path / "appeals.jsonl"
@@ -213,7 +233,7 @@ def test_malformed_requests_are_refused_with_the_field() -> None:
 
 
 def test_fingerprints_match_the_batch_definitions() -> None:
-    from distillguard.features.templates import fingerprints
+    from distillguard.features.templates import fingerprints, fingerprints_and_sentences
     from distillguard.features.text import prepare
 
     request = campaign_request(4)
@@ -222,6 +242,8 @@ def test_fingerprints_match_the_batch_definitions() -> None:
     assert (features.template, features.wrapper) == (str(template), str(wrapper))
     assert features.instruction_wrapper
     assert not request_features(GuardRequest("a", "hi there")).instruction_wrapper
+    _, sentences = fingerprints_and_sentences(prepare(request.prompt_text).text)
+    assert features.instruction_sentences == tuple(str(h) for h in sentences) != ()
     assert client_subnet("198.51.100.7") == "198.51.100.0/24"
     assert client_subnet("2001:db8:1::5") == "2001:db8:1::/48"
     assert client_subnet("not an ip") is None

@@ -354,8 +354,9 @@ MIN_SENTENCE_HAN = 8
 """The same for Chinese, in Han characters (about two to a word)."""
 
 
-def _sentences(instruction_lines: list[str]) -> list[int]:
-    """Sorted distinct hashes of the long enough sentences of instruction lines."""
+def sentence_hashes(instruction_lines: list[str]) -> list[int]:
+    """Sorted distinct hashes of the long enough sentences of instruction lines (the
+    ``instruction_sentences`` of :func:`fingerprints_and_sentences`)."""
     found: set[int] = set()
     for line in instruction_lines:
         for sentence in _SENTENCE_END.split(line):
@@ -386,7 +387,7 @@ def fingerprints_and_sentences(normal: str) -> tuple[tuple[int, int, int], list[
     """
     masked = mask(normal)
     skeleton, separated = split_wrapper(masked)
-    sentences = _sentences(separated)
+    sentences = sentence_hashes(separated)
     skeleton, wrapper = _with_fallback(masked, skeleton, separated)
     ids = (stable_hash(normal), stable_hash("\n".join(skeleton)), stable_hash("\n".join(wrapper)))
     return ids, sentences

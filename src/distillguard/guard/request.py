@@ -14,7 +14,13 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from distillguard.features.templates import fingerprints, mask, split_wrapper, stable_hash
+from distillguard.features.templates import (
+    fingerprints,
+    mask,
+    sentence_hashes,
+    split_wrapper,
+    stable_hash,
+)
 from distillguard.features.text import prepare, truncate
 
 MAX_ID_CHARS = 512
@@ -55,6 +61,9 @@ class RequestFeatures:
     """Whether the prompt has instruction lines around its task (a scripted wrapper shape);
     only such wrappers feed the shared-wrapper signal, so plain chat never does."""
     client_subnet: str | None
+    instruction_sentences: tuple[str, ...] = ()
+    """Hashes of the instruction lines' long sentences, as the batch scan writes them: a
+    paraphrasing campaign's house rules, matched against flagged clusters' indicators."""
 
 
 def _text_of(content: object, where: str) -> str:
@@ -150,6 +159,7 @@ def request_features(request: GuardRequest) -> RequestFeatures:
         template=str(template_id),
         instruction_wrapper=bool(instruction_lines),
         client_subnet=client_subnet(request.client_ip),
+        instruction_sentences=tuple(str(h) for h in sentence_hashes(instruction_lines)),
     )
 
 

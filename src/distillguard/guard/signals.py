@@ -90,6 +90,7 @@ def _batch(
         for kind, value in (
             ("wrapper", features.wrapper if features.instruction_wrapper else None),
             ("template", features.template if features.instruction_wrapper else None),
+            *(("instruction_sentence", s) for s in features.instruction_sentences),
             ("client_subnet", features.client_subnet),
             ("organization_id", request.organization_id),
         ):

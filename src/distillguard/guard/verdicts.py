@@ -16,7 +16,13 @@ from distillguard.results.model import FLAGGED_VERDICTS, AccountResult, ClusterR
 from distillguard.results.reader import read_results
 from distillguard.results.writer import ACCOUNTS_FILE, CLUSTERS_FILE
 
-MATCHED_INDICATOR_KINDS = ("wrapper", "template", "client_subnet", "organization_id")
+MATCHED_INDICATOR_KINDS = (
+    "wrapper",
+    "template",
+    "instruction_sentence",
+    "client_subnet",
+    "organization_id",
+)
 """Indicator kinds the guard can compare with a live request."""
 
 
