@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from distillguard.detectors.behaviour import signal_concentration
 from distillguard.detectors.context import ScanContext
-from distillguard.detectors.coordination import find_clusters
+from distillguard.detectors.coordination import find_clusters, house_rule
 from distillguard.engine.store import append_arrow, open_store
 from distillguard.features.templates import fingerprints_and_sentences, stable_hash
 from distillguard.features.text import normalize
@@ -77,14 +77,17 @@ def test_sentences_are_sorted_distinct_and_ignore_numbers(text: str, number: int
 
 
 def _world() -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
-    """Six fleet accounts (20 prompts, 12 with the house rule, 60% reasoning), a crowd of
+    """Six fleet accounts (20 prompts, 12 with the house rule, 60% reasoning), six users of
+    an extension adding a fixed rule to chat, a crowd of
     six hundred using a stock phrase in 1 prompt of 10, and three accounts each resending
     one prompt that carries the same sentence."""
     accounts: list[dict[str, Any]] = []
     rows: list[dict[str, Any]] = []
     feats: list[dict[str, Any]] = []
 
-    def add(aid: str, n: int, text_hash: int, found: list[int], reasoning: bool) -> None:
+    def add(
+        aid: str, n: int, text_hash: int, found: list[int], reasoning: bool, text: str = "p"
+    ) -> None:
         ts = START + timedelta(days=len(accounts) % 7, minutes=n * 3)
         rows.append(
             {
@@ -94,7 +97,7 @@ def _world() -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str,
                 "model": "m",
                 "messages": "[]",
                 "n_messages": 1,
-                "prompt_text": "p",
+                "prompt_text": text,
                 "client_ip": f"10.{len(accounts)}.{n % 5}.1",
                 "user_agent": f"ua-{aid}",
                 "source_file": "x.jsonl",
@@ -144,7 +147,15 @@ def _world() -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str,
         account(aid)
         for n in range(20):
             harvest = n % 5 < 3
-            add(aid, n, 1000 * i + n, [house] if harvest else [], harvest)
+            text = f"{PARAPHRASES[n % 4]} Always give your output in a formal tone.\n\n{n}+{i}?"
+            add(aid, n, 1000 * i + n, [house] if harvest else [], harvest, text)
+    # Users of one browser extension that adds a fixed rule to ordinary chat.
+    extension = stable_hash("please keep every answer short and friendly.")
+    for i in range(6):
+        aid = f"extension{i}"
+        account(aid)
+        for n in range(20):
+            add(aid, n, 50_000 + 100 * i + n, [extension], False)
     for i in range(600):
         aid = f"crowd{i:02d}"
         account(aid)
@@ -183,12 +194,27 @@ def test_the_house_rule_ties_the_fleet_and_nothing_else(context: ScanContext) ->
     assert fleet in list(clusters.values())
     tied = {m for members in clusters.values() for m in members}
     assert not any(m.startswith(("crowd", "resend")) for m in tied)
+    assert sorted(f"extension{i}" for i in range(6)) in list(clusters.values())
+
+
+def test_the_house_rule_wrapping_harvest_requests_is_template_evidence(
+    context: ScanContext,
+) -> None:
+    clusters = find_clusters(context).clusters
+    by_members = {tuple(members): cid for cid, members in clusters.items()}
+    fleet = by_members[tuple(f"fleet{i}" for i in range(6))]
+    extension = by_members[tuple(f"extension{i}" for i in range(6))]
+    found = {e.subject: e for e in house_rule.detect(context)}
+    assert found[fleet].family == "template" and found[fleet].strength > 0.4
+    assert found[fleet].details["carried"] == 0.6 and found[fleet].details["harvest"] == 1.0
+    assert '"always give your output in a formal tone."' in found[fleet].summary
+    assert found[extension].strength == 0.0  # a fixed rule around ordinary chat
 
 
 def test_fleet_prompts_are_judged_pooled(context: ScanContext) -> None:
     evidence = signal_concentration.detect(context)
     assert not [e for e in evidence if e.subject_kind == "account"]  # each too small alone
-    (fleet,) = [e for e in evidence if e.subject_kind == "cluster"]
+    (fleet,) = [e for e in evidence if e.subject_kind == "cluster" and e.strength > 0.1]
     assert fleet.details["members"] == 6 and fleet.details["count"] == 72
     assert fleet.strength > 0.2
     assert "pooled over the fleet's 6 accounts, 60% of 120 prompts" in fleet.summary

@@ -101,6 +101,22 @@ def test_satellites_do_not_dilute_the_cluster_they_join() -> None:
     assert kept.score > diluted.score and kept.verdict == "distillation"
 
 
+def test_a_satellite_of_a_benign_cluster_carries_none_of_its_evidence() -> None:
+    # A busy new account that reuses a popular tool's wrapper, attached to the benign
+    # group of companies that use the same tool: its own evidence alone decides.
+    evidence = [ev("busy", "behaviour", 0.99), ev("C-1", "coordination", 0.5, "cluster")]
+    group = ClusterInput(
+        "C-1", ["a", "b", "busy"], {"exchanges": 1}, satellites=frozenset({"busy"})
+    )
+    accounts, clusters = score_all(["a", "b", "busy"], evidence, [group], CONFIG)
+    assert clusters[0].verdict == "benign"
+    busy = {a.account_id: a for a in accounts}["busy"]
+    alone = score_all(["busy"], evidence[:1], [], CONFIG)[0][0]
+    assert busy.score == alone.score and busy.verdict == alone.verdict == "benign"
+    member = {a.account_id: a for a in accounts}["a"]
+    assert member.score > 0  # a core member still carries its cluster's evidence
+
+
 def test_a_piece_of_a_condemned_campaign_is_judged_with_it() -> None:
     evidence = [
         ev("C-1", "coordination", 0.95, "cluster"),

@@ -357,7 +357,16 @@ MIN_SENTENCE_HAN = 8
 def sentence_hashes(instruction_lines: list[str]) -> list[int]:
     """Sorted distinct hashes of the long enough sentences of instruction lines (the
     ``instruction_sentences`` of :func:`fingerprints_and_sentences`)."""
-    found: set[int] = set()
+    return sorted(set(_sentence_texts(instruction_lines)))
+
+
+def instruction_sentence_texts(normal: str) -> dict[int, str]:
+    """Hash -> text of a normal-form prompt's instruction sentences, to show in reasons."""
+    return _sentence_texts(split_wrapper(mask(normal))[1])
+
+
+def _sentence_texts(instruction_lines: list[str]) -> dict[int, str]:
+    found: dict[int, str] = {}
     for line in instruction_lines:
         for sentence in _SENTENCE_END.split(line):
             sentence = sentence.strip()
@@ -370,8 +379,8 @@ def sentence_hashes(instruction_lines: list[str]) -> list[int]:
                 else len(_WORD.findall(sentence)) >= MIN_SENTENCE_WORDS
             )
             if long_enough:
-                found.add(stable_hash(sentence))
-    return sorted(found)
+                found[stable_hash(sentence)] = sentence
+    return found
 
 
 def fingerprints_and_sentences(normal: str) -> tuple[tuple[int, int, int], list[int]]:

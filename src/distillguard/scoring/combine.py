@@ -26,7 +26,10 @@ How a score is made (and why):
    ties of a fully attached one inherits 71%: being in a condemned campaign at all is
    already strong evidence; fitted on development seeds).  Individually quiet accounts that
    are solidly part of a campaign are condemned together with it; one placed there on a
-   single weak tie is only put up for review.  A cluster that DG-502 links to a condemned
+   single weak tie is only put up for review.  A satellite (attached by DG-502 for reusing
+   the cluster's own fingerprints) carries the cluster's evidence only when the cluster is
+   condemned: reusing a benign group's wrapper says nothing about an account.  A cluster
+   that DG-502 links to a condemned
    one as a piece of the same campaign (most of its members carry that cluster's own
    fingerprints) is judged with it: its members inherit as satellites do, scaled by the
    link.  The median member of an even-sized cluster is the mean of the middle two.
@@ -210,8 +213,10 @@ def score_all(
     cluster_verdicts: dict[str, str] = {}
     condemned: dict[str, tuple[dict[str, float], float, int]] = {}
     attachment: dict[str, float] = {}
+    satellites: set[str] = set()
     for cluster in sorted(clusters, key=lambda c: c.cluster_id):
         members = sorted(cluster.account_ids)
+        satellites.update(cluster.satellites)
         for member in members:
             cluster_of[member] = cluster.cluster_id
             attachment[member] = float(cluster.attachment.get(member, 1.0))
@@ -262,9 +267,14 @@ def score_all(
         own = by_account.get(account_id, [])
         cluster_id = cluster_of.get(account_id)
         tie = attachment.get(account_id, 1.0)
+        # A satellite is listed with a cluster only because it reuses the cluster's own
+        # fingerprints: that says something about it only when the cluster is condemned
+        # (a banned campaign's replacement); reusing a benign group's wrapper (a popular
+        # tool's) says nothing.
+        carried = account_id not in satellites or cluster_id in condemned
         inherited = [
             replace(e, strength=round(e.strength * tie, 6))
-            for e in (by_cluster.get(cluster_id, []) if cluster_id else [])
+            for e in (by_cluster.get(cluster_id, []) if cluster_id and carried else [])
         ]
         families = family_strengths([*own, *inherited])
         reasons = _reasons([*own, *inherited], config)

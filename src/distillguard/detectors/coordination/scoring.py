@@ -146,7 +146,7 @@ def _own_content(p: ClusterProfile) -> bool:
     )
 
 
-def _content_only_discount(p: ClusterProfile) -> float:
+def content_only_discount(p: ClusterProfile) -> float:
     """1.0 when infrastructure is shared across declared identities, or when the content ties
     many unrelated identities (one template spread over many unrelated accounts); else
     CONTENT_ONLY_FACTOR."""
@@ -176,7 +176,7 @@ def hydra(p: ClusterProfile) -> Evidence:
     # Views that observe the same thing (a wrapper is part of its template) count once.
     kinds = len({_VIEW_KIND.get(t.view, t.view) for t in strong})
     strength = 0.1 + p.diversity * (0.5 * min(1.0, kinds / 3) + 0.3 * min(1.0, n / 20))
-    strength *= _content_only_discount(p)
+    strength *= content_only_discount(p)
     return _evidence(
         HYDRA,
         p,
@@ -241,7 +241,7 @@ def shared_wrapper(p: ClusterProfile) -> Evidence | None:
         f"{p.top_wrapper}, relied on by {_pct(p.wrapper_coverage)} of its accounts"
     )
     strength = p.wrapper_share * p.wrapper_coverage * (0.3 + 0.7 * p.diversity)
-    strength *= _content_only_discount(p)
+    strength *= content_only_discount(p)
     return _evidence(
         SHARED_WRAPPER,
         p,
