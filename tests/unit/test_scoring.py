@@ -105,6 +105,10 @@ def test_a_satellite_of_a_benign_cluster_carries_none_of_its_evidence() -> None:
     # A busy new account that reuses a popular tool's wrapper, attached to the benign
     # group of companies that use the same tool: its own evidence alone decides.
     evidence = [ev("busy", "behaviour", 0.99), ev("C-1", "coordination", 0.5, "cluster")]
+    reuse = Evidence(
+        "DG-502", "drift", "busy", 0.5, "reuses C-1's wrapper", details={"cluster_id": "C-1"}
+    )
+    evidence.append(reuse)
     group = ClusterInput(
         "C-1", ["a", "b", "busy"], {"exchanges": 1}, satellites=frozenset({"busy"})
     )
@@ -113,8 +117,20 @@ def test_a_satellite_of_a_benign_cluster_carries_none_of_its_evidence() -> None:
     busy = {a.account_id: a for a in accounts}["busy"]
     alone = score_all(["busy"], evidence[:1], [], CONFIG)[0][0]
     assert busy.score == alone.score and busy.verdict == alone.verdict == "benign"
-    member = {a.account_id: a for a in accounts}["a"]
-    assert member.score > 0  # a core member still carries its cluster's evidence
+    assert [r.detector for r in busy.reasons] == [r.detector for r in alone.reasons]
+    quiet = {a.account_id: a for a in accounts}["a"]
+    assert quiet.score == 0.0 and quiet.reasons == []  # ties alone open no case
+
+
+def test_a_benign_clusters_ties_corroborate_a_members_own_case_only() -> None:
+    team = ClusterInput("C-1", ["a", "b"], {"exchanges": 1})
+    tied = ev("C-1", "coordination", 0.6, "cluster")
+    drift_only = score_all(["a", "b"], [tied, ev("a", "drift", 0.9)], [team], CONFIG)[0]
+    assert {r.account_id: r.score for r in drift_only} == {"a": 0.0, "b": 0.0}
+    opened = [tied, ev("a", "behaviour", 0.5)]
+    with_ties = score_all(["a", "b"], opened, [team], CONFIG)[0][0]
+    alone = score_all(["a"], opened[1:], [], CONFIG)[0][0]
+    assert with_ties.score > alone.score
 
 
 def test_a_piece_of_a_condemned_campaign_is_judged_with_it() -> None:

@@ -28,7 +28,10 @@ How a score is made (and why):
    are solidly part of a campaign are condemned together with it; one placed there on a
    single weak tie is only put up for review.  A satellite (attached by DG-502 for reusing
    the cluster's own fingerprints) carries the cluster's evidence only when the cluster is
-   condemned: reusing a benign group's wrapper says nothing about an account.  A cluster
+   condemned: reusing a benign group's wrapper says nothing about an account (nor does its
+   own DG-502 evidence then count).  The evidence of a cluster that is not condemned only
+   corroborates a member whose own evidence opens a case (a family at the floor): a company
+   team behind one NAT is tied, and that alone must not put anyone up for review.  A cluster
    that DG-502 links to a condemned
    one as a piece of the same campaign (most of its members carry that cluster's own
    fingerprints) is judged with it: its members inherit as satellites do, scaled by the
@@ -122,13 +125,18 @@ def family_strengths(evidence: Iterable[Evidence]) -> dict[str, float]:
     return {family: noisy_or(values) for family, values in grouped.items()}
 
 
-def calibrated_score(families: Mapping[str, float], config: ScoringConfig) -> float:
-    """Weighted noisy-or across families, then the logistic calibration, in [0, 1]."""
-    opened = any(
+def _opens(families: Mapping[str, float], config: ScoringConfig) -> bool:
+    """Whether a family that may open a case (not a corroborating one) reaches the floor."""
+    return any(
         s >= config.family_floor
         for f, s in families.items()
         if f not in config.corroborating_families
     )
+
+
+def calibrated_score(families: Mapping[str, float], config: ScoringConfig) -> float:
+    """Weighted noisy-or across families, then the logistic calibration, in [0, 1]."""
+    opened = _opens(families, config)
     raw = noisy_or(
         config.family_weights.get(f, 0.0) * s
         for f, s in families.items()
@@ -194,6 +202,16 @@ def _inherit(
     for family, strength in pooled.items():
         merged[family] = max(merged.get(family, 0.0), strength * attachment**0.5)
     return merged
+
+
+def _speaks(item: Evidence, condemned: Mapping[str, object]) -> bool:
+    """Whether an account's evidence counts: reusing a cluster's fingerprints (DG-502) says
+    something only when that cluster is condemned (a banned campaign's replacement), not
+    when it is a benign group (companies sharing a popular tool's wrapper)."""
+    if item.detector != PIECE_DETECTOR or item.subject_kind == "cluster":
+        return True
+    target = item.details.get("cluster_id")
+    return not isinstance(target, str) or target in condemned
 
 
 def score_all(
@@ -264,7 +282,7 @@ def score_all(
 
     results: list[AccountResult] = []
     for account_id in sorted(set(accounts)):
-        own = by_account.get(account_id, [])
+        own = [e for e in by_account.get(account_id, []) if _speaks(e, condemned)]
         cluster_id = cluster_of.get(account_id)
         tie = attachment.get(account_id, 1.0)
         # A satellite is listed with a cluster only because it reuses the cluster's own
@@ -276,6 +294,10 @@ def score_all(
             replace(e, strength=round(e.strength * tie, 6))
             for e in (by_cluster.get(cluster_id, []) if cluster_id and carried else [])
         ]
+        if cluster_id not in condemned and not _opens(family_strengths(own), config):
+            # A cluster not condemned corroborates a member's own case; it never opens one
+            # (a company team behind one NAT is tied, and that alone says nothing).
+            inherited = []
         families = family_strengths([*own, *inherited])
         reasons = _reasons([*own, *inherited], config)
         if cluster_id in condemned:
