@@ -31,7 +31,7 @@ from rich.progress import (
 from distillguard.engine.store import append_arrow
 from distillguard.errors import UserError
 from distillguard.ingest import litellm, otel
-from distillguard.ingest.arrow_exchanges import canonical_exchanges
+from distillguard.ingest.arrow_exchanges import NestedMemo, canonical_exchanges
 from distillguard.ingest.batches import rows_to_table
 from distillguard.ingest.contract import (
     normalise_record,
@@ -169,12 +169,16 @@ class _Run:
         self._pending: dict[str, list[pa.Table]] = {}
         self._pending_rows = 0
         self._pending_bytes = 0
+        self._nested = NestedMemo()
 
     def write_pending(self) -> None:
-        """Append the kept rows held back so far (see :data:`APPEND_ROWS`)."""
+        """Append the kept rows held back so far (see :data:`APPEND_ROWS`).
+
+        The batches go to DuckDB as the chunks of one table, in order: combining them into
+        one chunk first only copied every string once more."""
         for name, tables in self._pending.items():
             if tables:
-                append_arrow(self.con, name, pa.concat_tables(tables).combine_chunks())
+                append_arrow(self.con, name, pa.concat_tables(tables))
         self._pending = {}
         self._pending_rows = 0
         self._pending_bytes = 0
@@ -261,12 +265,14 @@ class _Run:
         source = str(path)
         for first_line, batch in read_parquet_batches(path, advance, batch_size=self.batch_rows):
             report.read += batch.num_rows
-            canonical, ok = canonical_exchanges(batch)
+            canonical, ok = canonical_exchanges(batch, self._nested)
             lines = pa.array(np.arange(first_line, first_line + batch.num_rows), pa.int64())
             valid = pa.Table.from_arrays(
                 [*canonical.columns, pa.repeat(source, batch.num_rows), lines],
                 names=[*canonical.column_names, "source_file", "source_line"],
-            ).filter(pa.array(ok))
+            )
+            if not ok.all():  # filtering copies every column, long texts included
+                valid = valid.filter(pa.array(ok))
             rows, raws = self._validate_records(report, batch, first_line, np.flatnonzero(~ok))
             merged = pa.concat_tables(
                 [valid.cast(EXCHANGE_SCHEMA), rows_to_table(rows, EXCHANGE_SCHEMA)]
