@@ -19,6 +19,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import ibis
+import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 import pandas as pd
 from ibis import _
@@ -76,9 +77,22 @@ def _has_table(context: ScanContext, name: str) -> bool:
     return name in context.con.list_tables()
 
 
+def utc_wall_clock(ts: ir.TimestampValue) -> ir.TimestampValue:
+    """A UTC timestamp as a zone-less one (its UTC wall clock), for calendar arithmetic.
+
+    The store keeps timestamps in UTC and every session runs in UTC (Ibis sets DuckDB's
+    zone, distillguard Spark's), so hours, truncations and microsecond differences of the
+    zone-less value are those of the original.  On DuckDB they cost a third as much: on a
+    zoned timestamp they go through ICU's time-zone arithmetic, row by row.
+    """
+    return ts.cast(dt.Timestamp())
+
+
 def _burst_timing(exchanges: ir.Table) -> ir.Table:
     """Regularity of gaps inside bursts: coefficient of variation and the share of gaps
     within ±10% of the account's median in-burst gap (a script's metronome)."""
+    # The same gaps as the inter-arrival statistics of behaviour_features, written the
+    # same way so the engine computes them once for both.
     order = ibis.window(group_by="account_id", order_by="ts")
     gaps = exchanges.select("account_id", "ts").mutate(prev=_.ts.lag().over(order))
     gaps = gaps.mutate(
@@ -109,25 +123,27 @@ def _quiet_hours(exchanges: ir.Table) -> ir.Table:
 
     This is the account's "night" in its own frame, found without knowing its time zone: a
     person's quietest six hours hold almost nothing; a script running 24/7 puts a quarter
-    of its traffic there.  Each hour's count is spread to the six windows that contain it;
-    a window no request falls in is empty, so fewer than 24 windows seen means a zero.
+    of its traffic there.  The hour-of-day counts are laid out as 24 columns per account
+    and each window adds six of them, so an hour no request falls in counts as zero and a
+    window that holds no traffic makes the share zero.  (The same per-hour counts feed the
+    hour entropy, so the engine computes them once.)
     """
     hours = exchanges.group_by(["account_id", exchanges.ts.hour().name("hour")]).aggregate(
         n=_.count()
     )
-    spread = [
-        hours.select("account_id", "n", start=((_.hour - offset + 24) % 24).cast("int32"))
-        for offset in range(QUIET_HOURS)
+    by_hour = hours.group_by("account_id").aggregate(
+        total=hours.n.sum(),
+        **{f"hour_{h}": ibis.ifelse(hours.hour == h, hours.n, 0).sum() for h in range(24)},
+    )
+    windows = [
+        sum(
+            (by_hour[f"hour_{(start + k) % 24}"] for k in range(1, QUIET_HOURS)),
+            by_hour[f"hour_{start}"],
+        )
+        for start in range(24)
     ]
-    windows = ibis.union(*spread).group_by(["account_id", "start"]).aggregate(n=_.n.sum())
-    totals = hours.group_by("account_id").aggregate(total=_.n.sum())
-    lowest = windows.group_by("account_id").aggregate(
-        windows_seen=_.start.nunique(), quietest=_.n.min(), active_hours_of_day=_.count()
-    )
-    lowest = _join(lowest, totals).mutate(
-        quiet_share=ibis.ifelse(_.windows_seen < 24, 0.0, _.quietest.cast("float64") / _.total)
-    )
-    return lowest.select("account_id", "quiet_share")
+    quietest = ibis.least(*windows)
+    return by_hour.select("account_id", quiet_share=quietest.cast("float64") / by_hour.total)
 
 
 def _request_shape(exchanges: ir.Table) -> ir.Table:
@@ -137,7 +153,7 @@ def _request_shape(exchanges: ir.Table) -> ir.Table:
     v6 = ip.re_extract(r"^([0-9A-Fa-f]*:[0-9A-Fa-f]*:[0-9A-Fa-f]*)", 1)
     prefix = ibis.cases((v4 != "", v4), (v6 != "", v6), else_=ip)
     return exchanges.group_by("account_id").aggregate(
-        active_hours=exchanges.ts.truncate("h").nunique(),
+        active_hours=utc_wall_clock(exchanges.ts).truncate("h").nunique(),
         strict_single_turn_share=(exchanges.n_messages <= 1).cast("float64").mean(),
         conversation_share=exchanges.conversation_id.notnull().cast("float64").mean(),
         one_shot_share=((exchanges.n_messages <= 1) & exchanges.conversation_id.isnull())
@@ -161,6 +177,7 @@ def _request_shape(exchanges: ir.Table) -> ir.Table:
 
 
 def _fingerprint_text(exchanges: ir.Table) -> ir.StringValue:
+    """The parameter tuple of each row as ``temperature|top_p|...`` (``-`` where absent)."""
     parts = [exchanges[name].cast("string").fill_null("-") for name in PARAM_FIELDS]
     text: ir.StringValue = parts[0]
     for part in parts[1:]:
@@ -172,11 +189,20 @@ def _parameter_fingerprint(exchanges: ir.Table) -> ir.Table:
     """The account's most common parameter tuple (as text) and the share it covers.
 
     Ties go to the lexically first tuple so the result does not depend on the engine.
+    The tuples are counted first and only the distinct ones written as text (an account
+    sends few of them), then counted again by text, since two tuples can read the same (a
+    missing value and the text ``-``).  Floats are grouped by their text: an engine groups
+    -0.0 with 0.0, whose texts differ.
     """
+    keys = {
+        name: exchanges[name].cast("string") if exchanges[name].type().is_floating() else name
+        for name in PARAM_FIELDS
+    }
+    tuples = exchanges.group_by("account_id", **keys).aggregate(uses=_.count())
     counted = (
-        exchanges.mutate(fingerprint=_fingerprint_text(exchanges))
+        tuples.mutate(fingerprint=_fingerprint_text(tuples))
         .group_by(["account_id", "fingerprint"])
-        .aggregate(n=_.count())
+        .aggregate(n=_.uses.sum())
     )
     ranked = counted.mutate(
         rank=ibis.row_number().over(
@@ -208,14 +234,17 @@ def _signal_features(features: ir.Table) -> ir.Table:
     for name in CAPABILITIES:
         aggregates[f"capability_{name}"] = (features.capability == name).cast("float64").mean()
     aggregates["distinct_templates"] = features.template_id.nunique()
-    aggregates["distinct_wrappers"] = features.wrapper_id.nunique()
     table = features.group_by("account_id").aggregate(**aggregates)
+    # Per wrapper counts give the top wrapper's share and, counting the wrappers that are
+    # not null, the distinct wrappers, without a second distinct count over every prompt.
     wrappers = features.group_by(["account_id", "wrapper_id"]).aggregate(n=_.count())
     top = wrappers.group_by("account_id").aggregate(
-        top_wrapper_n=_.n.max(), wrapper_total=_.n.sum()
+        distinct_wrappers=_.wrapper_id.count(), top_wrapper_n=_.n.max(), wrapper_total=_.n.sum()
     )
     top = top.select(
-        "account_id", top_wrapper_share=_.top_wrapper_n.cast("float64") / _.wrapper_total
+        "account_id",
+        "distinct_wrappers",
+        top_wrapper_share=_.top_wrapper_n.cast("float64") / _.wrapper_total,
     )
     return _join(table, top)
 
