@@ -54,15 +54,38 @@ def _pairs(table: ir.Table, value: ir.Value) -> ir.Table:
 
 
 def _characteristic(
-    table: ir.Table, value: ir.Value, totals: ir.Table, min_share: float, min_count: int
+    table: ir.Table,
+    value: ir.Value,
+    totals: ir.Table,
+    min_share: float,
+    min_count: int,
+    *,
+    weight: ir.IntegerValue | None = None,
 ) -> ir.Table:
-    """Values used by at least ``min_share`` of an account's exchanges (and ``min_count``)."""
-    tagged = table.select(account_id=table.account_id, value=value.cast("string"))
-    tagged = tagged.filter(tagged.value.notnull() & (tagged.value != ""))
-    counts = tagged.group_by(["account_id", "value"]).aggregate(uses=tagged.count())
-    joined = counts.join(totals, "account_id")
+    """Values used by at least ``min_share`` of an account's exchanges (and ``min_count``).
+
+    ``weight``: how many exchanges each row of ``table`` stands for, when the rows were
+    counted per raw value first (so that a value such as an address prefix is worked out
+    once per distinct address, not once per request); without it each row is one use.
+    Integer values (wrapper, template and band hashes) are counted as integers and only
+    the kept ones written as text: each integer has exactly one text, so the counts are the
+    same, and the band view no longer writes millions of numbers as text to count them.
+    """
+    if not value.type().is_integer():
+        value = value.cast("string")
+    tagged = table.select(
+        account_id=table.account_id, value=value, weight=1 if weight is None else weight
+    )
+    uses = tagged.count() if weight is None else tagged.weight.sum()
+    counts = tagged.group_by(["account_id", "value"]).aggregate(uses=uses)
+    # Null and empty values are dropped once counted: a filter before the count would
+    # work out a computed value (an address prefix) once more for every row.
+    present = counts.value.notnull()
+    if not value.type().is_integer():
+        present &= counts.value != ""
+    joined = counts.filter(present).join(totals, "account_id")
     kept = joined.filter((joined.uses >= min_count) & (joined.uses >= joined.total * min_share))
-    return kept.select("account_id", "value")
+    return kept.select("account_id", value=kept.value.cast("string"))
 
 
 def _totals(table: ir.Table) -> ir.Table:
@@ -114,28 +137,44 @@ def organization(con: BaseBackend, cfg: CoordinationConfig) -> ir.Table:
 
 
 def client_fingerprint(con: BaseBackend, cfg: CoordinationConfig) -> ir.Table:
-    """The client an account mostly uses: user agent plus its sampling parameters."""
+    """The client an account mostly uses: user agent plus its sampling parameters.
+
+    Requests are counted per account and client tuple first, so the text of a tuple is
+    written once per tuple, not once per request.  The floats are grouped by their text:
+    an engine groups -0.0 with 0.0, whose texts differ.
+    """
     x = con.table("exchanges")
+    tuples = x.group_by(
+        account_id=x.account_id,
+        user_agent=x.user_agent,
+        temperature=x.temperature.cast("string"),
+        top_p=x.top_p.cast("string"),
+        max_tokens=x.max_tokens,
+        n=x.n,
+        stream=x.stream,
+        reasoning_effort=x.reasoning_effort,
+    ).aggregate(uses=x.count())
 
     def part(v: ir.Value) -> ir.StringValue:
         return v.cast("string").fill_null("-")
 
     fp = (
-        part(x.user_agent)
+        part(tuples.user_agent)
         + "|t="
-        + part(x.temperature)
+        + part(tuples.temperature)
         + "|p="
-        + part(x.top_p)
+        + part(tuples.top_p)
         + "|max="
-        + part(x.max_tokens)
+        + part(tuples.max_tokens)
         + "|n="
-        + part(x.n)
+        + part(tuples.n)
         + "|stream="
-        + part(x.stream)
+        + part(tuples.stream)
         + "|effort="
-        + part(x.reasoning_effort)
+        + part(tuples.reasoning_effort)
     )
-    return _characteristic(x, fp, _totals(x), 0.5, cfg.min_count)
+    totals = tuples.group_by("account_id").aggregate(total=tuples.uses.sum())
+    return _characteristic(tuples, fp, totals, 0.5, cfg.min_count, weight=tuples.uses)
 
 
 def _features(con: BaseBackend) -> ir.Table:
