@@ -348,9 +348,10 @@ def fingerprints(normal: str) -> tuple[int, int, int]:
 
 
 _SENTENCE_END = re.compile(r"(?<=[.!?;。！？；])\s*")
-MIN_SENTENCE_WORDS = 4
-"""Shorter sentences ("be thorough.", "no disclaimers.") are stock phrases anyone writes."""
-MIN_SENTENCE_HAN = 8
+MIN_SENTENCE_WORDS = 5
+"""Shorter sentences ("be thorough.", "no disclaimers.", "solve the following problem.") are
+stock phrases anyone writes: a campaign and a benchmark harness share them by chance."""
+MIN_SENTENCE_HAN = 10
 """The same for Chinese, in Han characters (about two to a word)."""
 
 
