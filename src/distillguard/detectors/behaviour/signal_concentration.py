@@ -14,9 +14,10 @@ without that table the detector returns nothing.
 
 A campaign that keeps every account under ``min_count`` hides from the per-account test, so
 each coordinated cluster (fleet) is judged the same way on its members' pooled prompts, and
-the strength is scaled by the cluster's identity diversity: one company's team pooled says
-nothing its members do not say alone, while unrelated identities that together send mostly
-harvest prompts are one operation split into small pieces.
+the strength is scaled by how far the cluster is split into separate identities
+(``fleet_spread``): one company's team, or a few firms sharing a public rubric, pooled say
+nothing their members do not say alone, while unrelated identities that together send
+mostly harvest prompts are one operation split into small pieces.
 """
 
 from __future__ import annotations
@@ -111,8 +112,9 @@ def _strengths(frame: pd.DataFrame, settings: Settings) -> npt.NDArray[np.float6
 def _fleet_evidence(
     context: ScanContext, frame: pd.DataFrame, settings: Settings
 ) -> list[Evidence]:
-    """The same test on each coordinated cluster's pooled prompts, scaled by its diversity."""
+    """The same test on each coordinated cluster's pooled prompts, scaled by its identity spread."""
     from distillguard.detectors.coordination import find_clusters
+    from distillguard.detectors.coordination.scoring import fleet_spread
 
     findings = find_clusters(context)
     by_account = frame.set_index("account_id")
@@ -120,14 +122,15 @@ def _fleet_evidence(
     for cid in sorted(findings.clusters):
         members = [m for m in findings.clusters[cid] if m in by_account.index]
         profile = findings.profiles.get(cid)
-        if len(members) < 2 or profile is None or profile.diversity <= 0:
+        spread = fleet_spread(profile) if profile is not None else 0.0
+        if len(members) < 2 or spread <= 0:
             continue
         part = by_account.loc[members]
         total = float(part["featured_exchanges"].sum())
         if total <= 0:
             continue
         row: dict[str, object] = {"subject": cid, "members": len(members), "total": total}
-        row["diversity"] = float(profile.diversity)
+        row["spread"] = spread
         for name in JUDGED:
             counted = float(part[f"count_p_{name}"].sum())
             row[f"count_p_{name}"] = counted
@@ -138,7 +141,7 @@ def _fleet_evidence(
     pooled = pd.DataFrame(rows)
     per_signal = _strengths(pooled, settings)
     strongest = per_signal.argmax(axis=1)
-    strength = per_signal.max(axis=1) * pooled["diversity"].to_numpy()
+    strength = per_signal.max(axis=1) * pooled["spread"].to_numpy()
     evidence = []
     for position, fleet in enumerate(pooled.itertuples(index=False)):
         value = float(strength[position])
@@ -157,7 +160,7 @@ def _fleet_evidence(
                 summary=(
                     f"pooled over the fleet's {int(fleet.members)} accounts, {percent(share)} "
                     f"of {count(fleet.total)} prompts {SIGNAL_WORDS[top]} ({count(counted)} "
-                    f"prompts; identity diversity {float(fleet.diversity):.2f})"
+                    f"prompts; identity spread {float(fleet.spread):.2f})"
                 ),
                 details={
                     "signal": top,
@@ -165,7 +168,7 @@ def _fleet_evidence(
                     "featured_exchanges": int(fleet.total),
                     "share": rounded(share),
                     "count": int(counted),
-                    "diversity": rounded(float(fleet.diversity)),
+                    "spread": rounded(float(fleet.spread)),
                 },
             )
         )

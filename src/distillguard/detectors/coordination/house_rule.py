@@ -7,13 +7,16 @@ graph's ``instruction_sentence`` view), this detector measures what the sentence
 
     carried   share of the cluster's requests whose instruction lines hold the sentence
     harvest   share of those requests that ask for a harvestable output (any prompt signal)
-    strength  carried × harvest × coverage × (0.3 + 0.7 × diversity) × content discount
+    strength  carried × harvest × coverage × spread × content discount
 
-``coverage`` is the share of members relying on a shared sentence, ``diversity`` the
-cluster's identity diversity, and the content discount the one of DG-401…405 (content alone
+``coverage`` is the share of members relying on a shared sentence, ``spread`` how far the
+cluster is split into separate identities (1 when every account is its own, near 0 for a
+few organisations with many accounts each: labelling firms sharing a public rubric), and
+the content discount the one of DG-401…405 (content alone
 ties a small group of unrelated accounts only weakly: developers reuse public prompt lines).
 A house rule around ordinary chat (a browser extension's fixed instruction) scores low on
-``harvest``; one company's own app wrapper scores low on ``diversity``.
+``harvest``; one company's own app wrapper, or a few firms' shared rubric, low on
+``spread``.
 """
 
 from __future__ import annotations
@@ -25,7 +28,11 @@ from distillguard.detectors.base import ATLAS, DetectorInfo, Evidence
 from distillguard.detectors.context import ScanContext
 from distillguard.detectors.coordination.findings import find_clusters
 from distillguard.detectors.coordination.profile import ClusterProfile, ViewTie
-from distillguard.detectors.coordination.scoring import VERSION, content_only_discount
+from distillguard.detectors.coordination.scoring import (
+    VERSION,
+    content_only_discount,
+    fleet_spread,
+)
 from distillguard.features.exchange_features import SIGNAL_COLUMNS
 from distillguard.features.templates import instruction_sentence_texts
 from distillguard.features.text import prepare
@@ -130,7 +137,7 @@ def detect(context: ScanContext) -> list[Evidence]:
             carried_share
             * harvest_share
             * tie.coverage
-            * (0.3 + 0.7 * profile.diversity)
+            * fleet_spread(profile)
             * content_only_discount(profile)
         )
         sentence, sharers = tie.top[0][0], tie.top[0][1]
@@ -155,7 +162,7 @@ def detect(context: ScanContext) -> list[Evidence]:
                     "carried": round(carried_share, 3),
                     "harvest": round(harvest_share, 3),
                     "coverage": round(tie.coverage, 3),
-                    "diversity": round(profile.diversity, 3),
+                    "spread": round(fleet_spread(profile), 3),
                 },
             )
         )

@@ -157,6 +157,18 @@ def content_only_discount(p: ClusterProfile) -> float:
     return 1.0 if infra or fleet else CONTENT_ONLY_FACTOR
 
 
+def fleet_spread(p: ClusterProfile) -> float:
+    """How far a cluster is split into separate identities: ``(identities - 1) / (members -
+    1)``, 1 when every account is its own identity (a hydra's throwaway accounts), near 0
+    for a few organisations with many accounts each (labelling firms sharing a public
+    rubric).  Fleet-level judgments of pooled content scale by it: unlike ``diversity``, it
+    does not call ten firms of twelve accounts a fleet."""
+    members = len(p.members)
+    if members < 2:
+        return 0.0
+    return min(1.0, max(0.0, (p.identities - 1) / (members - 1)))
+
+
 def _identity_words(p: ClusterProfile) -> str:
     if p.identities <= 1:
         return "all under one declared identity"
