@@ -187,7 +187,10 @@ def hydra(p: ClusterProfile) -> Evidence:
     summary = f"{n} accounts tied by {len(strong)} views, {_identity_words(p)}: {ties}"
     # Views that observe the same thing (a wrapper is part of its template) count once.
     kinds = len({_VIEW_KIND.get(t.view, t.view) for t in strong})
-    strength = 0.1 + p.diversity * (0.5 * min(1.0, kinds / 3) + 0.3 * min(1.0, n / 20))
+    # A hydra is many identities with few accounts each; a few firms of many accounts that
+    # share a public template are not one (fleet spread), however even their shares.
+    split = min(p.diversity, fleet_spread(p))
+    strength = 0.1 + split * (0.5 * min(1.0, kinds / 3) + 0.3 * min(1.0, n / 20))
     strength *= content_only_discount(p)
     return _evidence(
         HYDRA,
@@ -252,7 +255,8 @@ def shared_wrapper(p: ClusterProfile) -> Evidence | None:
         f"{_pct(p.wrapper_share)} of the cluster's {p.exchanges:,} prompts use wrapper "
         f"{p.top_wrapper}, relied on by {_pct(p.wrapper_coverage)} of its accounts"
     )
-    strength = p.wrapper_share * p.wrapper_coverage * (0.3 + 0.7 * p.diversity)
+    split = min(p.diversity, fleet_spread(p))
+    strength = p.wrapper_share * p.wrapper_coverage * (0.3 + 0.7 * split)
     strength *= content_only_discount(p)
     return _evidence(
         SHARED_WRAPPER,
