@@ -177,11 +177,14 @@ FRAME = "drift.inheritance"
 def inheritance(context: ScanContext) -> Inheritance:
     """The scan's inheritance, computed once from the coordination stage's clusters."""
     from distillguard.detectors.coordination import find_clusters
+    from distillguard.detectors.coordination.scoring import fleet_spread
 
     def build(ctx: ScanContext) -> pd.DataFrame:
         findings = find_clusters(ctx)
         frame = pd.DataFrame()
-        diversity = {cid: p.diversity for cid, p in findings.profiles.items()}
+        # A piece must be split into separate identities (a hydra's throwaway accounts),
+        # not a few firms of many accounts that share a public rubric with a campaign.
+        diversity = {cid: min(p.diversity, fleet_spread(p)) for cid, p in findings.profiles.items()}
         frame.attrs["inheritance"] = inherit(ctx, findings.clusters, findings.indicators, diversity)
         return frame
 
