@@ -91,22 +91,24 @@ def detect(context: ScanContext) -> list[Evidence]:
     frame = frame[frame["featured_exchanges"].notna()]
     if frame.empty:
         return []
-    per_signal = _strengths(frame, settings)
-    strongest = per_signal.argmax(axis=1)
-    strength = per_signal.max(axis=1)
+    strength, strongest = _strongest(frame, settings)
     evidence = _account_evidence(frame, strength, strongest, settings)
     return evidence + _fleet_evidence(context, frame, settings)
 
 
-def _strengths(frame: pd.DataFrame, settings: Settings) -> npt.NDArray[np.float64]:
-    """Per row and judged signal: share ramp times count ramp."""
-    return np.column_stack(
+def _strongest(
+    frame: pd.DataFrame, settings: Settings
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64]]:
+    """Per row: the strongest judged signal's strength (share ramp times count ramp) and
+    its position in :data:`JUDGED`."""
+    per_signal = np.column_stack(
         [
             ramp(frame[f"share_p_{name}"], settings.min_share, settings.full_share)
             * log_ramp(frame[f"count_p_{name}"], settings.min_count, settings.full_count)
             for name in JUDGED
         ]
     )
+    return per_signal.max(axis=1), per_signal.argmax(axis=1)
 
 
 def _fleet_evidence(
@@ -139,9 +141,8 @@ def _fleet_evidence(
     if not rows:
         return []
     pooled = pd.DataFrame(rows)
-    per_signal = _strengths(pooled, settings)
-    strongest = per_signal.argmax(axis=1)
-    strength = per_signal.max(axis=1) * pooled["spread"].to_numpy()
+    strength, strongest = _strongest(pooled, settings)
+    strength = strength * pooled["spread"].to_numpy()
     evidence = []
     for position, fleet in enumerate(pooled.itertuples(index=False)):
         value = float(strength[position])
