@@ -26,7 +26,10 @@ stable: a detector that changes meaning gets a new id, one that changes behaviou
 version.
 
 Evidence belongs to a *family*; a `distillation` verdict needs at least two families above
-the scoring's family floor (see `src/distillguard/scoring/combine.py` for how evidence
+the scoring's family floor, and evidence of harvesting itself (DG-203, DG-205, DG-301…303,
+DG-406 or DG-601: what is asked and how answers are requested) at that floor: accounts that
+are only automated and related, such as developers sharing one tool or benchmark teams, are
+at most put up for review (see `src/distillguard/scoring/combine.py` for how evidence
 becomes calibrated scores and verdicts, and how a condemned cluster reaches its members in
 proportion to their ties).  MITRE ATLAS techniques: AML.T0024.002 Extract AI Model,
 AML.T0021 Establish Accounts, AML.T0008.005 AI Service Proxies.

@@ -9,6 +9,7 @@ import pytest
 
 from distillguard.engine.store import append_arrow, open_store
 from distillguard.features.exchange_features import (
+    FEATURE_VERSION,
     INPUT_COLUMNS,
     compute_exchange_features,
     features_for_batch,
@@ -136,6 +137,23 @@ def test_a_feature_table_from_an_earlier_version_is_recomputed(
     )
     assert sentences["ex0"] == sentences["ex1"] != []  # the shared wrapper's sentence
     assert "written by an earlier version" in capsys.readouterr().err
+
+
+def test_features_of_an_earlier_definition_are_recomputed_and_current_ones_kept(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    con = open_store(None)
+    append_arrow(con, "exchanges", _exchanges())
+    assert compute_exchange_features(con, batch_rows=5, progress=False) == 21
+    assert compute_exchange_features(con, batch_rows=5, progress=False) == 0  # up to date
+    assert "earlier version" not in capsys.readouterr().err
+    con.con.execute("UPDATE dg_feature_version SET version = version - 1")
+    assert compute_exchange_features(con, batch_rows=5, progress=False) == 21
+    assert f"this is version {FEATURE_VERSION}" in capsys.readouterr().err
+    con.con.execute("DROP TABLE dg_feature_version")  # a store from before versions
+    assert compute_exchange_features(con, batch_rows=5, progress=False) == 21
+    assert "feature version 1" in capsys.readouterr().err
+    assert con.table("exchange_features").count().execute() == 21
 
 
 def test_flags_computed_by_the_store_give_the_same_features_as_the_messages() -> None:

@@ -18,6 +18,9 @@ from distillguard.schema import ACCOUNT_SCHEMA, EXCHANGE_FEATURE_SCHEMA, EXCHANG
 START = datetime(2026, 10, 1, tzinfo=UTC)
 CAMPAIGN_WRAPPER = 17
 POPULAR_WRAPPER = 99
+FLEET_WRAPPERS = (31, 32, 33, 34)
+HARVESTING = frozenset({CAMPAIGN_WRAPPER, CAMPAIGN_WRAPPER + 1, *FLEET_WRAPPERS})
+"""Wrappers around requests for a harvestable output (the classifier's reasoning signal)."""
 
 
 class World:
@@ -68,7 +71,7 @@ class World:
                     "wrapper_id": wrapper,
                     "lsh_bands": [],
                     "instruction_sentences": [],
-                    "p_reasoning": 0.0,
+                    "p_reasoning": 0.9 if wrapper in HARVESTING else 0.0,
                     "p_reconstruct": 0.0,
                     "p_grading": 0.0,
                     "p_tool": 0.0,
@@ -134,9 +137,6 @@ def test_settings_are_validated() -> None:
         Settings(max_outsider_share=1.5)
 
 
-FLEET_WRAPPERS = (31, 32, 33, 34)
-
-
 def build_fleet() -> ScanContext:
     """A paraphrasing campaign: two clusters (cards) and many small accounts, all drawing
     their wrappers from one phrase book; and a crowd sharing one popular opening."""
@@ -184,3 +184,27 @@ def test_one_company_sending_a_campaigns_public_prompts_is_not_a_piece_of_it() -
     assert find_clusters(context).profiles[corp].diversity == 0.0
     linked = {e.subject for e in inheritance(context).evidence if e.subject_kind == "cluster"}
     assert corp not in linked
+
+
+def test_the_ordinary_chat_a_campaign_mixes_in_is_not_its_fingerprint() -> None:
+    """A campaign asks popular questions as cover; customers who ask them too are not its
+    satellites, however few of them there are."""
+    world = World()
+    cover = 4242
+    for i in range(6):
+        world.add(f"camp{i}", [CAMPAIGN_WRAPPER] * 20 + [cover] * 3, card="pm_campaign")
+    for i in range(3):
+        world.add(f"user{i}", [cover] * 3 + [5000 + i])
+    found = inheritance(world.context())
+    assert not any(a.startswith("user") for m in found.members.values() for a in m)
+
+
+def test_an_account_that_rarely_uses_the_campaigns_wrapper_is_not_attached() -> None:
+    world = World()
+    for i in range(6):
+        world.add(f"camp{i}", [CAMPAIGN_WRAPPER] * 20, card="pm_campaign")
+    world.add("busy", [CAMPAIGN_WRAPPER] * 4 + [6000 + k for k in range(60)])
+    world.add("sat", [CAMPAIGN_WRAPPER] * 4 + [6100, 6101])
+    found = inheritance(world.context())
+    attached = {a for m in found.members.values() for a in m}
+    assert "sat" in attached and "busy" not in attached

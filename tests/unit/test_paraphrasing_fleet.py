@@ -60,6 +60,18 @@ def test_stock_short_sentences_and_plain_chat_have_none() -> None:
     assert sentences("My boyfriend and I want to plan a date in NYC this Sunday.") == []
 
 
+def test_a_run_of_short_stock_sentences_is_one_house_rule_wherever_it_stands() -> None:
+    rule = "you must respond completely. no disclaimers."
+    after_long = (
+        "Reason through it thoroughly, then state the answer. "
+        "You must respond completely. No disclaimers.\n\nWhat is 2 + 2?"
+    )
+    after_short = "Answer briefly. You must respond completely. No disclaimers.\n\nWhat is 3 + 5?"
+    assert stable_hash(rule) in sentences(after_long)
+    assert stable_hash(rule) in sentences(after_short)
+    assert sentences("No disclaimers.\n\nWhat is the capital of France?") == []
+
+
 def test_chinese_sentences_count_by_han_characters() -> None:
     text = "请展示你全部的推理步骤，不要省略任何中间过程。\n\n甲乙两人相距六十千米，几小时相遇？"
     assert stable_hash("请展示你全部的推理步骤,不要省略任何中间过程。") in sentences(text)

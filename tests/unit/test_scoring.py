@@ -10,12 +10,15 @@ from distillguard.scoring.combine import (
     ScoringConfig,
     calibrated_score,
     family_strengths,
+    harvest_strength,
     noisy_or,
     score_all,
     verdict_for,
 )
 
-CONFIG = ScoringConfig()
+CONFIG = ScoringConfig(harvest_detectors=())
+"""The family rules on their own; the harvest requirement of the defaults is tested below."""
+DEFAULTS = ScoringConfig()
 
 
 def ev(subject: str, family: str, strength: float, kind: str = "account") -> Evidence:
@@ -202,3 +205,49 @@ def test_invalid_configuration_is_rejected_with_the_field_named() -> None:
         ScoringConfig(family_weights={"vibes": 0.5})
     with pytest.raises(ValueError, match="review_threshold"):
         ScoringConfig(review_threshold=0.9, distillation_threshold=0.8)
+
+
+def test_distillation_needs_harvest_evidence_under_the_defaults() -> None:
+    """Developers sharing one tool's wrapper are related and automated, not harvesting."""
+    tied = [
+        ev("C-1", "coordination", 0.95, "cluster"),
+        ev("C-1", "template", 0.95, "cluster"),
+        ev("a", "behaviour", 0.9),
+        ev("b", "behaviour", 0.9),
+    ]
+    cluster = ClusterInput("C-1", ["a", "b"], {"exchanges": 10})
+    accounts, clusters = score_all(["a", "b"], tied, [cluster], DEFAULTS)
+    assert clusters[0].verdict == "benign" and clusters[0].score == 0.0
+    assert {a.verdict for a in accounts} == {"benign"}
+    harvesting = Evidence("DG-205", "prompt", "C-1", 0.6, "prompts ask for reasoning", "cluster")
+    accounts, clusters = score_all(["a", "b"], [*tied, harvesting], [cluster], DEFAULTS)
+    assert clusters[0].verdict == "distillation"
+    assert {a.verdict for a in accounts} == {"distillation"}
+
+
+def test_harvest_evidence_adds_up_across_harvest_detectors() -> None:
+    families = {"coordination": 0.95, "template": 0.95}
+    score = calibrated_score(families, DEFAULTS)
+    weak = [
+        Evidence("DG-203", "behaviour", "a", 0.2, "max_tokens"),
+        Evidence("DG-406", "template", "a", 0.2, "house rule"),
+    ]
+    one = harvest_strength(weak[:1], DEFAULTS)
+    assert one < DEFAULTS.family_floor
+    assert verdict_for(score, families, DEFAULTS, one) != "distillation"
+    # Below the floor, the score shrinks in proportion: a risk of distillation, not of ties.
+    scaled = calibrated_score(families, DEFAULTS, one)
+    assert scaled == pytest.approx(score * one / DEFAULTS.family_floor)
+    both = harvest_strength(weak, DEFAULTS)
+    assert both == pytest.approx(0.36)
+    assert calibrated_score(families, DEFAULTS, both) == score
+    assert verdict_for(score, families, DEFAULTS, both) == "distillation"
+    assert harvest_strength([Evidence("DG-401", "coordination", "a", 1.0, "tied")], DEFAULTS) == 0.0
+
+
+def test_harvest_detectors_are_validated() -> None:
+    with pytest.raises(ValueError, match="harvest_detectors"):
+        ScoringConfig(harvest_detectors="DG-205")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="harvest_detectors"):
+        ScoringConfig(harvest_detectors=("prompt",))
+    assert harvest_strength([], ScoringConfig(harvest_detectors=())) == 1.0

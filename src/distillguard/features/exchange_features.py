@@ -251,20 +251,45 @@ def pair_features_batch(batch: pa.RecordBatch) -> pa.RecordBatch:
     )
 
 
+FEATURE_VERSION = 2
+"""Version of the feature definitions; raise it whenever a feature's value changes for the
+same exchange (2: instruction sentences include runs of short ones), so a store written
+earlier is recomputed instead of mixing old and new values."""
+_VERSION_TABLE = "dg_feature_version"
+
+
+def _stored_version(con: DuckDBBackend) -> int | None:
+    if _VERSION_TABLE not in con.list_tables():
+        return None
+    row = con.con.execute(f"SELECT max(version) FROM {_VERSION_TABLE}").fetchone()
+    return None if row is None or row[0] is None else int(row[0])
+
+
+def _record_version(con: DuckDBBackend) -> None:
+    con.con.execute(
+        f"CREATE OR REPLACE TABLE {_VERSION_TABLE} AS SELECT {FEATURE_VERSION} AS version"
+    )
+
+
 def _drop_outdated_features(con: DuckDBBackend) -> None:
-    """Drop a feature table written with other columns (by an earlier version).
+    """Drop a feature table written by an earlier version (other columns, or an earlier
+    :data:`FEATURE_VERSION`).
 
     Features are derived from the stored exchanges alone, so the table is recomputed in
-    full below rather than left to fail on the first append; a note says why it takes
-    longer than a day's increment.
+    full below rather than left to fail on the first append or to mix definitions; a note
+    says why it takes longer than a day's increment.
     """
     if TABLE not in con.list_tables():
         return
-    if list(con.table(TABLE).columns) == EXCHANGE_FEATURE_SCHEMA.names:
+    same_columns = list(con.table(TABLE).columns) == EXCHANGE_FEATURE_SCHEMA.names
+    stored = _stored_version(con)
+    if same_columns and stored == FEATURE_VERSION:
         return
+    why = "other columns" if not same_columns else f"feature version {stored or 1}"
     print(
         f"features: the store's {TABLE} table was written by an earlier version "
-        "(other columns); recomputing features for every stored exchange",
+        f"({why}; this is version {FEATURE_VERSION}); recomputing features for every "
+        "stored exchange",
         file=sys.stderr,
     )
     con.con.execute(f"DROP TABLE {TABLE}")
@@ -292,6 +317,7 @@ def compute_exchange_features(
     _drop_outdated_features(con)
     if TABLE not in con.list_tables():
         con.create_table(TABLE, schema=ibis.schema(EXCHANGE_FEATURE_SCHEMA))
+        _record_version(con)
     pending = f"FROM exchanges e ANTI JOIN {TABLE} f ON f.exchange_id = e.exchange_id"
     duck.execute(
         f"CREATE OR REPLACE TABLE {_PAIRS} AS SELECT row_number() OVER () AS pair_id, * "

@@ -350,7 +350,9 @@ def fingerprints(normal: str) -> tuple[int, int, int]:
 _SENTENCE_END = re.compile(r"(?<=[.!?;。！？；])\s*")
 MIN_SENTENCE_WORDS = 5
 """Shorter sentences ("be thorough.", "no disclaimers.", "solve the following problem.") are
-stock phrases anyone writes: a campaign and a benchmark harness share them by chance."""
+stock phrases anyone writes: a campaign and a benchmark harness share them by chance.  A run
+of them is not: consecutive short sentences are also joined into units of this length (see
+:func:`_sentence_units`)."""
 MIN_SENTENCE_HAN = 10
 """The same for Chinese, in Han characters (about two to a word)."""
 
@@ -366,21 +368,58 @@ def instruction_sentence_texts(normal: str) -> dict[int, str]:
     return _sentence_texts(split_wrapper(mask(normal))[1])
 
 
+def _size(sentence: str) -> tuple[int, int]:
+    """(Han characters, words) of a sentence."""
+    han = len(_HAN.findall(sentence))
+    return han, 0 if han else len(_WORD.findall(sentence))
+
+
+def _long_enough(han: int, words: int) -> bool:
+    return han >= MIN_SENTENCE_HAN if han else words >= MIN_SENTENCE_WORDS
+
+
+def _sentence_units(line: str) -> list[str]:
+    """A line's sentences that are long enough on their own, and, within each run of
+    consecutive short ones, the shortest run starting at each of them that is long enough
+    together.
+
+    "You must respond completely. No disclaimers." is two stock phrases, but the pair is a
+    house rule that a paraphrasing campaign keeps word for word whatever sentence comes
+    before it; every starting point is tried, so the pair is found the same way after a
+    long sentence or after another short one.
+    """
+    units: list[str] = []
+    run: list[tuple[str, int, int]] = []
+
+    def flush() -> None:
+        for start in range(len(run)):
+            han = words = 0
+            for end in range(start, len(run)):
+                han, words = han + run[end][1], words + run[end][2]
+                if _long_enough(han, words):
+                    units.append(" ".join(s for s, _, _ in run[start : end + 1]))
+                    break
+        run.clear()
+
+    for sentence in _SENTENCE_END.split(line):
+        sentence = sentence.strip()
+        if not sentence:
+            continue
+        han, words = _size(sentence)
+        if _long_enough(han, words):
+            flush()
+            units.append(sentence)
+        else:
+            run.append((sentence, han, words))
+    flush()
+    return units
+
+
 def _sentence_texts(instruction_lines: list[str]) -> dict[int, str]:
     found: dict[int, str] = {}
     for line in instruction_lines:
-        for sentence in _SENTENCE_END.split(line):
-            sentence = sentence.strip()
-            if not sentence:
-                continue
-            han = len(_HAN.findall(sentence))
-            long_enough = (
-                han >= MIN_SENTENCE_HAN
-                if han
-                else len(_WORD.findall(sentence)) >= MIN_SENTENCE_WORDS
-            )
-            if long_enough:
-                found[stable_hash(sentence)] = sentence
+        for unit in _sentence_units(line):
+            found[stable_hash(unit)] = unit
     return found
 
 
@@ -389,10 +428,11 @@ def fingerprints_and_sentences(normal: str) -> tuple[tuple[int, int, int], list[
 
     ``instruction_sentences`` are the hashes of the sentences of the instruction lines
     (split after ``. ! ? ;`` and their full-width forms; at least
-    :data:`MIN_SENTENCE_WORDS` words or :data:`MIN_SENTENCE_HAN` Han characters), sorted
-    and distinct.  A campaign that paraphrases every wrapper still keeps its standing
-    rules word for word ("always give your output in a formal tone."), so its wrapper ids
-    differ while these sentences repeat.  Only lines recognised as instructions count: a
+    :data:`MIN_SENTENCE_WORDS` words or :data:`MIN_SENTENCE_HAN` Han characters, or runs
+    of consecutive shorter ones that long together), sorted and distinct.  A campaign that
+    paraphrases every wrapper still keeps its standing rules word for word ("always give
+    your output in a formal tone."), so its wrapper ids differ while these sentences
+    repeat.  Only lines recognised as instructions count: a
     prompt with no separable wrapper has none (its text is the task, not a rule).
     """
     masked = mask(normal)

@@ -15,8 +15,18 @@ How a score is made (and why):
    reads as a risk, not as an arbitrary sum.
 4. **Verdicts** apply thresholds kept apart from scores: `distillation` needs the score above
    ``distillation_threshold`` **and** at least ``min_families`` independent families each above
-   ``family_floor`` — a confident verdict never rests on one kind of evidence; `review`
-   needs the score above ``review_threshold``.
+   ``family_floor`` — a confident verdict never rests on one kind of evidence — **and**
+   *harvest* evidence at the floor: the noisy-or of the evidence of ``harvest_detectors``,
+   the detectors that look at *what* is asked and how answers are requested (prompt
+   signals, semantic coverage and sweeps, extraction parameters, a fleet's house rule
+   around harvestable requests, a peer's intelligence).  Coordination, shared wrappers,
+   scripted timing and a release pivot say that accounts are automated and related;
+   developers sharing one open-source tool and benchmark teams sweeping a new model are
+   that too.  So the calibrated score is scaled by ``min(1, harvest / family_floor)``: the
+   score is a risk of *distillation*, and without a sign that the traffic harvests answers
+   worth training on, a tightly related, automated group scores nothing, rather than
+   filling the review queue with paying customers.  `review` needs the score above
+   ``review_threshold``.
 5. **Clusters are judged as a whole**: a cluster's own evidence (shared infrastructure, one
    wrapper across accounts, synchrony, a release pivot) is combined with the evidence of its
    typical (median) core member.  Each member carries the cluster's own evidence scaled by
@@ -61,6 +71,11 @@ DEFAULT_FAMILY_WEIGHTS: dict[str, float] = {
     "intel": 0.7,
 }
 
+HARVEST_DETECTORS = ("DG-203", "DG-205", "DG-301", "DG-302", "DG-303", "DG-406", "DG-601")
+"""Extraction parameters, prompt-signal concentration, capability tags, task-pool sweeps, the
+distribution test, a fleet's house rule (scaled by how much of what it carries is
+harvestable) and a peer's intelligence: the evidence that says what is being harvested."""
+
 MEMBER_ONLY_FAMILIES = ("intel",)
 """Families that speak about the accounts that show them, never about their cluster: a peer's
 indicator matched by some members is not pooled into the cluster's judgment, so it cannot
@@ -83,6 +98,9 @@ class ScoringConfig:
     min_families: int = 2
     family_floor: float = 0.35
     max_reasons: int = 6
+    harvest_detectors: tuple[str, ...] = HARVEST_DETECTORS
+    """Detectors whose evidence shows harvesting itself; a `distillation` verdict needs their
+    noisy-or at or above the floor (module docstring, step 4).  Empty: no such requirement."""
     corroborating_families: tuple[str, ...] = ("drift",)
     """Families that only add to a case another family has opened (one at or above the
     floor): moving to a new model within hours is what eager customers and benchmark teams
@@ -93,10 +111,16 @@ class ScoringConfig:
         unknown = set(self.family_weights) - set(FAMILIES)
         if unknown:
             raise ValueError(f"scoring.family_weights: unknown families {sorted(unknown)}")
-        object.__setattr__(self, "corroborating_families", tuple(self.corroborating_families))
+        for name in ("corroborating_families", "harvest_detectors"):
+            if isinstance(getattr(self, name), str):
+                raise ValueError(f"scoring.{name}: a list of names, not one string")
+            object.__setattr__(self, name, tuple(getattr(self, name)))
         unknown = set(self.corroborating_families) - set(FAMILIES)
         if unknown:
             raise ValueError(f"scoring.corroborating_families: unknown families {sorted(unknown)}")
+        malformed = [d for d in self.harvest_detectors if not str(d).startswith("DG-")]
+        if malformed:
+            raise ValueError(f"scoring.harvest_detectors: not detector ids: {malformed}")
         for name, weight in self.family_weights.items():
             if not 0.0 <= weight <= 1.0:
                 raise ValueError(f"scoring.family_weights.{name}: {weight} is outside [0, 1]")
@@ -125,6 +149,14 @@ def family_strengths(evidence: Iterable[Evidence]) -> dict[str, float]:
     return {family: noisy_or(values) for family, values in grouped.items()}
 
 
+def harvest_strength(evidence: Iterable[Evidence], config: ScoringConfig) -> float:
+    """Noisy-or of the evidence of the harvest detectors (1.0 when none are configured)."""
+    if not config.harvest_detectors:
+        return 1.0
+    wanted = set(config.harvest_detectors)
+    return noisy_or(e.strength for e in evidence if e.detector in wanted)
+
+
 def _opens(families: Mapping[str, float], config: ScoringConfig) -> bool:
     """Whether a family that may open a case (not a corroborating one) reaches the floor."""
     return any(
@@ -134,8 +166,11 @@ def _opens(families: Mapping[str, float], config: ScoringConfig) -> bool:
     )
 
 
-def calibrated_score(families: Mapping[str, float], config: ScoringConfig) -> float:
-    """Weighted noisy-or across families, then the logistic calibration, in [0, 1]."""
+def calibrated_score(
+    families: Mapping[str, float], config: ScoringConfig, harvest: float = 1.0
+) -> float:
+    """Weighted noisy-or across families, then the logistic calibration, in [0, 1], scaled
+    by ``min(1, harvest / family_floor)`` (``harvest``: :func:`harvest_strength`)."""
     opened = _opens(families, config)
     raw = noisy_or(
         config.family_weights.get(f, 0.0) * s
@@ -147,13 +182,21 @@ def calibrated_score(families: Mapping[str, float], config: ScoringConfig) -> fl
     logit = config.calibration_slope * (raw - config.calibration_midpoint)
     value = 1.0 / (1.0 + math.exp(-logit))
     floor = 1.0 / (1.0 + math.exp(config.calibration_slope * config.calibration_midpoint))
-    return max(0.0, min(1.0, (value - floor) / (1.0 - floor)))
+    scaled = (value - floor) / (1.0 - floor) * min(1.0, harvest / config.family_floor)
+    return max(0.0, min(1.0, scaled))
 
 
-def verdict_for(score: float, families: Mapping[str, float], config: ScoringConfig) -> str:
-    """`distillation` needs the score and several independent families; `review` the score."""
+def verdict_for(
+    score: float, families: Mapping[str, float], config: ScoringConfig, harvest: float = 1.0
+) -> str:
+    """`distillation` needs the score, several independent families and harvest evidence
+    (:func:`harvest_strength`) at the floor; `review` the score."""
     independent = sum(1 for s in families.values() if s >= config.family_floor)
-    if score >= config.distillation_threshold and independent >= config.min_families:
+    if (
+        score >= config.distillation_threshold
+        and independent >= config.min_families
+        and harvest >= config.family_floor
+    ):
         return "distillation"
     if score >= config.review_threshold:
         return "review"
@@ -229,7 +272,7 @@ def score_all(
     cluster_of: dict[str, str] = {}
     cluster_results: list[ClusterResult] = []
     cluster_verdicts: dict[str, str] = {}
-    condemned: dict[str, tuple[dict[str, float], float, int]] = {}
+    condemned: dict[str, tuple[dict[str, float], float, int, float]] = {}
     attachment: dict[str, float] = {}
     satellites: set[str] = set()
     for cluster in sorted(clusters, key=lambda c: c.cluster_id):
@@ -241,6 +284,18 @@ def score_all(
         own = by_cluster.get(cluster.cluster_id, [])
         core = [m for m in members if m not in cluster.satellites] or members
         member_families = [family_strengths(by_account.get(m, [])) for m in core]
+        # The typical member's harvest evidence, as for every family below (and, like
+        # them, without what speaks only of the members that show it).
+        typical_harvest = np.median(
+            [
+                harvest_strength(
+                    [e for e in by_account.get(m, []) if e.family not in MEMBER_ONLY_FAMILIES],
+                    config,
+                )
+                for m in core
+            ]
+        )
+        harvest = noisy_or([harvest_strength(own, config), float(typical_harvest)])
         pooled = dict(family_strengths(own))
         for family in FAMILIES:
             if family in MEMBER_ONLY_FAMILIES:
@@ -250,11 +305,11 @@ def score_all(
                 # The cluster's typical (median) member, not its single loudest one.
                 typical = float(np.median(values))
                 pooled[family] = noisy_or([pooled.get(family, 0.0), typical])
-        score = calibrated_score(pooled, config)
-        verdict = verdict_for(score, pooled, config)
+        score = calibrated_score(pooled, config, harvest)
+        verdict = verdict_for(score, pooled, config, harvest)
         cluster_verdicts[cluster.cluster_id] = verdict
         if verdict == "distillation":
-            condemned[cluster.cluster_id] = (pooled, score, len(members))
+            condemned[cluster.cluster_id] = (pooled, score, len(members), harvest)
         fields = cluster.result_fields
         cluster_results.append(
             ClusterResult(
@@ -299,10 +354,12 @@ def score_all(
             # (a company team behind one NAT is tied, and that alone says nothing).
             inherited = []
         families = family_strengths([*own, *inherited])
+        harvest = harvest_strength([*own, *inherited], config)
         reasons = _reasons([*own, *inherited], config)
         if cluster_id in condemned:
-            pooled, cluster_score, size = condemned[cluster_id]
+            pooled, cluster_score, size, pooled_harvest = condemned[cluster_id]
             families = _inherit(families, pooled, tie)
+            harvest = max(harvest, pooled_harvest * tie**0.5)
             reasons.insert(
                 0,
                 Reason(
@@ -316,8 +373,9 @@ def score_all(
             reasons = sorted(reasons, key=lambda r: -r.weight)[: config.max_reasons]
         elif cluster_id in pieces:
             target, link = pieces[cluster_id]
-            pooled, cluster_score, size = condemned[target]
+            pooled, cluster_score, size, pooled_harvest = condemned[target]
             families = _inherit(families, pooled, tie * link)
+            harvest = max(harvest, pooled_harvest * (tie * link) ** 0.5)
             reasons.insert(
                 0,
                 Reason(
@@ -330,8 +388,8 @@ def score_all(
                 ),
             )
             reasons = sorted(reasons, key=lambda r: -r.weight)[: config.max_reasons]
-        score = calibrated_score(families, config)
-        verdict = verdict_for(score, families, config)
+        score = calibrated_score(families, config, harvest)
+        verdict = verdict_for(score, families, config, harvest)
         if (
             cluster_id
             and cluster_verdicts.get(cluster_id) == "distillation"

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from distillguard.sim import infra
+from distillguard.sim import infra, wrappers
 from distillguard.sim.behaviour import BENIGN, PLAYBOOKS, Behaviour
 from distillguard.sim.fastrandom import FastRandom
 from distillguard.sim.scenarios import CampaignSpec, Evasion, Scenario
@@ -60,6 +60,8 @@ class SimAccount:
     paraphrase: bool = False
     house: str = ""
     """A campaign's standing instruction in its harvesting wrappers (see ``wrappers``)."""
+    habit: str = ""
+    """A customer's own standing instruction after many of their questions (``HABITS``)."""
     day_boost: dict[int, float] = field(default_factory=dict)
     account_id: str = ""
     api_key_id: str = ""
@@ -590,4 +592,29 @@ class AccountBuilder:
         for account in shuffled:
             account.account_id = f"acct_{self._hex(16)}"
             account.api_key_id = f"key_{self._hex(12)}"
+            _give_habit(account)
         return World(shuffled, self.proxy_pools, self.windows)
+
+
+HABITUAL_POPULATIONS = frozenset(
+    {
+        "casual_chat",
+        "education_cohort",
+        "corporate_nat_team",
+        "proxy_reseller_customer",
+        "agentic_developer",
+    }
+)
+
+
+def _give_habit(account: SimAccount) -> None:
+    """Some individual customers keep a standing instruction (``wrappers.HABITS``).
+
+    Drawn from the account id, not the builder's generator, so every other draw of a
+    seed's world is unchanged.
+    """
+    if account.population not in HABITUAL_POPULATIONS:
+        return
+    draw = zlib.crc32(account.account_id.encode()) / 2**32
+    if draw < wrappers.HABIT_SHARE:
+        account.habit = wrappers.HABITS[int(draw / wrappers.HABIT_SHARE * len(wrappers.HABITS))]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import bisect
 import math
 import random
+import zlib
 from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -408,6 +409,8 @@ class ExchangeGenerator:
         tools: Any = item.tools
         if intent == "plain" or (intent == "tool" and row.turn > 1):
             messages, chars = self._plain_messages(item, row.turn)
+            if intent == "plain" and account.habit and _habitual(row):
+                messages, chars = _with_habit(messages, account.habit), chars + len(account.habit)
             if intent == "tool":
                 system = wrappers.harvest_text(
                     "tool", item, "", self.styles[row.account], rng
@@ -416,6 +419,8 @@ class ExchangeGenerator:
         question = _first_user(item)
         if intent == "homework":
             text = wrappers.homework_text(question, rng)
+            if account.habit and _habitual(row):
+                text = wrappers.with_habit(text, account.habit)
         elif intent == "benchmark":
             text = wrappers.benchmark_text(question, account.harness)
         elif intent == "app":
@@ -552,3 +557,22 @@ class ExchangeGenerator:
         if chunk:
             handle.write(b"\n".join(chunk) + b"\n")
         return counts
+
+
+def _habitual(row: Row) -> bool:
+    """Whether this request of a habitual customer carries their phrase (a draw from the
+    row itself, so no other account's traffic changes)."""
+    key = f"{row.account}:{row.ts:.3f}:{row.turn}".encode()
+    return zlib.crc32(key) / 2**32 < wrappers.HABIT_USE
+
+
+def _with_habit(messages: list[Any], habit: str) -> list[Any]:
+    """The messages with the customer's phrase after their last question (a copy: plain
+    messages are cached and shared)."""
+    out = list(messages)
+    for index in range(len(out) - 1, -1, -1):
+        message = out[index]
+        if message.get("role") == "user" and isinstance(message.get("content"), str):
+            out[index] = {**message, "content": wrappers.with_habit(message["content"], habit)}
+            break
+    return out

@@ -278,6 +278,40 @@ def homework_text(question: str, rng: random.Random) -> str:
     return _pick(rng, HOMEWORK).format(q=question)
 
 
+HABITS = (
+    "Please explain it step by step.",
+    "Please think step by step before you answer.",
+    "Explain your reasoning step by step, please.",
+    "Keep the answer short and simple.",
+    "Please be concise and to the point.",
+    "Answer in plain English, no jargon please.",
+    "Explain it to me like I'm five.",
+    "Use bullet points where it helps.",
+    "Give me a detailed answer with examples.",
+    "Reply in a friendly, casual tone.",
+    "Show your work so I can follow along.",
+    "No yapping, just give me the answer.",
+    "Cite your sources if you can.",
+    "Double-check your answer before replying.",
+    "请一步一步地解释你的思路，让我能看懂。",
+    "请用简单的中文回答，不要太长。",
+)
+"""Standing instructions ordinary people type after their questions (what a chat app's
+"custom instructions" would add).  Many unrelated customers keep the same stock phrase, and
+several ask for step-by-step reasoning: the crowd a house-rule detector must not mistake
+for a paraphrasing fleet."""
+HABIT_SHARE = 0.06
+"""Share of individual customers (casual, students, company staff, reseller customers,
+developers) who keep such a habit."""
+HABIT_USE = 0.7
+"""Share of a habitual customer's own questions that carry the phrase."""
+
+
+def with_habit(text: str, habit: str) -> str:
+    """A customer's question with their standing instruction after it."""
+    return f"{text}\n\n{habit}"
+
+
 def benchmark_text(question: str, harness: int) -> str:
     """A public-benchmark harness prompt (one fixed harness per benchmark company)."""
     return BENCHMARK_HARNESS[harness % len(BENCHMARK_HARNESS)].format(q=question)

@@ -15,7 +15,7 @@ from __future__ import annotations
 from distillguard.detectors.base import ATLAS, DetectorInfo, Evidence
 from distillguard.detectors.coordination.profile import INFRA_VIEWS, ClusterProfile, ViewTie
 
-VERSION = "1.2"
+VERSION = "1.3"
 _ACCOUNTS = (ATLAS["establish_accounts"],)
 _PROXIES = (ATLAS["establish_accounts"], ATLAS["ai_service_proxies"])
 
@@ -131,17 +131,21 @@ _VIEW_KIND = {
 
 FLEET_COVERAGE = 0.6
 FLEET_EXCLUSIVE = 0.8
-"""...or when one piece of content is the cluster's own: most members rely on it and almost
-no one outside the cluster uses it (a phrasing people share is used far beyond any one
-group)."""
+OWN_CONTENT_IDENTITIES = 3
+"""...or when one piece of content is the cluster's own: most members rely on it, almost no
+one outside the cluster uses it (a phrasing people share is used far beyond any one group)
+and it ties at least this many unrelated identities.  Fewer than WIDE_SPREAD_IDENTITIES is
+enough here, because the content is exclusive: a small paraphrasing fleet keeps one house
+rule that nobody else writes.  Such ties only make a group related; scoring still needs
+evidence that it harvests before it condemns anyone (``scoring.harvest_detectors``)."""
 
 
 def _own_content(p: ClusterProfile) -> bool:
-    return any(
+    return p.identities >= OWN_CONTENT_IDENTITIES and any(
         _VIEW_KIND.get(t.view) == "content"
         and t.coverage >= FLEET_COVERAGE
         and t.exclusive >= FLEET_EXCLUSIVE
-        and t.top[0][1] >= WIDE_SPREAD_IDENTITIES
+        and t.top[0][1] >= OWN_CONTENT_IDENTITIES
         for t in p.ties
     )
 
@@ -151,9 +155,9 @@ def content_only_discount(p: ClusterProfile) -> float:
     many unrelated identities (one template spread over many unrelated accounts); else
     CONTENT_ONLY_FACTOR."""
     infra = any(t.view in INFRA_VIEWS and _infra_strength(p, t) >= 0.1 for t in p.ties)
-    fleet = p.identities >= WIDE_SPREAD_IDENTITIES and (
-        p.wrapper_share >= FLEET_WRAPPER_SHARE or _own_content(p)
-    )
+    fleet = (
+        p.identities >= WIDE_SPREAD_IDENTITIES and p.wrapper_share >= FLEET_WRAPPER_SHARE
+    ) or _own_content(p)
     return 1.0 if infra or fleet else CONTENT_ONLY_FACTOR
 
 

@@ -15,13 +15,18 @@ A candidate value ``v`` is distinctive when
     members of C using v      >= max(min_members, min_coverage × |C|)
     other clusters using v    <= max_other_clusters   (not a phrasing many groups share)
     distinct tasks wrapped    >= min_tasks            (a real wrapper, not one popular prompt)
+    harvestable requests      >= min_harvest_share    (the campaign's harvesting, not the
+                                                       ordinary chat it mixes in as cover)
     outsiders using v         <= max_outsider_share × all accounts using v,
                                  or at least min_cohesion of those outsiders also reuse
                                  another distinctive value of C (a fleet, not a crowd: a
                                  crowd shares one popular opening and nothing else)
 
 An outsider ``a`` is attached when it used distinctive values of one cluster at least
-``min_uses`` times around at least two different tasks each; its attachment is
+``min_uses`` times around at least two different tasks each, and those values carry at
+least ``min_reliance`` of its own requests (a replacement account runs the campaign's
+script; a customer who pasted a public benchmark's prompt line now and then does not);
+its attachment is
 ``min(1, Σ_v min(1, uses(a, v) / full_uses) × per_value)`` over the values of one kind
 (the larger of the wrapper and the template sums: a prompt's wrapper and template usually
 move together, so they are not added), so two fingerprints used often are needed for a full
@@ -49,12 +54,13 @@ import pyarrow as pa
 
 from distillguard.detectors.base import ATLAS, DetectorInfo, Evidence
 from distillguard.detectors.behaviour.common import check_unit, count, load_settings, rounded
+from distillguard.detectors.behaviour.frame import SIGNAL_THRESHOLD, SIGNALS
 from distillguard.detectors.context import ScanContext
 from distillguard.results.model import Indicator
 
 INFO = DetectorInfo(
     id="DG-502",
-    version="1.1",
+    version="1.2",
     name="fingerprint inheritance",
     description=(
         "An account outside a cluster, or a cluster of unrelated accounts, reuses the "
@@ -88,6 +94,19 @@ class Settings:
     that send the same public prompts as a campaign are that company, not a piece of it."""
     min_tasks: int = 5
     min_uses: int = 2
+    min_harvest_share: float = 0.5
+    """Share of the requests carrying a value that must ask for a harvestable output
+    (reasoning, grading, tool trajectory, rewrite): a campaign's fingerprints are those of
+    its harvesting, not of the ordinary chat it mixes in as cover, which it shares with
+    everyone who asks the same popular questions."""
+    min_reliance: float = 0.1
+    """Share of an account's own requests that must carry the cluster's distinctive
+    fingerprints (all of them together, of the kind it uses most) before it is attached or
+    counted towards a piece: a campaign's replacement or hydra account runs the campaign's
+    script for a real share of what it sends, even when it paraphrases (12-18% of a
+    paraphrasing fleet's small accounts on development seeds, whose other wrappers are
+    phrasings too rare to be anyone's fingerprint); a customer who pasted a prompt line a
+    few times among everything else it asks does not."""
     full_uses: float = 4.0
     per_value: float = 0.5
     max_strength: float = 0.25
@@ -100,6 +119,8 @@ class Settings:
         check_unit(INFO.id, "max_outsider_share", self.max_outsider_share)
         check_unit(INFO.id, "min_cohesion", self.min_cohesion)
         check_unit(INFO.id, "min_piece_diversity", self.min_piece_diversity)
+        check_unit(INFO.id, "min_reliance", self.min_reliance)
+        check_unit(INFO.id, "min_harvest_share", self.min_harvest_share)
         check_unit(INFO.id, "per_value", self.per_value)
         check_unit(INFO.id, "max_strength", self.max_strength)
         if self.max_other_clusters < 0:
@@ -137,10 +158,20 @@ def _usage(context: ScanContext, column: str, values: list[int]) -> pd.DataFrame
     return frame.astype({"uses": "int64", "tasks": "int64"})
 
 
-def _value_tasks(context: ScanContext, column: str, values: list[int]) -> dict[int, int]:
+def _value_tasks(
+    context: ScanContext, column: str, values: list[int], settings: Settings
+) -> dict[int, int]:
+    """Distinct tasks wrapped by each value that carries harvesting (at least
+    ``min_harvest_share`` of the requests using it ask for a harvestable output); values
+    that do not are left out."""
     wanted = _with_values(context, column, values)
-    grouped = wanted.group_by(column).aggregate(tasks=wanted.text_hash.nunique())
+    best = ibis.greatest(*(wanted[f"p_{name}"] for name in SIGNALS)).cast("float64")
+    grouped = wanted.group_by(column).aggregate(
+        tasks=wanted.text_hash.nunique(),
+        harvest=(best > SIGNAL_THRESHOLD).cast("float64").mean(),
+    )
     frame = context.con.to_pandas(grouped)
+    frame = frame[frame["harvest"].to_numpy(dtype=np.float64) >= settings.min_harvest_share]
     return dict(zip(frame[column].astype("int64"), frame["tasks"].astype("int64"), strict=True))
 
 
@@ -225,7 +256,7 @@ def inherit(
         if not values:
             continue
         usage = _usage(context, column, values)
-        tasks = _value_tasks(context, column, values)
+        tasks = _value_tasks(context, column, values, settings)
         outsiders, siblings = _distinctive_reuse(
             usage, tasks, candidates[kind], cluster_of, sizes, settings
         )
@@ -235,6 +266,9 @@ def inherit(
     # clusters (a piece of the campaign that the graph kept apart)
     links = _grouped_links(outsider_rows)
     sibling_links = _grouped_links(sibling_rows)
+    traffic = _traffic(context, sorted({*links, *sibling_links}))
+    links = _relied_on(links, traffic, settings)
+    sibling_links = _relied_on(sibling_links, traffic, settings)
     members: dict[str, dict[str, float]] = defaultdict(dict)
     evidence: list[Evidence] = []
     for account in sorted(links):
@@ -353,6 +387,47 @@ def _cohesive(reused: pd.DataFrame, settings: Settings) -> pd.Series:
     counted = reused.assign(repeat=values_used.to_numpy() >= 2)
     per_value = counted.groupby(["cluster_id", "value"])["repeat"].agg(["size", "sum"])
     return (per_value["size"] > 0) & (per_value["sum"] >= settings.min_cohesion * per_value["size"])
+
+
+def _traffic(context: ScanContext, accounts: list[str]) -> dict[str, int]:
+    """Requests of each of ``accounts`` (a semi-join: the list may be long)."""
+    if not accounts:
+        return {}
+    features = context.con.table("exchange_features")
+    keys = ibis.memtable(pa.table({"wanted_account": pa.array(accounts, pa.string())}))
+    wanted = features.semi_join(keys, features.account_id == keys.wanted_account)
+    frame = context.con.to_pandas(wanted.group_by("account_id").aggregate(requests=wanted.count()))
+    return dict(zip(frame["account_id"].map(str), frame["requests"].astype("int64"), strict=True))
+
+
+def _reliance(used: list[tuple[str, int, int]], requests: int) -> float:
+    """Share of an account's requests that carry the fingerprints in ``used``: the kind it
+    uses most (a prompt's wrapper and template usually move together, so kinds are not
+    added)."""
+    by_kind: dict[str, int] = defaultdict(int)
+    for kind, _, uses in used:
+        by_kind[kind] += uses
+    return max(by_kind.values()) / requests if requests > 0 else 0.0
+
+
+def _relied_on(
+    links: Mapping[str, Mapping[str, list[tuple[str, int, int]]]],
+    traffic: Mapping[str, int],
+    settings: Settings,
+) -> dict[str, dict[str, list[tuple[str, int, int]]]]:
+    """The links of accounts that rely on the linked cluster's fingerprints (at least
+    ``min_reliance`` of their own requests); the rest are dropped."""
+    kept: dict[str, dict[str, list[tuple[str, int, int]]]] = {}
+    for account, linked in links.items():
+        requests = traffic.get(account, 0)
+        relied = {
+            cid: used
+            for cid, used in linked.items()
+            if _reliance(used, requests) >= settings.min_reliance
+        }
+        if relied:
+            kept[account] = relied
+    return kept
 
 
 def _grouped_links(parts: list[pd.DataFrame]) -> dict[str, dict[str, list[tuple[str, int, int]]]]:
