@@ -223,6 +223,18 @@ def test_the_house_rule_wrapping_harvest_requests_is_template_evidence(
     assert found[extension].strength == 0.0  # a fixed rule around ordinary chat
 
 
+def test_the_hydra_reason_quotes_the_house_rule_instead_of_its_hash(
+    context: ScanContext,
+) -> None:
+    findings = find_clusters(context)
+    by_members = {tuple(members): cid for cid, members in findings.clusters.items()}
+    fleet = by_members[tuple(f"fleet{i}" for i in range(6))]
+    (hydra,) = [e for e in findings.evidence[fleet] if e.detector == "DG-401"]
+    assert 'share a standing instruction sentence "always give your output in a formal tone."' in (
+        hydra.summary
+    )
+
+
 def test_fleet_prompts_are_judged_pooled(context: ScanContext) -> None:
     evidence = signal_concentration.detect(context)
     assert not [e for e in evidence if e.subject_kind == "account"]  # each too small alone

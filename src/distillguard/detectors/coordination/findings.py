@@ -24,6 +24,7 @@ from distillguard.detectors.coordination.config import CoordinationConfig
 from distillguard.detectors.coordination.edges import AccountGraph, build_graph
 from distillguard.detectors.coordination.profile import ClusterProfile, profile_clusters
 from distillguard.detectors.coordination.scoring import HYDRA, INFOS, cluster_evidence
+from distillguard.detectors.coordination.sentence_labels import label_sentences
 from distillguard.results.model import Indicator
 
 if TYPE_CHECKING:
@@ -103,6 +104,7 @@ def run(context: ScanContext) -> ClusterFindings:
     clusters = find_communities(graph, cfg)
     t_cluster = time.perf_counter()
     profiles = profile_clusters(context.con, graph, clusters, cfg)
+    label_sentences(context.con, clusters, profiles)
     evidence = {cid: cluster_evidence(p) for cid, p in profiles.items()}
     t_score = time.perf_counter()
     return ClusterFindings(

@@ -34,8 +34,6 @@ from distillguard.detectors.coordination.scoring import (
     fleet_spread,
 )
 from distillguard.features.exchange_features import SIGNAL_COLUMNS
-from distillguard.features.templates import instruction_sentence_texts
-from distillguard.features.text import prepare
 
 VIEW = "instruction_sentence"
 HARVEST_PROBABILITY = 0.5
@@ -76,27 +74,8 @@ def _carried(context: ScanContext, chosen: dict[str, tuple[list[str], int]]) -> 
         requests=joined.count(),
         carried=holds.cast("int64").sum(),
         harvest=(holds & harvest).cast("int64").sum(),
-        example=joined.exchange_id.min(where=holds),
     )
     return counted.execute().set_index("cluster_id")
-
-
-def _sentence_texts(context: ScanContext, examples: dict[str, tuple[str, int]]) -> dict[str, str]:
-    """Per cluster, its sentence as written in one request that holds it (one query for
-    all clusters): reasons name the rule in words, not by its hash."""
-    if not examples:
-        return {}
-    x = context.con.table("exchanges")
-    wanted = sorted({exchange for exchange, _ in examples.values()})
-    rows = x.filter(x.exchange_id.isin(wanted)).select("exchange_id", "prompt_text").execute()
-    prompts = dict(zip(rows["exchange_id"], rows["prompt_text"], strict=True))
-    out = {}
-    for cid, (exchange, sentence) in examples.items():
-        if exchange in prompts:
-            text = instruction_sentence_texts(prepare(str(prompts[exchange])).text).get(sentence)
-            if text:
-                out[cid] = text
-    return out
 
 
 def detect(context: ScanContext) -> list[Evidence]:
@@ -116,12 +95,6 @@ def detect(context: ScanContext) -> list[Evidence]:
     if not chosen:
         return []
     counts = _carried(context, chosen)
-    examples = {
-        cid: (str(counts.at[cid, "example"]), chosen[cid][1])
-        for cid in chosen
-        if cid in counts.index and isinstance(counts.at[cid, "example"], str)
-    }
-    texts = _sentence_texts(context, examples)
     evidence = []
     for cid in sorted(chosen):
         if cid not in counts.index:
@@ -141,7 +114,7 @@ def detect(context: ScanContext) -> list[Evidence]:
             * content_only_discount(profile)
         )
         sentence, sharers = tie.top[0][0], tie.top[0][1]
-        text = texts.get(cid)
+        text = tie.label
         named = f'"{text}"' if text else sentence
         evidence.append(
             Evidence(

@@ -40,6 +40,9 @@ class ViewTie:
     exclusive: float = 0.0
     """Share of all accounts using the top value that are in this cluster: 1 when the value
     is the cluster's own, small for a phrasing the whole population uses."""
+    label: str | None = None
+    """The top value in words, where it has words a hash hides (an instruction sentence's
+    text, :mod:`.sentence_labels`)."""
 
 
 @dataclass

@@ -173,6 +173,11 @@ def fleet_spread(p: ClusterProfile) -> float:
     return min(1.0, max(0.0, (p.identities - 1) / (members - 1)))
 
 
+def _article(noun: str) -> str:
+    """The noun with "a" or "an" before it ("an organisation", "a payment fingerprint")."""
+    return f"{'an' if noun[:1].lower() in 'aeio' else 'a'} {noun}"
+
+
 def _identity_words(p: ClusterProfile) -> str:
     if p.identities <= 1:
         return "all under one declared identity"
@@ -184,7 +189,8 @@ def hydra(p: ClusterProfile) -> Evidence:
     n = len(p.members)
     strong = [t for t in p.ties if t.coverage >= 0.5]
     parts = [
-        f"{_pct(t.coverage)} share a {_LABELS.get(t.view, t.view)} ({t.top[0][0]})"
+        f"{_pct(t.coverage)} share {_article(_LABELS.get(t.view, t.view))} "
+        + (f'"{t.label}"' if t.label else f"({t.top[0][0]})")
         for t in sorted(strong, key=lambda t: -t.coverage)[:4]
     ]
     ties = "; ".join(parts) if parts else "weak pairwise ties only"
