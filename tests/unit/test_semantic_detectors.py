@@ -23,10 +23,12 @@ from distillguard.detectors.coordination.findings import ClusterFindings
 from distillguard.detectors.semantic import DETECTORS, capability_tags, distribution, sweep
 from distillguard.detectors.semantic.frame import (
     SampleSettings,
+    account_rows,
     prompt_key,
     semantic_frame,
     stable_rank,
 )
+from distillguard.detectors.semantic.subjects import ramp_product
 from distillguard.engine.store import append_arrow, open_store
 from distillguard.schema import EXCHANGE_SCHEMA
 from distillguard.sim.prompts import load_bundled_sample
@@ -135,6 +137,23 @@ def test_sample_is_bounded_and_distinct(store: Any) -> None:
     assert prompt_key("Hello  World 12") == prompt_key("hello world 7")
     small = semantic_frame(_context(store, {"DG-301": {"per_account": 8}}))
     assert small.groupby("account_id").size().max() <= 8
+
+
+def test_account_rows_are_the_groups_of_the_frame(store: Any) -> None:
+    frame = semantic_frame(_context(store))
+    groups = frame.groupby("account_id", sort=True).indices
+    rows = account_rows(frame)
+    assert list(rows) == [str(k) for k in groups]
+    assert all(np.array_equal(rows[str(k)], v) for k, v in groups.items())
+
+
+def test_ramp_product_is_the_plain_product() -> None:
+    for factors in ([0.5, 0.3, 0.7], [0.9, 0.0, 0.4], [1.0, 1.0, 1e-300, 1e-300]):
+        plain = 0.15
+        for f in factors:
+            plain *= f
+        assert ramp_product(0.15, *(lambda f=f: f for f in factors)) == plain
+    assert ramp_product(0.0, lambda: 1 / 0) == 0.0  # later factors are not computed
 
 
 def test_sweep_fires_on_sweeper_and_fleet_not_on_chat(store: Any) -> None:

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from distillguard.detectors.semantic.mmd import (
     NullTable,
     Reference,
+    kernel,
     median_bandwidth,
     mmd2,
     permutation_pvalue,
@@ -91,3 +92,22 @@ def test_mmd_from_row_affinities_equals_the_direct_statistic() -> None:
     for rows in (np.arange(0, 48), np.arange(100, 103), rng.choice(500, 40, replace=False)):
         direct = fixed.mmd2(vectors[rows])
         assert abs(fixed.mmd2_with(vectors[rows], affinity[rows]) - direct) < 1e-12
+
+
+def test_reference_shortcuts_give_the_same_values_bit_for_bit() -> None:
+    rng = np.random.default_rng(11)
+    reference = _unit(rng, 120, 16)
+    distinct = _unit(rng, 30, 16, centre=np.full(16, 0.3))
+    vectors = distinct[rng.integers(0, 30, 200)]  # repeated rows, as in the frame
+    fixed = Reference(reference, median_bandwidth(reference))
+    # Each repeated row is computed once and copied: the same value as computing it alone.
+    chunked = fixed.affinity(vectors, chunk=7)
+    for row in range(0, 200, 17):
+        assert chunked[row] == kernel(vectors[row : row + 1], reference, fixed.sigma).mean()
+    x = vectors[:40]
+    assert fixed.permutation_pvalue(x, permutations=60, seed=2) == permutation_pvalue(
+        x, reference, fixed.sigma, permutations=60, seed=2
+    )
+    shared = NullTable.of(fixed, alpha=0.05, draws=50)
+    own = NullTable(reference, fixed.sigma, alpha=0.05, draws=50)
+    assert shared.row(16) == own.row(16)

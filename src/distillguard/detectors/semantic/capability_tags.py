@@ -47,6 +47,7 @@ from distillguard.detectors.semantic.subjects import (
     describe_mix,
     fleets,
     make_evidence,
+    ramp_product,
     tag_mix,
 )
 
@@ -111,11 +112,11 @@ def _judge(
 ) -> tuple[float, float, float]:
     lift = share / max(base, 0.01)
     distinct = share * subject.distinct_prompts
-    strength = (
-        settings.cap
-        * float(ramp(share, settings.min_share, settings.full_share))
-        * float(ramp(lift, settings.min_lift, settings.full_lift))
-        * float(log_ramp(distinct, settings.min_count, settings.full_count))
+    strength = ramp_product(
+        settings.cap,
+        lambda: float(ramp(share, settings.min_share, settings.full_share)),
+        lambda: float(ramp(lift, settings.min_lift, settings.full_lift)),
+        lambda: float(log_ramp(distinct, settings.min_count, settings.full_count)),
     )
     return strength, lift, distinct
 

@@ -54,7 +54,6 @@ from distillguard.detectors.semantic.mmd import (
     NullTable,
     Reference,
     median_bandwidth,
-    permutation_pvalue,
 )
 from distillguard.detectors.semantic.subjects import (
     Subject,
@@ -62,6 +61,7 @@ from distillguard.detectors.semantic.subjects import (
     describe_mix,
     fleets,
     make_evidence,
+    ramp_product,
     subject_cap,
     tag_mix,
     who,
@@ -140,15 +140,14 @@ def _tests(context: ScanContext, settings: Settings) -> list[Tested]:
     harvestable = frame["harvestable"].to_numpy()
     if len(reference) < 20:
         return []
-    sigma = median_bandwidth(reference)
-    null = NullTable(reference, sigma, alpha=settings.alpha, draws=settings.null_draws)
+    fixed = Reference(reference, median_bandwidth(reference))
+    null = NullTable.of(fixed, alpha=settings.alpha, draws=settings.null_draws)
     subjects = [s for s in accounts(context) if len(s.rows) >= settings.min_prompts]
 
     def _shape(subject: Subject) -> tuple[float, float]:
         _, spread = sample_stats(vectors[subject.rows], 1.0)
         return float(harvestable[subject.rows].mean()), spread
 
-    fixed = Reference(reference, sigma)
     affinity = fixed.affinity(vectors)
     statistics = {s.subject: fixed.mmd2_with(vectors[s.rows], affinity[s.rows]) for s in subjects}
     by_bucket: dict[int, list[float]] = defaultdict(list)
@@ -165,8 +164,8 @@ def _tests(context: ScanContext, settings: Settings) -> list[Tested]:
     for fleet in fleets(context, settings.fleet_cap):
         if len(fleet.rows) < settings.min_prompts:
             continue
-        statistic, pvalue = permutation_pvalue(
-            vectors[fleet.rows], reference, sigma, permutations=settings.permutations
+        statistic, pvalue = fixed.permutation_pvalue(
+            vectors[fleet.rows], permutations=settings.permutations
         )
         threshold = max(null.row(len(fleet.rows))[2], 1e-9)
         out.append(Tested(fleet, statistic, threshold, pvalue, *_shape(fleet)))
@@ -188,11 +187,11 @@ def strength_of(test: Tested, settings: Settings) -> float:
     diversity = (settings.min_diversity, settings.full_diversity)
     cap = subject_cap(test.subject, settings.account_cap, settings.fleet_cap_strength, diversity)
     ratio = test.statistic / test.threshold
-    return (
-        cap
-        * float(ramp(ratio, settings.min_ratio, settings.full_ratio))
-        * float(ramp(test.harvest, settings.min_harvest, settings.full_harvest))
-        * float(ramp(test.spread, settings.min_spread, settings.full_spread))
+    return ramp_product(
+        cap,
+        lambda: float(ramp(ratio, settings.min_ratio, settings.full_ratio)),
+        lambda: float(ramp(test.harvest, settings.min_harvest, settings.full_harvest)),
+        lambda: float(ramp(test.spread, settings.min_spread, settings.full_spread)),
     )
 
 

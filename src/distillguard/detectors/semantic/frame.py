@@ -91,7 +91,7 @@ def sample_settings(context: ScanContext) -> SampleSettings:
 def stable_rank(ids: list[str]) -> npt.NDArray[np.uint64]:
     """``xxh64`` of each id: a rank that is the same on every machine and run."""
     return np.fromiter(
-        (xxhash.xxh64_intdigest(i.encode("utf-8")) for i in ids), dtype=np.uint64, count=len(ids)
+        map(xxhash.xxh64_intdigest, map(str.encode, ids)), dtype=np.uint64, count=len(ids)
     )
 
 
@@ -155,7 +155,10 @@ def _build(context: ScanContext) -> pd.DataFrame:
     rank_of = pd.Series(ranks[chosen], index=pd.Index(wanted, dtype=object), dtype=np.uint64)
     texts.insert(2, "rank", rank_of.reindex(texts["exchange_id"]).to_numpy())
     texts = texts.sort_values(["account_id", "rank", "exchange_id"], kind="stable")
-    texts["key"] = [prompt_key(t) for t in texts["text"].tolist()]
+    # Popular and scripted prompts recur across accounts: each distinct text is keyed once.
+    codes, distinct = pd.factorize(texts["text"], use_na_sentinel=False)
+    keys = [prompt_key(t) for t in distinct.tolist()]
+    texts["key"] = [keys[c] for c in codes.tolist()]
     texts = texts.drop_duplicates(["account_id", "key"], keep="first")
     texts = texts.groupby("account_id", sort=True).head(settings.per_account)
     texts = texts.reset_index(drop=True)
@@ -210,6 +213,10 @@ def semantic_frame(context: ScanContext) -> pd.DataFrame:
 
 
 def account_rows(frame: pd.DataFrame) -> dict[str, npt.NDArray[np.int64]]:
-    """Row positions of each account's sampled prompts."""
-    groups = frame.groupby("account_id", sort=True).indices
-    return {str(k): np.asarray(v, dtype=np.int64) for k, v in groups.items()}
+    """Row positions of each account's sampled prompts (ascending), accounts in id order."""
+    codes, ids = pd.factorize(frame["account_id"], sort=True)
+    order = np.argsort(codes, kind="stable").astype(np.int64)
+    sizes = np.bincount(codes, minlength=len(ids))
+    ends = np.cumsum(sizes)
+    starts = ends - sizes
+    return {str(k): order[start:end] for k, start, end in zip(ids, starts, ends, strict=True)}

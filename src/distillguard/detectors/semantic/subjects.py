@@ -9,6 +9,7 @@ is capped (``fleet_cap`` prompts, the lowest-ranked ones, so it is the same in e
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -41,10 +42,21 @@ class Subject:
     """For a fleet: 1 − the largest declared identity's share of members (0: one company)."""
 
 
+def _counts(frame: pd.DataFrame) -> tuple[dict[str, int], dict[str, int]]:
+    """Exchanges and distinct prompts of each account, as dicts: thousands of ``.at``
+    lookups on the frame's counts took longer than the rest of :func:`accounts`."""
+    counts = frame.attrs["accounts"]
+    ids = [str(a) for a in counts.index.tolist()]
+    return (
+        dict(zip(ids, counts["exchanges"].tolist(), strict=True)),
+        dict(zip(ids, counts["distinct_prompts"].tolist(), strict=True)),
+    )
+
+
 def accounts(context: ScanContext) -> list[Subject]:
     """Every account with at least one sampled prompt, in id order."""
     frame = semantic_frame(context)
-    counts = frame.attrs["accounts"]
+    exchanges, distinct = _counts(frame)
     out = []
     for account, rows in account_rows(frame).items():
         out.append(
@@ -53,8 +65,8 @@ def accounts(context: ScanContext) -> list[Subject]:
                 kind="account",
                 rows=rows,
                 members=(account,),
-                exchanges=int(counts.at[account, "exchanges"]),
-                distinct_prompts=int(counts.at[account, "distinct_prompts"]),
+                exchanges=int(exchanges[account]),
+                distinct_prompts=int(distinct[account]),
             )
         )
     return out
@@ -65,7 +77,7 @@ def fleets(context: ScanContext, fleet_cap: int) -> list[Subject]:
     from distillguard.detectors.coordination import find_clusters
 
     frame = semantic_frame(context)
-    counts = frame.attrs["accounts"]
+    exchanges, distinct = _counts(frame)
     by_account = account_rows(frame)
     ranks = frame["rank"].to_numpy()
     findings = find_clusters(context)
@@ -83,8 +95,8 @@ def fleets(context: ScanContext, fleet_cap: int) -> list[Subject]:
                 kind="cluster",
                 rows=np.sort(rows),
                 members=members,
-                exchanges=int(counts.loc[list(members), "exchanges"].sum()),
-                distinct_prompts=int(counts.loc[list(members), "distinct_prompts"].sum()),
+                exchanges=sum(int(exchanges[m]) for m in members),
+                distinct_prompts=sum(int(distinct[m]) for m in members),
                 diversity=float(profile.diversity) if profile is not None else 1.0,
             )
         )
@@ -117,6 +129,22 @@ def subject_cap(
     if subject.kind == "cluster":
         return fleet_cap * float(ramp(subject.diversity, *diversity))
     return account_cap
+
+
+def ramp_product(cap: float, *factors: Callable[[], float]) -> float:
+    """``cap × factors[0]() × factors[1]() × …``, left to right, a factor computed only while
+    the product is not 0.
+
+    The factors are ramps (in [0, 1]), so a product that reached 0 stays 0 and the value is
+    that of the plain product; most subjects fail the first ramp, and a ramp call costs tens
+    of microseconds (thousands of accounts are judged by each detector).
+    """
+    product = cap
+    for factor in factors:
+        if product == 0.0:
+            return 0.0
+        product *= factor()
+    return product
 
 
 def make_evidence(

@@ -55,6 +55,7 @@ from distillguard.detectors.semantic.subjects import (
     describe_mix,
     fleets,
     make_evidence,
+    ramp_product,
     subject_cap,
     tag_mix,
     who,
@@ -141,13 +142,13 @@ def sample_stats(vectors: FloatArray, near_cosine: float) -> tuple[float, float]
 
 def strength_of(stats: SweepStats, cap: float, settings: Settings) -> float:
     """The formula of the module docstring."""
-    return (
-        cap
-        * float(log_ramp(stats.distinct, settings.min_distinct, settings.full_distinct))
-        * float(ramp(stats.unique, settings.min_unique, settings.full_unique))
-        * (1.0 - float(ramp(stats.near, settings.near_low, settings.near_high)))
-        * float(ramp(stats.spread, settings.min_spread, settings.full_spread))
-        * float(ramp(stats.harvest, settings.min_harvest, settings.full_harvest))
+    return ramp_product(
+        cap,
+        lambda: float(log_ramp(stats.distinct, settings.min_distinct, settings.full_distinct)),
+        lambda: float(ramp(stats.unique, settings.min_unique, settings.full_unique)),
+        lambda: 1.0 - float(ramp(stats.near, settings.near_low, settings.near_high)),
+        lambda: float(ramp(stats.spread, settings.min_spread, settings.full_spread)),
+        lambda: float(ramp(stats.harvest, settings.min_harvest, settings.full_harvest)),
     )
 
 
@@ -189,6 +190,8 @@ def detect(context: ScanContext) -> list[Evidence]:
             distinct = int(fleet_counts.at[subject.subject, "distinct_prompts"])
         diversity = (settings.min_diversity, settings.full_diversity)
         cap = subject_cap(subject, settings.account_cap, settings.fleet_cap_strength, diversity)
+        if cap == 0.0:
+            continue  # strength 0, never emitted: single accounts by default (account_cap)
         near, spread = sample_stats(vectors[subject.rows], settings.near_cosine)
         stats = SweepStats(
             sampled=len(subject.rows),
