@@ -28,8 +28,12 @@ version.
 Evidence belongs to a *family*; a `distillation` verdict needs at least two families above
 the scoring's family floor, and evidence of harvesting itself (DG-203, DG-205, DG-301…303,
 DG-406 or DG-601: what is asked and how answers are requested) at that floor: accounts that
-are only automated and related, such as developers sharing one tool or benchmark teams, are
-at most put up for review (see `src/distillguard/scoring/combine.py` for how evidence
+are only automated and related, such as developers sharing one tool or benchmark teams,
+score in proportion to what harvest evidence they show, and no further.  A cluster tied only
+by what its members send (wrappers, templates, house rules, client builds) reports its
+DG-401 tie and its pooled DG-205 signals in the template family: strangers who type the
+same stock phrase are tied by it and ask for reasoning through it, which is one observation,
+not two (see `src/distillguard/scoring/combine.py` for how evidence
 becomes calibrated scores and verdicts, and how a condemned cluster reaches its members in
 proportion to their ties).  MITRE ATLAS techniques: AML.T0024.002 Extract AI Model,
 AML.T0021 Establish Accounts, AML.T0008.005 AI Service Proxies.

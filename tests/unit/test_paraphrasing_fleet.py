@@ -242,3 +242,5 @@ def test_fleet_prompts_are_judged_pooled(context: ScanContext) -> None:
     assert fleet.details["members"] == 6 and fleet.details["count"] == 72
     assert fleet.strength > 0.2
     assert "pooled over the fleet's 6 accounts, 60% of 120 prompts" in fleet.summary
+    # Tied only by its house rule: the pooled signals and the tie are one (template) family.
+    assert fleet.family == "template"

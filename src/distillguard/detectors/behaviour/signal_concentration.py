@@ -44,7 +44,7 @@ from distillguard.detectors.context import ScanContext
 
 INFO = DetectorInfo(
     id="DG-205",
-    version="1.1",
+    version="1.2",
     name="prompt-signal concentration",
     description=(
         "A large share and count of an account's prompts, or of a fleet's pooled prompts, "
@@ -116,7 +116,7 @@ def _fleet_evidence(
 ) -> list[Evidence]:
     """The same test on each coordinated cluster's pooled prompts, scaled by its identity spread."""
     from distillguard.detectors.coordination import find_clusters
-    from distillguard.detectors.coordination.scoring import fleet_spread
+    from distillguard.detectors.coordination.scoring import fleet_spread, tied_by_content_only
 
     findings = find_clusters(context)
     by_account = frame.set_index("account_id")
@@ -125,7 +125,7 @@ def _fleet_evidence(
         members = [m for m in findings.clusters[cid] if m in by_account.index]
         profile = findings.profiles.get(cid)
         spread = fleet_spread(profile) if profile is not None else 0.0
-        if len(members) < 2 or spread <= 0:
+        if profile is None or len(members) < 2 or spread <= 0:
             continue
         part = by_account.loc[members]
         total = float(part["featured_exchanges"].sum())
@@ -133,6 +133,9 @@ def _fleet_evidence(
             continue
         row: dict[str, object] = {"subject": cid, "members": len(members), "total": total}
         row["spread"] = spread
+        # A fleet tied only by what it sends: its harvest signals and its tie are one
+        # observation (a stock phrase that asks for reasoning), so they are one family.
+        row["family"] = "template" if tied_by_content_only(profile) else INFO.family
         for name in JUDGED:
             counted = float(part[f"count_p_{name}"].sum())
             row[f"count_p_{name}"] = counted
@@ -154,7 +157,7 @@ def _fleet_evidence(
         evidence.append(
             Evidence(
                 detector=INFO.id,
-                family=INFO.family,
+                family=str(fleet.family),
                 subject=str(fleet.subject),
                 subject_kind="cluster",
                 strength=rounded(value),

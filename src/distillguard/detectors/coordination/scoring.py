@@ -15,7 +15,7 @@ from __future__ import annotations
 from distillguard.detectors.base import ATLAS, DetectorInfo, Evidence
 from distillguard.detectors.coordination.profile import INFRA_VIEWS, ClusterProfile, ViewTie
 
-VERSION = "1.3"
+VERSION = "1.4"
 _ACCOUNTS = (ATLAS["establish_accounts"],)
 _PROXIES = (ATLAS["establish_accounts"], ATLAS["ai_service_proxies"])
 
@@ -55,7 +55,7 @@ SIGNUP_BURST = DetectorInfo(
     "DG-405",
     VERSION,
     "signup-burst",
-    "Cluster members created within a day of each other under unrelated identities",
+    "Cluster members created within a day, or all within a week, under unrelated identities",
     "coordination",
     _ACCOUNTS,
 )
@@ -94,11 +94,16 @@ def _pct(x: float) -> str:
 
 
 def _evidence(
-    info: DetectorInfo, p: ClusterProfile, strength: float, summary: str, **details: object
+    info: DetectorInfo,
+    p: ClusterProfile,
+    strength: float,
+    summary: str,
+    family: str | None = None,
+    **details: object,
 ) -> Evidence:
     return Evidence(
         detector=info.id,
-        family=info.family,
+        family=family or info.family,
         subject=p.cluster_id,
         strength=round(_clip(strength), 4),
         summary=summary,
@@ -161,6 +166,29 @@ def content_only_discount(p: ClusterProfile) -> float:
     return 1.0 if infra or fleet else CONTENT_ONLY_FACTOR
 
 
+CONTENT_TIES = frozenset({"wrapper", "template", "lsh_band", "instruction_sentence"})
+SENT_TIES = CONTENT_TIES | {"client_fingerprint"}
+"""Views that say only what accounts send and with which client: shared by strangers who
+use the same tool, harness or stock phrase."""
+
+
+def tied_by_content_only(p: ClusterProfile) -> bool:
+    """Whether nothing but what its members send ties a cluster: every strong tie (half
+    of the members or more) is a content or client view, and no infrastructure is shared
+    across identities.
+
+    For such a cluster the tie, the shared wrapper or house rule, and the harvest signals
+    of its pooled prompts are one observation: strangers who type the same stock phrase
+    ("explain your reasoning step by step, please.") are tied by it, share it as a wrapper
+    and ask for reasoning through it.  Their evidence is therefore one family (template),
+    and a second, independent one (behaviour, meaning, infrastructure, sign-ups, timing)
+    must come from elsewhere before anyone is condemned.
+    """
+    infra = any(t.view in INFRA_VIEWS and _infra_strength(p, t) >= 0.1 for t in p.ties)
+    strong = [t for t in p.ties if t.coverage >= 0.5]
+    return not infra and bool(strong) and all(t.view in SENT_TIES for t in strong)
+
+
 def fleet_spread(p: ClusterProfile) -> float:
     """How far a cluster is split into separate identities: ``(identities - 1) / (members -
     1)``, 1 when every account is its own identity (a hydra's throwaway accounts), near 0
@@ -207,6 +235,7 @@ def hydra(p: ClusterProfile) -> Evidence:
         p,
         strength,
         summary,
+        "template" if tied_by_content_only(p) else None,
         size=n,
         views=[t.view for t in strong],
         identities=p.identities,
@@ -296,6 +325,13 @@ def lockstep(p: ClusterProfile) -> Evidence:
     )
 
 
+SPAN_FULL_DAYS = 7.0
+SPAN_NONE_DAYS = 30.0
+SPAN_WEIGHT = 0.8
+"""All members created within a week counts nearly as much as all within a day; a month or
+more, nothing (staggered sign-ups are left to the other views)."""
+
+
 def signup_burst(p: ClusterProfile) -> Evidence | None:
     """Sign-ups within one day; weak for one organisation or one school enrolling together."""
     if p.created_span_days is None:
@@ -304,7 +340,15 @@ def signup_burst(p: ClusterProfile) -> Evidence | None:
         f"{_pct(p.burst)} of the {len(p.members)} accounts were created within 24 hours "
         f"(all within {p.created_span_days:.1f} days), {_identity_words(p)}"
     )
-    strength = p.burst * (0.15 + 0.85 * p.diversity) * min(1.0, len(p.members) / 5)
+    # Beyond chance: in any group one member is "created within 24 hours" of itself, so
+    # the share counts the others, (k - 1) / (n - 1); three strangers are no burst.
+    n = len(p.members)
+    beyond = max(0.0, (p.burst * n - 1.0) / (n - 1)) if n > 1 else 0.0
+    # Accounts of strangers all opened within a week of each other, when a platform's
+    # customers signed up over years, are a batch too, even when spread over several days.
+    span = p.created_span_days
+    compact = SPAN_WEIGHT * _clip((SPAN_NONE_DAYS - span) / (SPAN_NONE_DAYS - SPAN_FULL_DAYS))
+    strength = max(beyond, compact) * (0.15 + 0.85 * p.diversity) * min(1.0, n / 5)
     return _evidence(
         SIGNUP_BURST,
         p,
