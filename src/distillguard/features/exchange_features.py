@@ -24,7 +24,7 @@ from ibis.backends.duckdb import Backend as DuckDBBackend
 
 from distillguard.engine.store import append_arrow
 from distillguard.features.capability import has_code_cue, has_math_cue, tag_capabilities
-from distillguard.features.minhash import lsh_bands_many, shingles
+from distillguard.features.minhash import lsh_bands_many, shingle_list
 from distillguard.features.pair_cache import PairCache, PairFeatures, pair_key
 from distillguard.features.parallel import MAX_WORKERS, PARALLEL_MIN_PAIRS, batches_in_processes
 from distillguard.features.prompt_signals import classifier_text, prompt_signals
@@ -107,13 +107,13 @@ def _compute_pairs(pairs: list[tuple[str, str]]) -> list[PairFeatures]:
     """The text work for distinct pairs: normal form, fingerprints, MinHash, classifier."""
     systems: dict[str, str] = {}
     partial = []
-    token_sets: list[set[str]] = []
+    token_lists: list[list[str]] = []
     texts: list[str] = []
     for prompt, system in pairs:
         prepared = prepare(prompt)
         normal = prepared.text
         lang = guess_language(normal)
-        token_sets.append(shingles(normal, lang))
+        token_lists.append(shingle_list(normal, lang))
         if system and system not in systems:
             systems[system] = prepare(system).text
         texts.append(classifier_text(normal, systems[system] if system else ""))
@@ -130,7 +130,7 @@ def _compute_pairs(pairs: list[tuple[str, str]]) -> list[PairFeatures]:
             )
         )
     signals = prompt_signals(texts).tolist()
-    bands = lsh_bands_many(token_sets)
+    bands = lsh_bands_many(token_lists)
     return [
         PairFeatures(lang, chars, cut, ids, tuple(keys), tuple(row), code, math, sentences)
         for (lang, chars, cut, ids, code, math, sentences), keys, row in zip(

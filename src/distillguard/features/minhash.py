@@ -33,7 +33,7 @@ keys, which is what lets two providers compare campaigns without sharing prompts
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 import numpy as np
 import numpy.typing as npt
@@ -75,18 +75,28 @@ def ascii_words(text: str) -> list[str]:
 
 def shingles(normal: str, lang: str) -> set[str]:
     """The token set of step 2 for a normal-form text and its language guess."""
+    return set(shingle_list(normal, lang))
+
+
+def shingle_list(normal: str, lang: str) -> list[str]:
+    """The shingles of step 2 in text order, repeats included.
+
+    A MinHash is a minimum over the tokens, so repeats and order change no digest: the
+    feature stage hands this list to :func:`lsh_bands_many` as it is, which spares hashing
+    every shingle into a set first (a third of the cost of shingling a prompt).
+    """
     if lang == "zh":
         chars = _SPACE.sub("", normal)
         if not chars:
-            return set()
+            return []
         if len(chars) <= CHAR_SHINGLE:
-            return {chars}
-        return {chars[i : i + CHAR_SHINGLE] for i in range(len(chars) - CHAR_SHINGLE + 1)}
+            return [chars]
+        return [chars[i : i + CHAR_SHINGLE] for i in range(len(chars) - CHAR_SHINGLE + 1)]
     words = ascii_words(normal) if normal.isascii() else _WORDS.findall(normal)
     if len(words) < WORD_SHINGLE:
-        return {" ".join(words)} if words else set()
+        return [" ".join(words)] if words else []
     # WORD_SHINGLE == 3 consecutive words, built from three shifted views (no slice per word).
-    return {f"{a} {b} {c}" for a, b, c in zip(words, words[1:], words[2:], strict=False)}
+    return [f"{a} {b} {c}" for a, b, c in zip(words, words[1:], words[2:], strict=False)]
 
 
 def _fmix64(x: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
@@ -109,8 +119,11 @@ def band_keys(digests: npt.NDArray[np.uint32]) -> npt.NDArray[np.int64]:
     return h.view(np.int64)
 
 
-def digests(token_sets: Sequence[set[str]]) -> npt.NDArray[np.uint32]:
-    """Step 3 for many token sets at once: a (documents × NUM_PERM) uint32 matrix."""
+def digests(token_sets: Sequence[Collection[str]]) -> npt.NDArray[np.uint32]:
+    """Step 3 for many token sets at once: a (documents × NUM_PERM) uint32 matrix.
+
+    A token set may be given as a list with repeats (:func:`shingle_list`): the digest is
+    the same as of its set."""
     if rensa.RMinHash.ALGORITHM_VERSION != RENSA_ALGORITHM_VERSION:
         raise RuntimeError(
             f"rensa RMinHash algorithm version {rensa.RMinHash.ALGORITHM_VERSION} differs "
@@ -119,13 +132,16 @@ def digests(token_sets: Sequence[set[str]]) -> npt.NDArray[np.uint32]:
     if not token_sets:
         return np.zeros((0, NUM_PERM), dtype=np.uint32)
     matrix = rensa.RMinHash.digest_matrix_from_token_sets(
-        [list(tokens) for tokens in token_sets], NUM_PERM, MINHASH_SEED
+        [tokens if type(tokens) is list else list(tokens) for tokens in token_sets],
+        NUM_PERM,
+        MINHASH_SEED,
     )
     return np.asarray(matrix.to_rows(), dtype=np.uint32).reshape(len(token_sets), NUM_PERM)
 
 
-def lsh_bands_many(token_sets: Sequence[set[str]]) -> list[list[int]]:
-    """Band keys (step 4–5) per token set; an empty set gets an empty list."""
+def lsh_bands_many(token_sets: Sequence[Collection[str]]) -> list[list[int]]:
+    """Band keys (step 4–5) per token set (a set, or a list as :func:`digests` takes);
+    an empty one gets an empty list."""
     keys = band_keys(digests(token_sets)).tolist()
     return [row if tokens else [] for row, tokens in zip(keys, token_sets, strict=True)]
 

@@ -85,22 +85,33 @@ def ngram_buckets(
         raise ValueError("prompt-signal n_features must be a power of two")
     joined = "\x00".join(texts)
     codes = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+    size = len(codes)
     lengths = np.fromiter((len(t) + 1 for t in texts), dtype=np.int64, count=len(texts))
-    doc = np.repeat(np.arange(len(texts), dtype=np.int64), lengths)[: len(codes)]
-    rolling = np.zeros(len(codes), dtype=np.uint64)
-    clean = codes != _SEPARATOR
+    doc = np.repeat(np.arange(len(texts), dtype=np.int64), lengths)[:size]
+    # The hashes are updated in place (a view shortened by one each round), the buckets
+    # are mixed in one reused buffer and read as int64 (they are below 2**bits): the same
+    # values as fresh arrays per step, without allocating and filling a dozen per length.
+    rolling = np.zeros(size, dtype=np.uint64)
+    mixed = np.empty(size, dtype=np.uint64)
+    present = codes != _SEPARATOR
+    clean = present
+    shift = np.uint64(64 - bits)
     with np.errstate(over="ignore"):
         for n in range(1, high + 1):
-            if n > len(codes):
+            if n > size:
                 break
-            rolling = rolling[: len(codes) - n + 1] * _MULTIPLIER + codes[n - 1 :]
-            clean = clean[: len(codes) - n + 1] & (codes[n - 1 :] != _SEPARATOR)
+            count = size - n + 1
+            rolling = rolling[:count]
+            np.multiply(rolling, _MULTIPLIER, out=rolling)
+            np.add(rolling, codes[n - 1 :], out=rolling)
+            clean = clean[:count] & present[n - 1 :]
             if n >= low:
                 salt = np.uint64((n * 0x9E3779B97F4A7C15) % 2**64)
-                mixed = rolling ^ salt
-                np.multiply(mixed, _GOLDEN, out=mixed)
-                np.right_shift(mixed, np.uint64(64 - bits), out=mixed)
-                yield doc[: len(clean)][clean], mixed[clean].astype(np.int64)
+                buckets = mixed[:count]
+                np.bitwise_xor(rolling, salt, out=buckets)
+                np.multiply(buckets, _GOLDEN, out=buckets)
+                np.right_shift(buckets, shift, out=buckets)
+                yield doc[:count][clean], buckets.view(np.int64)[clean]
 
 
 def vectorize(texts: list[str], vectorizers: dict[str, Any]) -> sp.csr_matrix:

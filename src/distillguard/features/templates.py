@@ -54,7 +54,15 @@ _ASCII_LETTER_BYTES = bytes(
     c if chr(c).isascii() and chr(c).isalpha() else ord(" ") for c in range(256)
 )
 """Byte table keeping ASCII letters (what ``[^\\W\\d_]`` matches in ASCII), blanking the rest."""
-_HAN = re.compile(r"[\u3400-\u9fff]")
+_HAN_FIRST, _HAN_LAST = "\u3400", "\u9fff"
+_HAN_RUN = re.compile(r"[\u3400-\u9fff]+")
+
+
+def han_count(text: str) -> int:
+    """How many Han characters (U+3400..U+9FFF) a text holds: the length of its runs of
+    them (one match per run instead of one per character)."""
+    return sum(map(len, _HAN_RUN.findall(text)))
+
 
 INSTRUCTION_WORDS = frozenset(
     [
@@ -239,20 +247,34 @@ def mask(normal: str) -> str:
 
 def instruction_density(line: str) -> float:
     """Share of a line's words (Han characters count in pairs) that are instruction words."""
-    if line.isascii():
-        # ASCII: letter runs by one byte translation, and no Han character (same result).
-        words = line.encode("ascii").translate(_ASCII_LETTER_BYTES).decode("ascii").split()
-        total = len(words)
-        return sum(map(INSTRUCTION_WORDS.__contains__, words)) / total if total else 0.0
-    words = _WORD.findall(line)
-    han = len(_HAN.findall(line))
-    hits = sum(1 for w in words if w in INSTRUCTION_WORDS)
+    words = _words(line)
+    hits = sum(map(INSTRUCTION_WORDS.__contains__, words))
+    han = 0 if line.isascii() else han_count(line)
     if han:
         hits += 2 * len(INSTRUCTION_ZH.findall(line))
-        total = len(words) - sum(1 for w in words if _HAN.match(w)) + han
+        total = len(words) - sum(1 for w in words if _HAN_FIRST <= w[0] <= _HAN_LAST) + han
     else:
         total = len(words)
     return hits / total if total else 0.0
+
+
+_MASK_BRACKETS = ("⟨", "⟩")
+"""The brackets of the mask tokens: neither letters nor Han, so they only separate words."""
+
+
+def _words(text: str) -> list[str]:
+    """``_WORD.findall(text)``; by one byte translation and a split when the text is ASCII
+    but for the mask brackets (most masked prompts: their quoted spans became ``⟨q⟩``).
+
+    Python's ``re`` tries a pattern led by a class at every position; the translation
+    keeps ASCII letters and blanks the rest, which gives the same runs of letters.
+    """
+    if not text.isascii():
+        plain = text.replace(_MASK_BRACKETS[0], " ").replace(_MASK_BRACKETS[1], " ")
+        if not plain.isascii():
+            return _WORD.findall(text)
+        text = plain
+    return text.encode("ascii").translate(_ASCII_LETTER_BYTES).decode("ascii").split()
 
 
 def _instruction_like(text: str) -> bool:
@@ -370,8 +392,8 @@ def instruction_sentence_texts(normal: str) -> dict[int, str]:
 
 def _size(sentence: str) -> tuple[int, int]:
     """(Han characters, words) of a sentence."""
-    han = len(_HAN.findall(sentence))
-    return han, 0 if han else len(_WORD.findall(sentence))
+    han = han_count(sentence)
+    return han, 0 if han else len(_words(sentence))
 
 
 def _long_enough(han: int, words: int) -> bool:

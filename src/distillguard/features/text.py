@@ -41,6 +41,13 @@ ZERO_WIDTH = (
 """Invisible characters removed by the normal form (soft hyphen, joiners, marks, BOM)."""
 
 _ZERO_WIDTH_TABLE = dict.fromkeys(map(ord, ZERO_WIDTH))
+_SPACE_CEILING = 0x3001
+"""Every character ``str.isspace`` accepts lies below this (U+3000 is the last one)."""
+_ODD_SPACES = "".join(
+    ch for ch in map(chr, range(_SPACE_CEILING)) if ch.isspace() and ch not in " \n"
+)
+"""Characters other than " " and "\\n" that ``\\s`` matches (``str.isspace``): a text holding
+none of them and no "  " is left as it is by the space rule."""
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _SPACES = re.compile(r"[^\S\n]{2,}|[^\S\n ]")
 """Runs of spaces other than a line break, except a lone " " (already what the rule makes):
@@ -51,13 +58,15 @@ _BLANK_RUN = re.compile(r"\n{3,}")
 _ASCII_DIGITS = "0123456789"
 _DIGIT_TO_ZERO = bytes.maketrans(_ASCII_DIGITS.encode(), b"0" * len(_ASCII_DIGITS))
 _ZERO_RUN = re.compile(r"0+(?:[.,]0+)*")
-_ASCII_ODD_SPACES = "\t\r\x0b\x0c\x1c\x1d\x1e\x1f"
-"""ASCII characters other than " " and "\\n" that ``\\s`` matches (``str.isspace``)."""
+_ASCII_ODD_SPACES = _ODD_SPACES[:8]
+"""The ASCII ones among them (tab, CR, VT, FF and the separators U+001C..U+001F)."""
 
-_LATIN = re.compile(r"[a-zA-Z\u00c0-\u024f]")
-_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
-_CYRILLIC = re.compile(r"[\u0400-\u04ff]")
-_ANY_LETTER = re.compile(r"[^\W\d_]")
+_LATIN = re.compile(r"[a-zA-Z\u00c0-\u024f]+")
+_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
+_CYRILLIC = re.compile(r"[\u0400-\u04ff]+")
+_ANY_LETTER = re.compile(r"[^\W\d_]+")
+"""Runs of each script's letters: the characters of the runs are the characters of the
+class, and a run is one match (and one list item) where a character would be one each."""
 _ASCII_LETTER = re.compile(r"[a-zA-Z]")
 LANG_SAMPLE_CHARS = 2_000
 """The language guess reads this many leading characters (enough, and bounded)."""
@@ -87,13 +96,17 @@ def truncate(text: str, limit: int = MAX_CHARS) -> tuple[str, bool]:
 def normalize(text: str) -> str:
     """The documented normal form of an (already truncated) text.
 
-    ASCII text is already in NFKC and holds no zero-width character, and text without a
-    line break needs no paragraph or break rule, so those steps are skipped for it (the
+    ASCII text is already in NFKC and holds no zero-width character, text without a line
+    break needs no paragraph or break rule, and text without a whitespace run or an odd
+    space (:data:`_ODD_SPACES`) needs no space rule, so those steps are skipped for it (the
     result is the same; it runs once per distinct prompt of a scan, on up to 20k chars).
     """
     ascii_text = text.isascii()
     if not ascii_text:
-        text = unicodedata.normalize("NFKC", text).translate(_ZERO_WIDTH_TABLE)
+        text = unicodedata.normalize("NFKC", text)
+        # ``str.translate`` looks every character up in a dict; few texts hold any of them.
+        if any(mark in text for mark in ZERO_WIDTH):
+            text = text.translate(_ZERO_WIDTH_TABLE)
     text = text.casefold()
     if not ascii_text:
         text = _NUMBER.sub("0", text)
@@ -102,7 +115,8 @@ def normalize(text: str) -> str:
         # (with separators inside) to one; a pattern that starts with a literal is fast.
         zeros = text.encode("ascii").translate(_DIGIT_TO_ZERO).decode("ascii")
         text = _ZERO_RUN.sub("0", zeros)
-    if not ascii_text or "  " in text or any(space in text for space in _ASCII_ODD_SPACES):
+    odd_spaces = _ASCII_ODD_SPACES if ascii_text else _ODD_SPACES
+    if "  " in text or any(space in text for space in odd_spaces):
         text = _SPACES.sub(" ", text)
     if "\n" in text:
         text = _line_breaks(text)
@@ -136,15 +150,20 @@ def guess_language(text: str) -> str:
     if sample.isascii():
         # Only Latin letters can occur: "en" when there is one, else "und" (same rule).
         return "en" if _ASCII_LETTER.search(sample) else "und"
-    han = len(_HAN.findall(sample)) * HAN_WEIGHT
-    latin = len(_LATIN.findall(sample))
-    cyrillic = len(_CYRILLIC.findall(sample))
-    letters = len(_ANY_LETTER.findall(sample))
+    han = _count(_HAN, sample) * HAN_WEIGHT
+    latin = _count(_LATIN, sample)
+    cyrillic = _count(_CYRILLIC, sample)
+    letters = _count(_ANY_LETTER, sample)
     other = max(letters - latin - cyrillic - han // HAN_WEIGHT, 0)
     if not letters:
         return "und"
     best = max((latin, "en"), (han, "zh"), (cyrillic, "ru"), (other, "other"))
     return best[1]
+
+
+def _count(runs: re.Pattern[str], text: str) -> int:
+    """How many characters of ``text`` are in the class whose runs ``runs`` matches."""
+    return sum(map(len, runs.findall(text)))
 
 
 def is_cjk_heavy(text: str) -> bool:
