@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from distillguard.detectors.base import Evidence
@@ -251,3 +253,19 @@ def test_harvest_detectors_are_validated() -> None:
     with pytest.raises(ValueError, match="harvest_detectors"):
         ScoringConfig(harvest_detectors=("prompt",))
     assert harvest_strength([], ScoringConfig(harvest_detectors=())) == 1.0
+
+
+def test_harvest_detectors_come_from_the_configuration_file(tmp_path: Path) -> None:
+    from distillguard.engine.config import load_config
+    from distillguard.errors import UserError
+
+    good = tmp_path / "dg.toml"
+    good.write_text('[scoring]\nharvest_detectors = ["DG-205", "DG-302"]\n')
+    assert load_config(good).scoring.harvest_detectors == ("DG-205", "DG-302")
+    none = tmp_path / "none.toml"
+    none.write_text("[scoring]\nharvest_detectors = []\n")
+    assert load_config(none).scoring.harvest_detectors == ()
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[scoring]\nharvest_detectors = "DG-205"\n')
+    with pytest.raises(UserError, match=r"bad.toml: scoring.harvest_detectors"):
+        load_config(bad)

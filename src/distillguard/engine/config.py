@@ -6,6 +6,8 @@ Example (every key optional; unset keys keep the documented defaults)::
     distillation_threshold = 0.65
     review_threshold = 0.5
     min_families = 2
+    # evidence of harvesting a `distillation` verdict needs (an empty list: none)
+    harvest_detectors = ["DG-203", "DG-205", "DG-301", "DG-302", "DG-303", "DG-406", "DG-601"]
 
     [scoring.family_weights]
     behaviour = 0.5
