@@ -217,6 +217,17 @@ def _parameter_fingerprint(exchanges: ir.Table) -> ir.Table:
     )
 
 
+def strongest_signal(features: ir.Table) -> ir.FloatingColumn:
+    """Each exchange's largest prompt-signal probability: how strongly it asks for any
+    harvestable output (reasoning, reconstruction, grading, tool trajectory, rewrite)."""
+    return ibis.greatest(*(features[f"p_{name}"] for name in SIGNALS)).cast("float64")
+
+
+def asks_for_harvest(features: ir.Table) -> ir.BooleanColumn:
+    """Whether an exchange carries any harvest signal (above :data:`SIGNAL_THRESHOLD`)."""
+    return strongest_signal(features) > SIGNAL_THRESHOLD
+
+
 def _signal_features(features: ir.Table) -> ir.Table:
     """Prompt-signal means, shares and counts, template and wrapper concentration, and the
     capability mix of an account's prompts, from ``exchange_features``."""
@@ -227,10 +238,9 @@ def _signal_features(features: ir.Table) -> ir.Table:
         aggregates[f"mean_p_{name}"] = column.mean()
         aggregates[f"share_p_{name}"] = above.cast("float64").mean()
         aggregates[f"count_p_{name}"] = above.sum()
-    best = ibis.greatest(*(features[f"p_{name}"] for name in SIGNALS)).cast("float64")
-    aggregates["mean_p_any"] = best.mean()
-    aggregates["share_p_any"] = (best > SIGNAL_THRESHOLD).cast("float64").mean()
-    aggregates["count_p_any"] = (best > SIGNAL_THRESHOLD).cast("int64").sum()
+    aggregates["mean_p_any"] = strongest_signal(features).mean()
+    aggregates["share_p_any"] = asks_for_harvest(features).cast("float64").mean()
+    aggregates["count_p_any"] = asks_for_harvest(features).cast("int64").sum()
     for name in CAPABILITIES:
         aggregates[f"capability_{name}"] = (features.capability == name).cast("float64").mean()
     aggregates["distinct_templates"] = features.template_id.nunique()

@@ -25,6 +25,7 @@ import ibis
 import pandas as pd
 
 from distillguard.detectors.base import ATLAS, DetectorInfo, Evidence
+from distillguard.detectors.behaviour.frame import asks_for_harvest
 from distillguard.detectors.context import ScanContext
 from distillguard.detectors.coordination.findings import find_clusters
 from distillguard.detectors.coordination.profile import ClusterProfile, ViewTie
@@ -33,11 +34,7 @@ from distillguard.detectors.coordination.scoring import (
     content_only_discount,
     fleet_spread,
 )
-from distillguard.features.exchange_features import SIGNAL_COLUMNS
-
-VIEW = "instruction_sentence"
-HARVEST_PROBABILITY = 0.5
-"""A prompt asks for a harvestable output when any signal's probability exceeds this."""
+from distillguard.detectors.coordination.sentence_labels import VIEW
 
 INFO = DetectorInfo(
     "DG-406",
@@ -69,7 +66,7 @@ def _carried(context: ScanContext, chosen: dict[str, tuple[list[str], int]]) -> 
     f = context.con.table("exchange_features")
     joined = f.join(members, "account_id")
     holds = joined.instruction_sentences.contains(joined.sentence)
-    harvest = ibis.greatest(*(joined[c] for c in SIGNAL_COLUMNS)) > HARVEST_PROBABILITY
+    harvest = asks_for_harvest(joined)
     counted = joined.group_by("cluster_id").aggregate(
         requests=joined.count(),
         carried=holds.cast("int64").sum(),

@@ -159,17 +159,24 @@ def content_only_discount(p: ClusterProfile) -> float:
     """1.0 when infrastructure is shared across declared identities, or when the content ties
     many unrelated identities (one template spread over many unrelated accounts); else
     CONTENT_ONLY_FACTOR."""
-    infra = any(t.view in INFRA_VIEWS and _infra_strength(p, t) >= 0.1 for t in p.ties)
+    infra = _shares_infrastructure(p)
     fleet = (
         p.identities >= WIDE_SPREAD_IDENTITIES and p.wrapper_share >= FLEET_WRAPPER_SHARE
     ) or _own_content(p)
     return 1.0 if infra or fleet else CONTENT_ONLY_FACTOR
 
 
-CONTENT_TIES = frozenset({"wrapper", "template", "lsh_band", "instruction_sentence"})
-SENT_TIES = CONTENT_TIES | {"client_fingerprint"}
+SENT_TIES = frozenset(v for v, kind in _VIEW_KIND.items() if kind == "content") | {
+    "client_fingerprint"
+}
 """Views that say only what accounts send and with which client: shared by strangers who
 use the same tool, harness or stock phrase."""
+
+
+def _shares_infrastructure(p: ClusterProfile) -> bool:
+    """Whether some infrastructure (card, address, network, organisation) is shared across
+    the cluster's declared identities, not only within one of them."""
+    return any(t.view in INFRA_VIEWS and _infra_strength(p, t) >= 0.1 for t in p.ties)
 
 
 def tied_by_content_only(p: ClusterProfile) -> bool:
@@ -184,9 +191,10 @@ def tied_by_content_only(p: ClusterProfile) -> bool:
     and a second, independent one (behaviour, meaning, infrastructure, sign-ups, timing)
     must come from elsewhere before anyone is condemned.
     """
-    infra = any(t.view in INFRA_VIEWS and _infra_strength(p, t) >= 0.1 for t in p.ties)
     strong = [t for t in p.ties if t.coverage >= 0.5]
-    return not infra and bool(strong) and all(t.view in SENT_TIES for t in strong)
+    return (
+        not _shares_infrastructure(p) and bool(strong) and all(t.view in SENT_TIES for t in strong)
+    )
 
 
 def fleet_spread(p: ClusterProfile) -> float:
@@ -199,6 +207,12 @@ def fleet_spread(p: ClusterProfile) -> float:
     if members < 2:
         return 0.0
     return min(1.0, max(0.0, (p.identities - 1) / (members - 1)))
+
+
+def identity_split(p: ClusterProfile) -> float:
+    """The smaller of identity diversity and :func:`fleet_spread`: what DG-401, DG-403 and
+    DG-502's pieces scale by (a hydra is many identities with few accounts each)."""
+    return min(p.diversity, fleet_spread(p))
 
 
 def _article(noun: str) -> str:
@@ -227,7 +241,7 @@ def hydra(p: ClusterProfile) -> Evidence:
     kinds = len({_VIEW_KIND.get(t.view, t.view) for t in strong})
     # A hydra is many identities with few accounts each; a few firms of many accounts that
     # share a public template are not one (fleet spread), however even their shares.
-    split = min(p.diversity, fleet_spread(p))
+    split = identity_split(p)
     strength = 0.1 + split * (0.5 * min(1.0, kinds / 3) + 0.3 * min(1.0, n / 20))
     strength *= content_only_discount(p)
     return _evidence(
@@ -294,7 +308,7 @@ def shared_wrapper(p: ClusterProfile) -> Evidence | None:
         f"{_pct(p.wrapper_share)} of the cluster's {p.exchanges:,} prompts use wrapper "
         f"{p.top_wrapper}, relied on by {_pct(p.wrapper_coverage)} of its accounts"
     )
-    split = min(p.diversity, fleet_spread(p))
+    split = identity_split(p)
     strength = p.wrapper_share * p.wrapper_coverage * (0.3 + 0.7 * split)
     strength *= content_only_discount(p)
     return _evidence(

@@ -54,7 +54,7 @@ import pyarrow as pa
 
 from distillguard.detectors.base import ATLAS, DetectorInfo, Evidence
 from distillguard.detectors.behaviour.common import check_unit, count, load_settings, rounded
-from distillguard.detectors.behaviour.frame import SIGNAL_THRESHOLD, SIGNALS
+from distillguard.detectors.behaviour.frame import asks_for_harvest
 from distillguard.detectors.context import ScanContext
 from distillguard.results.model import Indicator
 
@@ -140,17 +140,17 @@ class Inheritance:
     evidence: list[Evidence]
 
 
-def _with_values(context: ScanContext, column: str, values: list[int]) -> ir.Table:
+def _with_values(context: ScanContext, column: str, values: pa.Array) -> ir.Table:
     """Feature rows whose ``column`` is one of ``values``: a semi-join with a table of the
     values (an ``IN`` list of thousands of literals is slow to compile and to run)."""
     features = context.con.table("exchange_features")
-    keys = ibis.memtable(pa.table({"wanted_value": pa.array(values, pa.int64())}))
+    keys = ibis.memtable(pa.table({"wanted_value": values}))
     return features.semi_join(keys, features[column] == keys.wanted_value)
 
 
 def _usage(context: ScanContext, column: str, values: list[int]) -> pd.DataFrame:
     """Per (account, value): uses and distinct tasks, for the given fingerprint values."""
-    wanted = _with_values(context, column, values)
+    wanted = _with_values(context, column, pa.array(values, pa.int64()))
     grouped = wanted.group_by(["account_id", column]).aggregate(
         uses=wanted.count(), tasks=wanted.text_hash.nunique()
     )
@@ -164,11 +164,10 @@ def _value_tasks(
     """Distinct tasks wrapped by each value that carries harvesting (at least
     ``min_harvest_share`` of the requests using it ask for a harvestable output); values
     that do not are left out."""
-    wanted = _with_values(context, column, values)
-    best = ibis.greatest(*(wanted[f"p_{name}"] for name in SIGNALS)).cast("float64")
+    wanted = _with_values(context, column, pa.array(values, pa.int64()))
     grouped = wanted.group_by(column).aggregate(
         tasks=wanted.text_hash.nunique(),
-        harvest=(best > SIGNAL_THRESHOLD).cast("float64").mean(),
+        harvest=asks_for_harvest(wanted).cast("float64").mean(),
     )
     frame = context.con.to_pandas(grouped)
     frame = frame[frame["harvest"].to_numpy(dtype=np.float64) >= settings.min_harvest_share]
@@ -208,14 +207,14 @@ FRAME = "drift.inheritance"
 def inheritance(context: ScanContext) -> Inheritance:
     """The scan's inheritance, computed once from the coordination stage's clusters."""
     from distillguard.detectors.coordination import find_clusters
-    from distillguard.detectors.coordination.scoring import fleet_spread
+    from distillguard.detectors.coordination.scoring import identity_split
 
     def build(ctx: ScanContext) -> pd.DataFrame:
         findings = find_clusters(ctx)
         frame = pd.DataFrame()
         # A piece must be split into separate identities (a hydra's throwaway accounts),
         # not a few firms of many accounts that share a public rubric with a campaign.
-        diversity = {cid: min(p.diversity, fleet_spread(p)) for cid, p in findings.profiles.items()}
+        diversity = {cid: identity_split(p) for cid, p in findings.profiles.items()}
         frame.attrs["inheritance"] = inherit(ctx, findings.clusters, findings.indicators, diversity)
         return frame
 
@@ -393,9 +392,7 @@ def _traffic(context: ScanContext, accounts: list[str]) -> dict[str, int]:
     """Requests of each of ``accounts`` (a semi-join: the list may be long)."""
     if not accounts:
         return {}
-    features = context.con.table("exchange_features")
-    keys = ibis.memtable(pa.table({"wanted_account": pa.array(accounts, pa.string())}))
-    wanted = features.semi_join(keys, features.account_id == keys.wanted_account)
+    wanted = _with_values(context, "account_id", pa.array(accounts, pa.string()))
     frame = context.con.to_pandas(wanted.group_by("account_id").aggregate(requests=wanted.count()))
     return dict(zip(frame["account_id"].map(str), frame["requests"].astype("int64"), strict=True))
 
