@@ -18,6 +18,12 @@ Example (every key optional; unset keys keep the documented defaults)::
     [detectors.DG-201]
     min_exchanges = 300
 
+    # trusted partners: verdicts capped at `review`, evidence kept (scoring/allow_list.py)
+    [[allow]]
+    organizations = ["org-benchlab"]          # and/or accounts = [...], email_domains = [...]
+    reason = "benchmark partner, contract BL-2026-04"
+    expires = 2027-06-30                       # optional: last day it applies
+
 Results record the hash of the effective configuration, so two result sets can be told
 apart by what produced them.
 """
@@ -33,9 +39,10 @@ from typing import Any
 import orjson
 
 from distillguard.errors import UserError
+from distillguard.scoring.allow_list import AllowEntry, parse_allow
 from distillguard.scoring.combine import ScoringConfig
 
-TOP_LEVEL = ("scoring", "detectors")
+TOP_LEVEL = ("scoring", "detectors", "allow")
 
 
 @dataclass(frozen=True)
@@ -44,6 +51,7 @@ class ScanConfig:
 
     scoring: ScoringConfig = field(default_factory=ScoringConfig)
     detectors: dict[str, dict[str, Any]] = field(default_factory=dict)
+    allow: tuple[AllowEntry, ...] = ()
 
     def enabled(self, detector_id: str) -> bool:
         """Detectors run unless the file says ``enabled = false``."""
@@ -59,7 +67,10 @@ class ScanConfig:
         """Plain data for summary.json."""
         scoring = asdict(self.scoring)
         scoring["family_weights"] = dict(self.scoring.family_weights)
-        return {"scoring": scoring, "detectors": self.detectors}
+        plain: dict[str, Any] = {"scoring": scoring, "detectors": self.detectors}
+        if self.allow:  # absent when empty, so the hash of a file without it is unchanged
+            plain["allow"] = [entry.as_dict() for entry in self.allow]
+        return plain
 
     def digest(self) -> str:
         """sha256 of the canonical JSON of the effective configuration."""
@@ -104,4 +115,8 @@ def load_config(path: Path | None, known_detectors: set[str] | None = None) -> S
             raise UserError(f"{path}: [detectors.{detector_id}] must be a table")
         if "enabled" in settings and not isinstance(settings["enabled"], bool):
             raise UserError(f"{path}: detectors.{detector_id}.enabled must be true or false")
-    return ScanConfig(scoring=scoring, detectors={k: dict(v) for k, v in detectors.items()})
+    return ScanConfig(
+        scoring=scoring,
+        detectors={k: dict(v) for k, v in detectors.items()},
+        allow=parse_allow(data.get("allow", []), path),
+    )

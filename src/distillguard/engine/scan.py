@@ -190,6 +190,13 @@ def _scan(
             accounts_seen, evidence, clusters, config.scoring
         )
     until = history.data_until(con)
+    allow_record: dict[str, Any] | None = None
+    if config.allow:
+        from distillguard.scoring.allow_list import apply_allow_list
+
+        account_results, cluster_results, allow_record = apply_allow_list(
+            con, config.allow, account_results, cluster_results, until
+        )
     if store_path is not None and until is not None:
         account_results = history.carry_forward(
             account_results, history.prior_distillation(con, until)
@@ -221,6 +228,7 @@ def _scan(
         },
         "quarantine": {"file": "quarantine.jsonl", "reasons": dict(report.reasons.most_common())},
         "configuration": {"hash": config.digest(), **config.as_dict()},
+        **({"allow_list": allow_record} if allow_record is not None else {}),
         "detectors": [
             {
                 "id": d.INFO.id,
