@@ -118,7 +118,16 @@ def client_subnet(con: BaseBackend, cfg: CoordinationConfig) -> ir.Table:
     """/24 (/48) networks that carry a real share of both accounts' requests."""
     x = con.table("exchanges").select("account_id", "client_ip")
     x = x.filter(x.client_ip.notnull())
-    return _characteristic(x, ip_prefix(x.client_ip), _totals(x), cfg.min_share, cfg.min_count)
+    # Requests are counted per account and address first and the prefix is worked out per
+    # distinct address, then joined back: computed over the requests, the engine pushed the
+    # "prefix not empty" filter down and ran the regular expressions for every request.
+    addresses = x.group_by(["account_id", "client_ip"]).aggregate(uses=x.count())
+    ips = addresses.select("client_ip").distinct()
+    ips = ips.mutate(value=ip_prefix(ips.client_ip))
+    tagged = addresses.join(ips.filter(ips.value != ""), "client_ip")
+    return _characteristic(
+        tagged, tagged.value, _totals(x), cfg.min_share, cfg.min_count, weight=tagged.uses
+    )
 
 
 def email_domain(con: BaseBackend, cfg: CoordinationConfig) -> ir.Table:
