@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from distillguard.engine.store import append_arrow, open_store
+from distillguard.features.capability import capability_sql, tag_capabilities
 from distillguard.features.exchange_features import (
     FEATURE_VERSION,
     INPUT_COLUMNS,
@@ -110,9 +115,9 @@ def test_empty_batch_gives_an_empty_batch() -> None:
 def test_compute_features_streams_the_store_and_only_adds_new_exchanges() -> None:
     con = open_store(None)
     append_arrow(con, "exchanges", _exchanges())
-    assert compute_exchange_features(con, batch_rows=5, progress=False) == 21
+    assert compute_exchange_features(con, progress=False) == 21
     append_arrow(con, "exchanges", _exchanges(offset=100))
-    assert compute_exchange_features(con, batch_rows=8, progress=False) == 21
+    assert compute_exchange_features(con, progress=False) == 21
     table = con.table("exchange_features").to_pyarrow()
     assert table.num_rows == 42
     assert len(set(table.column("exchange_id").to_pylist())) == 42
@@ -123,9 +128,9 @@ def test_a_feature_table_from_an_earlier_version_is_recomputed(
 ) -> None:
     con = open_store(None)
     append_arrow(con, "exchanges", _exchanges())
-    assert compute_exchange_features(con, batch_rows=5, progress=False) == 21
+    assert compute_exchange_features(con, progress=False) == 21
     con.con.execute("ALTER TABLE exchange_features DROP COLUMN instruction_sentences")
-    assert compute_exchange_features(con, batch_rows=5, progress=False) == 21
+    assert compute_exchange_features(con, progress=False) == 21
     table = con.table("exchange_features").to_pyarrow()
     assert table.schema.names == EXCHANGE_FEATURE_SCHEMA.names and table.num_rows == 21
     sentences = dict(
@@ -144,14 +149,14 @@ def test_features_of_an_earlier_definition_are_recomputed_and_current_ones_kept(
 ) -> None:
     con = open_store(None)
     append_arrow(con, "exchanges", _exchanges())
-    assert compute_exchange_features(con, batch_rows=5, progress=False) == 21
-    assert compute_exchange_features(con, batch_rows=5, progress=False) == 0  # up to date
+    assert compute_exchange_features(con, progress=False) == 21
+    assert compute_exchange_features(con, progress=False) == 0  # up to date
     assert "earlier version" not in capsys.readouterr().err
     con.con.execute("UPDATE dg_feature_version SET version = version - 1")
-    assert compute_exchange_features(con, batch_rows=5, progress=False) == 21
+    assert compute_exchange_features(con, progress=False) == 21
     assert f"this is version {FEATURE_VERSION}" in capsys.readouterr().err
     con.con.execute("DROP TABLE dg_feature_version")  # a store from before versions
-    assert compute_exchange_features(con, batch_rows=5, progress=False) == 21
+    assert compute_exchange_features(con, progress=False) == 21
     assert "feature version 1" in capsys.readouterr().err
     assert con.table("exchange_features").count().execute() == 21
 
@@ -167,3 +172,58 @@ def test_flags_computed_by_the_store_give_the_same_features_as_the_messages() ->
     second = features_for_batch(from_flags.combine_chunks().to_batches()[0])
     assert first.equals(second)
     assert "vision" in first.column("capability").to_pylist()
+
+
+def test_the_store_assembles_the_same_rows_as_the_batch_function() -> None:
+    con = open_store(None)
+    append_arrow(con, "exchanges", _exchanges())
+    assert compute_exchange_features(con, progress=False) == 21
+    stored = con.con.execute("SELECT * FROM exchange_features").arrow().read_all()
+    plain = ", ".join(INPUT_COLUMNS)
+    rows = con.con.execute(f"SELECT {plain} FROM exchanges").arrow().read_all()
+    direct = features_for_batch(rows.combine_chunks().to_batches()[0])
+    assert stored.column_names == direct.schema.names
+    assert stored.to_pylist() == direct.to_pylist()  # the same values, row by row, in order
+
+
+_SIGNAL = st.floats(0.0, 1.0, width=32) | st.sampled_from([0.0, 0.4999999, 0.5, 1.0])
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.booleans(), st.booleans(), st.booleans(), st.booleans(), *[_SIGNAL] * 5),
+        min_size=1,
+        max_size=40,
+    )
+)
+def test_capability_rules_in_sql_match_the_column_rules(rows: list[tuple[Any, ...]]) -> None:
+    import duckdb
+
+    table = pa.table(
+        {
+            **{
+                name: pa.array([r[i] for r in rows], pa.bool_())
+                for i, name in enumerate(("image", "tools", "code", "math"))
+            },
+            **{f"s{i}": pa.array([r[4 + i] for r in rows], pa.float32()) for i in range(5)},
+        }
+    )
+    signals = np.column_stack(
+        [np.asarray(table.column(f"s{i}"), dtype=np.float32) for i in range(5)]
+    )
+    expected = tag_capabilities(
+        image=np.asarray(table.column("image")),
+        tools=np.asarray(table.column("tools")),
+        code=np.asarray(table.column("code")),
+        math=np.asarray(table.column("math")),
+        signals=signals,
+    ).tolist()
+    sql = capability_sql(
+        image="image", tools="tools", code="code", math="math",
+        signals=tuple(f"s{i}" for i in range(5)),
+    )  # fmt: skip
+    con = duckdb.connect()
+    con.register("t", table)
+    got = [r[0] for r in con.execute(f"SELECT {sql} FROM t").fetchall()]
+    assert got == expected

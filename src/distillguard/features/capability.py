@@ -130,5 +130,38 @@ def tag_capabilities(
         code,
         reasoning | reconstruct | math,
     ]
-    choices = ["vision", "tool_use", "grading", "rewrite", "coding", "reasoning"]
-    return np.select(conditions, np.array(choices, dtype=object), default="chat").astype(object)
+    return np.select(conditions, np.array(RULE_TAGS, dtype=object), default="chat").astype(object)
+
+
+RULE_TAGS = ("vision", "tool_use", "grading", "rewrite", "coding", "reasoning")
+"""The tags of the rules above, in order; anything else is ``chat``."""
+
+
+def capability_sql(
+    *,
+    image: str,
+    tools: str,
+    code: str,
+    math: str,
+    signals: tuple[str, ...],
+) -> str:
+    """The same rules as :func:`tag_capabilities`, as one SQL ``CASE`` over boolean columns
+    (``image``, ``tools``, ``code``, ``math``: SQL expressions) and the five signal columns
+    in the order of ``SIGNALS``, so the store can tag exchanges without sending them through
+    Python."""
+    if len(signals) != 5:
+        raise ValueError(f"five signal columns expected, got {len(signals)}")
+    reasoning, reconstruct, grading, tool, rewrite = (f"{s} >= {THRESHOLD}" for s in signals)
+    conditions = (
+        image,
+        f"{tools} OR {tool}",
+        grading,
+        rewrite,
+        code,
+        f"{reasoning} OR {reconstruct} OR {math}",
+    )
+    whens = " ".join(
+        f"WHEN {condition} THEN '{tag}'"
+        for condition, tag in zip(conditions, RULE_TAGS, strict=True)
+    )
+    return f"CASE {whens} ELSE 'chat' END"

@@ -23,7 +23,12 @@ import pyarrow.compute as pc
 from ibis.backends.duckdb import Backend as DuckDBBackend
 
 from distillguard.engine.store import append_arrow
-from distillguard.features.capability import has_code_cue, has_math_cue, tag_capabilities
+from distillguard.features.capability import (
+    capability_sql,
+    has_code_cue,
+    has_math_cue,
+    tag_capabilities,
+)
 from distillguard.features.minhash import lsh_bands_many, shingle_list
 from distillguard.features.pair_cache import PairCache, PairFeatures, pair_key
 from distillguard.features.parallel import MAX_WORKERS, PARALLEL_MIN_PAIRS, batches_in_processes
@@ -80,15 +85,19 @@ FLAG_COLUMNS = ("has_image", "has_tool_parts")
 """What :func:`flag_sql` computes in the store, so the messages need not leave it."""
 
 
-def flag_sql(column: str = "messages") -> str:
-    """SQL for :data:`FLAG_COLUMNS` from the messages JSON (DuckDB's ``contains``)."""
+def flag_expressions(column: str = "messages") -> tuple[str, str]:
+    """SQL expressions (image part, tool part) over the messages JSON (DuckDB's ``contains``)."""
 
     def any_of(markers: tuple[str, ...]) -> str:
         return " OR ".join(f"contains({column}, '{marker}')" for marker in markers)
 
-    return f"coalesce({any_of(IMAGE_MARKERS)}, false) AS has_image, " + (
-        f"coalesce({any_of(TOOL_MARKERS)}, false) AS has_tool_parts"
-    )
+    return f"coalesce({any_of(IMAGE_MARKERS)}, false)", f"coalesce({any_of(TOOL_MARKERS)}, false)"
+
+
+def flag_sql(column: str = "messages") -> str:
+    """SQL for :data:`FLAG_COLUMNS` from the messages JSON."""
+    image, tool_parts = flag_expressions(column)
+    return f"{image} AS has_image, {tool_parts} AS has_tool_parts"
 
 
 def _message_flags(batch: pa.RecordBatch) -> tuple[np.ndarray, np.ndarray]:
@@ -298,7 +307,6 @@ def _drop_outdated_features(con: DuckDBBackend) -> None:
 def compute_exchange_features(
     con: DuckDBBackend,
     *,
-    batch_rows: int = 50_000,
     progress: bool = True,
     workers: int | None = None,
 ) -> int:
@@ -309,7 +317,7 @@ def compute_exchange_features(
     features (:func:`pair_features_batch`; ``workers`` defaults to one per core, at most
     :data:`MAX_WORKERS`, when there are many pairs), and the store joins them back to the
     exchanges, which get their capability from the pair's cues and signals and their own
-    message flags (:func:`assemble`).  Results append to ``exchange_features`` (created from
+    message flags (the rules of :func:`assemble`, written in SQL).  Results append to ``exchange_features`` (created from
     ``EXCHANGE_FEATURE_SCHEMA`` when missing) in the order the exchanges were loaded, so a
     rerun after new ingestion only features the new exchanges.
     """
@@ -349,24 +357,31 @@ def compute_exchange_features(
                 f"features: {done:,} of {pair_count:,} distinct prompts ({rate:,.0f}/s)",
                 file=sys.stderr,
             )
-    row_columns = "e.exchange_id, e.account_id, e.ts, e.model, e.tool_names, " + flag_sql(
-        "e.messages"
+    # The rows are assembled in the store (pair features joined back, capability tagged by
+    # the same rules as assemble()): sending every exchange through Python and back cost
+    # more than the join itself.
+    image, tool_parts = flag_expressions("e.messages")
+    capability = capability_sql(
+        image=image,
+        tools=f"({tool_parts} OR coalesce(len(e.tool_names), 0) > 0)",
+        code="q.code_cue",
+        math="q.math_cue",
+        signals=tuple(f"q.{name}" for name in SIGNAL_COLUMNS),
     )
-    pair_columns = ", ".join(f"q.{name}" for name in PAIR_FEATURE_SCHEMA.names)
-    joined = (
-        duck.cursor()
-        .execute(
-            f"SELECT {row_columns}, {pair_columns} {pending} "
-            f"JOIN {_PAIRS} p ON p.prompt_text = e.prompt_text "
-            "AND p.system = coalesce(e.system_prompt, '') "
-            f"JOIN {_PAIR_FEATURES} q ON q.pair_id = p.pair_id ORDER BY e.rowid"
-        )
-        .to_arrow_reader(batch_rows)
-    )
-    written = 0
-    for batch in joined:
-        append_arrow(con, TABLE, assemble(batch, pa.Table.from_batches([batch])))
-        written += batch.num_rows
+    sources = {
+        **{name: f"e.{name}" for name in ("exchange_id", "account_id", "ts", "model")},
+        **{name: f"q.{name}" for name in PAIR_FEATURE_SCHEMA.names},
+        "capability": capability,
+    }
+    columns = EXCHANGE_FEATURE_SCHEMA.names
+    inserted = duck.execute(
+        f"INSERT INTO {TABLE} ({', '.join(columns)}) "
+        f"SELECT {', '.join(sources[name] for name in columns)} {pending} "
+        f"JOIN {_PAIRS} p ON p.prompt_text = e.prompt_text "
+        "AND p.system = coalesce(e.system_prompt, '') "
+        f"JOIN {_PAIR_FEATURES} q ON q.pair_id = p.pair_id ORDER BY e.rowid"
+    ).fetchone()
+    written = int(inserted[0]) if inserted else 0
     duck.execute(f"DROP TABLE IF EXISTS {_PAIRS}")
     duck.execute(f"DROP TABLE IF EXISTS {_PAIR_FEATURES}")
     return written
