@@ -317,9 +317,10 @@ def compute_exchange_features(
     features (:func:`pair_features_batch`; ``workers`` defaults to one per core, at most
     :data:`MAX_WORKERS`, when there are many pairs), and the store joins them back to the
     exchanges, which get their capability from the pair's cues and signals and their own
-    message flags (the rules of :func:`assemble`, written in SQL).  Results append to ``exchange_features`` (created from
-    ``EXCHANGE_FEATURE_SCHEMA`` when missing) in the order the exchanges were loaded, so a
-    rerun after new ingestion only features the new exchanges.
+    message flags (the rules of :func:`assemble`, written in SQL).  Results append to
+    ``exchange_features`` (created from ``EXCHANGE_FEATURE_SCHEMA`` when missing) in the
+    order the exchanges were loaded, so a rerun after new ingestion only features the new
+    exchanges.
     """
     duck = con.con
     _drop_outdated_features(con)
