@@ -227,6 +227,26 @@ def test_distillation_needs_harvest_evidence_under_the_defaults() -> None:
     assert {a.verdict for a in accounts} == {"distillation"}
 
 
+def test_a_cluster_not_condemned_lends_no_harvest_evidence_to_its_members() -> None:
+    """Benchmark firms sharing a public harness: scripted, tied, task-like as a crowd, but a
+    member that asks for nothing harvestable itself is not put up for review by the crowd."""
+    crowd = ClusterInput("C-1", ["a", "b", "c"], {"exchanges": 30})
+    evidence = [
+        ev("C-1", "template", 0.9, "cluster"),
+        Evidence("DG-303", "semantic", "C-1", 0.2, "pooled prompts unlike benign", "cluster"),
+        *[ev(m, "behaviour", 0.9) for m in ("a", "b", "c")],
+    ]
+    accounts, clusters = score_all(["a", "b", "c"], evidence, [crowd], DEFAULTS)
+    # The crowd stays a lead for an analyst (review), but no member is accused by it.
+    assert clusters[0].verdict == "review"
+    assert {a.verdict for a in accounts} == {"benign"} and {a.score for a in accounts} == {0.0}
+    # The crowd's evidence is still listed, and a member's own harvest evidence counts.
+    assert any("pooled prompts" in r.summary for r in accounts[0].reasons)
+    own = Evidence("DG-203", "behaviour", "a", 0.5, "max_tokens 32,000")
+    accounts, _ = score_all(["a", "b", "c"], [*evidence, own], [crowd], DEFAULTS)
+    assert accounts[0].score > 0.0 and accounts[1].score == 0.0
+
+
 def test_harvest_evidence_adds_up_across_harvest_detectors() -> None:
     families = {"coordination": 0.95, "template": 0.95}
     score = calibrated_score(families, DEFAULTS)

@@ -41,7 +41,10 @@ How a score is made (and why):
    condemned: reusing a benign group's wrapper says nothing about an account (nor does its
    own DG-502 evidence then count).  The evidence of a cluster that is not condemned only
    corroborates a member whose own evidence opens a case (a family at the floor): a company
-   team behind one NAT is tied, and that alone must not put anyone up for review.  A cluster
+   team behind one NAT is tied, and that alone must not put anyone up for review.  Nor does
+   it lend its harvest evidence: what a group not judged distillation asks, pooled (the
+   task-like items of benchmark firms sharing a public harness), says nothing about what one
+   member asks, so such a member's harvest evidence is its own.  A cluster
    that DG-502 links to a condemned
    one as a piece of the same campaign (most of its members carry that cluster's own
    fingerprints) is judged with it: its members inherit as satellites do, scaled by the
@@ -354,7 +357,10 @@ def score_all(
             # (a company team behind one NAT is tied, and that alone says nothing).
             inherited = []
         families = family_strengths([*own, *inherited])
-        harvest = harvest_strength([*own, *inherited], config)
+        # What a group not judged distillation asks, pooled, says nothing about what this
+        # account asks: unless its cluster is condemned (below), a member's harvest evidence
+        # is its own (benchmark firms sharing a public harness are a task-like crowd).
+        harvest = harvest_strength([*own, *inherited] if cluster_id in condemned else own, config)
         reasons = _reasons([*own, *inherited], config)
         if cluster_id in condemned:
             pooled, cluster_score, size, pooled_harvest = condemned[cluster_id]
