@@ -174,3 +174,28 @@ def test_token_counts_follow_prompt_length(exchanges: list[dict]) -> None:
     long = [r["input_tokens"] for r in exchanges if len(json.dumps(r["messages"])) > 3000]
     assert short and long
     assert sorted(long)[len(long) // 2] > 4 * sorted(short)[len(short) // 2]
+
+
+def test_benchmark_teams_rerun_one_public_suite(
+    exchanges: list[dict], labels: dict[str, dict]
+) -> None:
+    """Benchmark firms send the same public items as each other, and send them again."""
+    from distillguard.sim.engine import SUITE_ITEMS
+    from distillguard.sim.wrappers import BENCHMARK_HARNESS
+
+    def item(prompt: str) -> str:  # the question without the team's harness around it
+        for harness in BENCHMARK_HARNESS:
+            head, _, tail = harness.replace("{{}}", "{}").partition("{q}")
+            if prompt.startswith(head) and prompt.endswith(tail):
+                return prompt[len(head) : len(prompt) - len(tail)]
+        return prompt
+
+    by_org: dict[str, list[str]] = defaultdict(list)
+    for row in exchanges:
+        if labels[row["account_id"]]["population"] == "benchmark_company":
+            by_org[row["organization_id"]].append(item(row["messages"][-1]["content"]))
+    assert len(by_org) >= 2
+    sent = [prompt for prompts in by_org.values() for prompt in prompts]
+    assert len(set(sent)) <= 5 * SUITE_ITEMS < len(sent)  # five pools' suites, re-run
+    suites = [set(prompts) for prompts in by_org.values()]
+    assert any(a & b for i, a in enumerate(suites) for b in suites[i + 1 :])  # across teams

@@ -4,11 +4,12 @@ A `Behaviour` is pure data; the account builder and the exchange generator read 
 benign populations include the hard negatives a real provider sees, each built to trip a
 naive detector: enterprise apps (one template, huge volume, cloud addresses, 24/7),
 corporate teams behind one NAT and card, education cohorts that sign up together and ask
-"step by step", benchmark companies that sweep public benchmarks on a new model within hours
-of its release, agentic developers with long tool-use sessions and big max_tokens, labelling
-firms that send rubric-grading prompts all day, and proxy-reseller customers who share a
-residential proxy pool with harvesters, VPN users who share exit addresses, and solo
-developers who run their own fixed template in bulk from a rented server.
+"step by step", benchmark companies that re-run the same public benchmark suites (the same
+items for every team) on a new model within hours of its release, agentic developers with
+long tool-use sessions and big max_tokens, labelling firms that send rubric-grading prompts
+all day, and proxy-reseller customers who share a residential proxy pool with harvesters,
+VPN users who share exit addresses, and solo developers who run their own fixed template in
+bulk from a rented server.
 """
 
 from __future__ import annotations

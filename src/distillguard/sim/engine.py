@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, BinaryIO
 
 import numpy as np
+import numpy.typing as npt
 import orjson
 
 from distillguard.sim import wrappers
@@ -45,6 +46,8 @@ HARVEST_INTENTS = frozenset(
     {"cot", "reconstruct", "grading", "censor_safe", "tool", "code", "vision"}
 )
 SWEEP_INTENTS = HARVEST_INTENTS | {"benchmark"}
+SUITE_ITEMS = 400
+"""Items of a public benchmark suite per pool (GSM8K's test set has 1,319, HumanEval 164)."""
 
 # Output length (tokens): median per intent; reasoning tokens only where reasoning is on.
 OUTPUT_MEDIAN = {
@@ -80,6 +83,12 @@ class PromptPools:
         self.order = {kind: rng.permutation(len(pool)) for kind, pool in by_kind.items()}
         self.items = [item for pool in by_kind.values() for item in pool]
         self.position = {id(item): index for index, item in enumerate(self.items)}
+
+    def suite(self, kind: str) -> npt.NDArray[np.int64]:
+        """The public benchmark suite of a pool: the same :data:`SUITE_ITEMS` items for every
+        team (a public test set), which teams re-run on every model they compare."""
+        order: npt.NDArray[np.int64] = self.order[kind][:SUITE_ITEMS]
+        return order
 
     def resolve(self, kind: str) -> str:
         """The kind itself, or its fallback where this pool set lacks it."""
@@ -347,7 +356,10 @@ class ExchangeGenerator:
             key = (account.group, kind)
             position = self.sweep_position.get(key, 0)
             self.sweep_position[key] = position + 1
-            return pool[int(self.pools.order[kind][position % len(pool)])]
+            # A harvest covers the pool; a benchmark team cycles through the public suite,
+            # the same items as every other team, again for each model and run.
+            order = self.pools.suite(kind) if intent == "benchmark" else self.pools.order[kind]
+            return pool[int(order[position % len(order)])]
         return pool[rng.randrange(len(pool))]
 
     def _session_rows(self, index: int, start: float, rng: random.Random, out: RowBuffer) -> None:
