@@ -17,7 +17,7 @@ from distillguard.features.pair_cache import PairCache
 def _featured(workers: int) -> pa.Table:
     con = open_store(None)
     append_arrow(con, "exchanges", _exchanges())
-    assert compute_exchange_features(con, batch_rows=4, progress=False, workers=workers) == 21
+    assert compute_exchange_features(con, progress=False, workers=workers) == 21
     return con.table("exchange_features").to_pyarrow().sort_by("exchange_id")
 
 
