@@ -240,6 +240,7 @@ def test_a_cluster_not_condemned_lends_no_harvest_evidence_to_its_members() -> N
     # The crowd stays a lead for an analyst (review), but no member is accused by it.
     assert clusters[0].verdict == "review"
     assert {a.verdict for a in accounts} == {"benign"} and {a.score for a in accounts} == {0.0}
+    assert "a lead, not an accusation" in clusters[0].reasons[-1].summary
     # The crowd's evidence is still listed, and a member's own harvest evidence counts.
     assert any("pooled prompts" in r.summary for r in accounts[0].reasons)
     own = Evidence("DG-203", "behaviour", "a", 0.5, "max_tokens 32,000")

@@ -411,4 +411,26 @@ def score_all(
                 reasons=reasons,
             )
         )
-    return results, cluster_results
+    return results, [_mark_leads(c, results) for c in cluster_results]
+
+
+LEAD_DETECTOR = "scoring"
+"""Detector name of the note on a cluster under review whose members all stay benign."""
+
+
+def _mark_leads(cluster: ClusterResult, results: list[AccountResult]) -> ClusterResult:
+    """Say so when a cluster is under review but none of its members is: a crowd (firms
+    sharing a public harness, strangers typing the same stock phrase) is worth a look as a
+    group, while no account in it reaches review on its own evidence."""
+    if cluster.verdict != "review":
+        return cluster
+    members = set(cluster.account_ids)
+    if any(r.verdict != "benign" for r in results if r.account_id in members):
+        return cluster
+    note = Reason(
+        LEAD_DETECTOR,
+        f"a lead, not an accusation: none of its {len(members)} accounts reaches review on "
+        "its own evidence, so each stays benign; the group is listed for a person to look at",
+        0.0,
+    )
+    return replace(cluster, reasons=[*cluster.reasons, note])
