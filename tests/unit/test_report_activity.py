@@ -59,3 +59,19 @@ def test_report_draws_leading_clusters_from_the_summary() -> None:
     assert "Leading clusters in detail" in page and "release: new" in page
     assert "&lt;b&gt;" in page and "<b>C-1</b>" in page
     assert build_report_html([], [cluster], summary) == page
+
+
+def test_leads_are_listed_apart_from_the_clusters_that_accuse_someone() -> None:
+    def cluster(cid: str, verdict: str, reasons: list[Reason]) -> ClusterResult:
+        return ClusterResult(
+            cluster_id=cid, account_ids=["a", "b"], score=0.6, verdict=verdict, exchanges=9,
+            reasons=reasons,
+        )  # fmt: skip
+
+    lead = cluster("C-lead", "review", [Reason("scoring", "a lead, not an accusation", 0.0)])
+    campaign = cluster("C-camp", "distillation", [Reason("DG-401", "share a card", 0.6)])
+    page = build_report_html([], [campaign, lead], {"counts": {}})
+    main, _, rest = page.partition("Leads: groups under review")
+    assert "C-camp" in main and "C-lead" not in main
+    assert "C-lead" in rest
+    assert "Leads:" not in build_report_html([], [campaign], {"counts": {}})

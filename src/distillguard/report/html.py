@@ -16,6 +16,7 @@ import orjson
 
 from distillguard.report.svg import activity_svg, histogram_svg, mix_svg, timeline_svg
 from distillguard.results.model import AccountResult, ClusterResult
+from distillguard.scoring.combine import is_lead
 
 TOP_ACCOUNTS = 50
 """How many of the highest-scoring accounts the page lists with their reasons."""
@@ -125,6 +126,20 @@ def _clusters_section(clusters: Sequence[ClusterResult]) -> str:
     )
 
 
+def _leads_section(leads: Sequence[ClusterResult]) -> str:
+    """Crowds under review whose members all stay benign, apart from the clusters that
+    accuse someone: a group worth a look, not a campaign (see ``scoring.combine.is_lead``)."""
+    if not leads:
+        return ""
+    return (
+        "<h2>Leads: groups under review, no account accused</h2>"
+        "<p>Each of these clusters scores <code>review</code> as a group, but none of its "
+        "accounts reaches <code>review</code> on its own evidence (for example strangers who "
+        "type the same stock phrase, or firms sharing a public harness).</p>"
+        + _clusters_section(leads)
+    )
+
+
 def _when(text: object) -> datetime | None:
     if not isinstance(text, str):
         return None
@@ -185,19 +200,23 @@ def build_report_html(
     clusters: Sequence[ClusterResult],
     summary: Mapping[str, Any],
 ) -> str:
-    """The whole page as one string: counts, score histogram, top accounts, clusters, run."""
+    """The whole page as one string: counts, score histogram, top accounts, clusters, leads
+    (groups under review with no account accused), cluster details, run."""
     title = "distillguard results"
     baseline = summary.get("baseline")
     if isinstance(baseline, Mapping) and baseline.get("name"):
         title += f" — baseline {baseline['name']}"
     run = orjson.dumps(summary, option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2, default=str)
+    leads = [c for c in clusters if is_lead(c)]
+    groups = [c for c in clusters if not is_lead(c)]
     return (
         "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
         f"<title>{escape(title)}</title><style>{CSS}</style></head><body>"
         f"<h1>{escape(title)}</h1>{_cards(summary)}"
         f"<h2>Scores</h2>{histogram_svg([a.score for a in accounts])}"
         f"<h2>Highest-scoring accounts (top {TOP_ACCOUNTS})</h2>{_accounts_table(accounts)}"
-        f"<h2>Coordinated clusters</h2>{_clusters_section(clusters)}"
+        f"<h2>Coordinated clusters</h2>{_clusters_section(groups)}"
+        f"{_leads_section(leads)}"
         f"{_cluster_details(clusters, summary)}"
         f"<h2>Run</h2><pre>{escape(run.decode('utf-8'))}</pre>"
         "</body></html>\n"

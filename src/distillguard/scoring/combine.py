@@ -418,6 +418,11 @@ LEAD_DETECTOR = "scoring"
 """Detector name of the note on a cluster under review whose members all stay benign."""
 
 
+def is_lead(cluster: ClusterResult) -> bool:
+    """Whether scoring marked the cluster as a lead (see :func:`_mark_leads`)."""
+    return any(reason.detector == LEAD_DETECTOR for reason in cluster.reasons)
+
+
 def _mark_leads(cluster: ClusterResult, results: list[AccountResult]) -> ClusterResult:
     """Say so when a cluster is under review but none of its members is: a crowd (firms
     sharing a public harness, strangers typing the same stock phrase) is worth a look as a
