@@ -112,6 +112,10 @@ def has_math_cue(normal: str) -> bool:
     return _any_cue(normal[:CUE_CHARS], _MATH_CUES)
 
 
+RULE_TAGS = ("vision", "tool_use", "grading", "rewrite", "coding", "reasoning")
+"""The tags of the rules of the module docstring, in order; anything else is ``chat``."""
+
+
 def tag_capabilities(
     *,
     image: npt.NDArray[np.bool_],
@@ -131,10 +135,6 @@ def tag_capabilities(
         reasoning | reconstruct | math,
     ]
     return np.select(conditions, np.array(RULE_TAGS, dtype=object), default="chat").astype(object)
-
-
-RULE_TAGS = ("vision", "tool_use", "grading", "rewrite", "coding", "reasoning")
-"""The tags of the rules above, in order; anything else is ``chat``."""
 
 
 def capability_sql(

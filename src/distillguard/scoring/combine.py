@@ -411,7 +411,8 @@ def score_all(
                 reasons=reasons,
             )
         )
-    return results, [_mark_leads(c, results) for c in cluster_results]
+    verdict_of = {r.account_id: r.verdict for r in results}
+    return results, [_mark_leads(c, verdict_of) for c in cluster_results]
 
 
 LEAD_DETECTOR = "scoring"
@@ -423,14 +424,14 @@ def is_lead(cluster: ClusterResult) -> bool:
     return any(reason.detector == LEAD_DETECTOR for reason in cluster.reasons)
 
 
-def _mark_leads(cluster: ClusterResult, results: list[AccountResult]) -> ClusterResult:
+def _mark_leads(cluster: ClusterResult, verdict_of: Mapping[str, str]) -> ClusterResult:
     """Say so when a cluster is under review but none of its members is: a crowd (firms
     sharing a public harness, strangers typing the same stock phrase) is worth a look as a
     group, while no account in it reaches review on its own evidence."""
     if cluster.verdict != "review":
         return cluster
     members = set(cluster.account_ids)
-    if any(r.verdict != "benign" for r in results if r.account_id in members):
+    if any(verdict_of.get(m, "benign") != "benign" for m in members):
         return cluster
     note = Reason(
         LEAD_DETECTOR,
