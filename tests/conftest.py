@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
+import pyarrow as pa
 import pytest
 
 SHARED_DATASETS = Path(__file__).resolve().parents[2] / "shared" / "datasets"
@@ -18,3 +20,22 @@ def shared_datasets() -> Path:
             "absent in a fresh clone)"
         )
     return SHARED_DATASETS
+
+
+@pytest.fixture
+def canonical_exchanges(monkeypatch: pytest.MonkeyPatch) -> dict[str, dict[str, Any]]:
+    """Exchange rows as ingest hands them to the store, by id: the canonical record, with the
+    conversation and tool JSON that the store itself does not keep (schema/stored.py)."""
+    from distillguard.ingest import pipeline
+
+    captured: dict[str, dict[str, Any]] = {}
+    store_append = pipeline.append_arrow
+
+    def recording(con: Any, table: str, batch: pa.Table | pa.RecordBatch) -> None:
+        if table == "exchanges":
+            rows = batch.to_pylist()
+            captured.update((str(row["exchange_id"]), row) for row in rows)
+        store_append(con, table, batch)
+
+    monkeypatch.setattr(pipeline, "append_arrow", recording)
+    return captured

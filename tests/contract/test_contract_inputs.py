@@ -61,14 +61,19 @@ ACCOUNT = {
 }
 
 
-def _load(tmp_path: Path, exchanges: Path, accounts: Path) -> dict[str, Any]:
+def _load(
+    tmp_path: Path, exchanges: Path, accounts: Path, canonical: dict[str, dict[str, Any]]
+) -> dict[str, Any]:
     con = open_store()
     report = ingest_files(
         con, [exchanges], [accounts], quarantine_path=tmp_path / "q.jsonl", progress=False
     )
     assert (report.read, report.loaded, report.quarantined) == (2, 2, 0)
     return {
-        "exchange": con.table("exchanges").to_pyarrow().to_pylist()[0],
+        # The store keeps flags instead of the conversation and tool JSON: the canonical
+        # record is checked as ingest hands it over, the flags as stored.
+        "exchange": canonical[EXCHANGE["exchange_id"]],
+        "stored": con.table("exchanges").to_pyarrow().to_pylist()[0],
         "account": con.table("accounts").to_pyarrow().to_pylist()[0],
     }
 
@@ -89,6 +94,10 @@ def _check(rows: dict[str, Any]) -> None:
     assert (exchange["n"], exchange["stream"], exchange["seed"]) == (1, True, 7)
     assert exchange["reasoning_effort"] == "high" and exchange["tool_names"] == ["calc"]
     assert orjson.loads(exchange["extra"]) == {"vendor_field": {"kept": True}}
+    stored = rows["stored"]
+    assert {name: stored[name] for name in exchange if name not in ("messages", "tools")} == {
+        name: exchange[name] for name in exchange if name not in ("messages", "tools")
+    }
     for name in ("account_id", "organization_id", "email_domain", "payment_fingerprint",
                  "country", "verification", "program", "signup_ip"):  # fmt: skip
         assert account[name] == ACCOUNT[name], name
@@ -96,7 +105,9 @@ def _check(rows: dict[str, Any]) -> None:
 
 
 @pytest.mark.parametrize("suffix", [".jsonl", ".jsonl.gz"])
-def test_contract_jsonl_inputs_load_with_every_field(tmp_path: Path, suffix: str) -> None:
+def test_contract_jsonl_inputs_load_with_every_field(
+    tmp_path: Path, suffix: str, canonical_exchanges: dict[str, dict[str, Any]]
+) -> None:
     import gzip
 
     def write(name: str, value: dict[str, Any]) -> Path:
@@ -105,11 +116,15 @@ def test_contract_jsonl_inputs_load_with_every_field(tmp_path: Path, suffix: str
         path.write_bytes(gzip.compress(data) if suffix.endswith(".gz") else data)
         return path
 
-    _check(_load(tmp_path, write("exchanges", EXCHANGE), write("accounts", ACCOUNT)))
+    exchanges, accounts = write("exchanges", EXCHANGE), write("accounts", ACCOUNT)
+    _check(_load(tmp_path, exchanges, accounts, canonical_exchanges))
 
 
-def test_contract_parquet_inputs_load_with_every_field(tmp_path: Path) -> None:
+def test_contract_parquet_inputs_load_with_every_field(
+    tmp_path: Path, canonical_exchanges: dict[str, dict[str, Any]]
+) -> None:
     exchange = dict(EXCHANGE, messages=orjson.dumps(EXCHANGE["messages"]).decode())
     pq.write_table(pa.Table.from_pylist([exchange]), tmp_path / "exchanges.parquet")
     pq.write_table(pa.Table.from_pylist([ACCOUNT]), tmp_path / "accounts.parquet")
-    _check(_load(tmp_path, tmp_path / "exchanges.parquet", tmp_path / "accounts.parquet"))
+    exchanges, accounts = tmp_path / "exchanges.parquet", tmp_path / "accounts.parquet"
+    _check(_load(tmp_path, exchanges, accounts, canonical_exchanges))

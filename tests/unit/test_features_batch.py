@@ -18,9 +18,9 @@ from distillguard.features.exchange_features import (
     INPUT_COLUMNS,
     compute_exchange_features,
     features_for_batch,
-    flag_sql,
 )
 from distillguard.schema import EXCHANGE_FEATURE_SCHEMA, EXCHANGE_SCHEMA
+from distillguard.schema.stored import stored_exchanges
 
 WRAPPER = "Think step by step and write out your complete reasoning before the final answer."
 PROMPTS = [
@@ -55,20 +55,13 @@ def _exchanges(offset: int = 0) -> pa.Table:
     return pa.Table.from_pylist(rows, schema=EXCHANGE_SCHEMA)
 
 
+def _inputs(table: pa.Table) -> pa.Table:
+    """The feature function's input columns of canonical exchanges, as the store keeps them."""
+    return stored_exchanges(table).select(list(INPUT_COLUMNS))
+
+
 def test_batch_output_follows_the_schema_exactly() -> None:
-    table = _exchanges()
-    batch = table.select(
-        [
-            "exchange_id",
-            "account_id",
-            "ts",
-            "model",
-            "prompt_text",
-            "system_prompt",
-            "messages",
-            "tool_names",
-        ]
-    ).to_batches()[0]
+    batch = _inputs(_exchanges()).to_batches()[0]
     out = features_for_batch(batch)
     assert out.schema.equals(EXCHANGE_FEATURE_SCHEMA, check_metadata=True)
     assert out.num_rows == batch.num_rows
@@ -88,22 +81,7 @@ def test_batch_output_follows_the_schema_exactly() -> None:
 
 
 def test_empty_batch_gives_an_empty_batch() -> None:
-    empty = (
-        _exchanges()
-        .slice(0, 0)
-        .select(
-            [
-                "exchange_id",
-                "account_id",
-                "ts",
-                "model",
-                "prompt_text",
-                "system_prompt",
-                "messages",
-                "tool_names",
-            ]
-        )
-    )
+    empty = _inputs(_exchanges().slice(0, 0))
     out = features_for_batch(
         empty.to_batches(max_chunksize=1)[0]
         if empty.to_batches()
@@ -159,19 +137,6 @@ def test_features_of_an_earlier_definition_are_recomputed_and_current_ones_kept(
     assert compute_exchange_features(con, progress=False) == 21
     assert "feature version 1" in capsys.readouterr().err
     assert con.table("exchange_features").count().execute() == 21
-
-
-def test_flags_computed_by_the_store_give_the_same_features_as_the_messages() -> None:
-    con = open_store(None)
-    append_arrow(con, "exchanges", _exchanges())
-    plain = ", ".join(name for name in INPUT_COLUMNS)
-    flagged = ", ".join(name for name in INPUT_COLUMNS if name != "messages") + ", " + flag_sql()
-    from_messages = con.con.execute(f"SELECT {plain} FROM exchanges").arrow().read_all()
-    from_flags = con.con.execute(f"SELECT {flagged} FROM exchanges").arrow().read_all()
-    first = features_for_batch(from_messages.combine_chunks().to_batches()[0])
-    second = features_for_batch(from_flags.combine_chunks().to_batches()[0])
-    assert first.equals(second)
-    assert "vision" in first.column("capability").to_pylist()
 
 
 def test_the_store_assembles_the_same_rows_as_the_batch_function() -> None:

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import pyarrow as pa
-from test_features_batch import _exchanges
+from test_features_batch import _exchanges, _inputs
 
 from distillguard.engine.store import append_arrow, open_store
 from distillguard.features.exchange_features import (
-    INPUT_COLUMNS,
     compute_exchange_features,
     features_for_batch,
 )
@@ -26,7 +25,7 @@ def test_two_workers_give_the_same_table_as_one_process() -> None:
 
 
 def test_a_warm_cache_gives_the_same_batch_as_none() -> None:
-    batch = _exchanges().select(list(INPUT_COLUMNS)).to_batches()[0]
+    batch = _inputs(_exchanges()).to_batches()[0]
     cache = PairCache(entries=3)  # small: entries are dropped and computed again
     first = features_for_batch(batch, cache)
     again = features_for_batch(batch, cache)
@@ -37,7 +36,7 @@ def test_a_warm_cache_gives_the_same_batch_as_none() -> None:
 def test_distinct_pairs_in_the_store_give_the_same_rows_as_the_batch_path() -> None:
     exchanges = _exchanges()
     by_batch = pa.Table.from_batches(
-        [features_for_batch(exchanges.select(list(INPUT_COLUMNS)).combine_chunks().to_batches()[0])]
+        [features_for_batch(_inputs(exchanges).combine_chunks().to_batches()[0])]
     ).sort_by("exchange_id")
     assert _featured(1).equals(by_batch)
     assert _featured(2).equals(by_batch)

@@ -28,7 +28,9 @@ def ingest(
     return {row["exchange_id"]: row for row in rows}, report
 
 
-def test_otel_current_conventions(tmp_path: Path) -> None:
+def test_otel_current_conventions(
+    tmp_path: Path, canonical_exchanges: dict[str, dict[str, Any]]
+) -> None:
     rows, report = ingest(tmp_path, "otel_current.jsonl")
     row = rows["chatcmpl-otel-1"]
     assert (row["account_id"], row["model"], row["client_ip"]) == (
@@ -39,7 +41,13 @@ def test_otel_current_conventions(tmp_path: Path) -> None:
     assert row["user_agent"] == "curl/8.5" and row["system_prompt"] == "You are a careful tutor."
     assert row["ts"].isoformat() == "2025-03-01T12:00:00.123456+00:00"
     assert row["prompt_text"] == "Explain step by step.\nShow your reasoning."
-    messages = orjson.loads(row["messages"])
+    # The system instructions are the system_prompt field, not a message of the conversation.
+    assert (row["has_tool_parts"], row["has_image"], row["has_system_message"]) == (
+        True,
+        False,
+        False,
+    )
+    messages = orjson.loads(canonical_exchanges["chatcmpl-otel-1"]["messages"])
     assert messages[1]["content"][0] == {
         "type": "tool_call", "id": "call_1", "name": "get_weather", "arguments": {"city": "Paris"},
     }  # fmt: skip
@@ -98,7 +106,9 @@ def test_otel_account_attribute_override(tmp_path: Path) -> None:
     assert rows["chatcmpl-otel-1"]["account_id"] == "203.0.113.9"
 
 
-def test_litellm_standard_logging_payload(tmp_path: Path) -> None:
+def test_litellm_standard_logging_payload(
+    tmp_path: Path, canonical_exchanges: dict[str, dict[str, Any]]
+) -> None:
     rows, report = ingest(tmp_path, "litellm_standard.jsonl")
     row = rows["chatcmpl-lite-1"]
     assert (row["account_id"], row["model"], row["organization_id"]) == (
@@ -109,7 +119,8 @@ def test_litellm_standard_logging_payload(tmp_path: Path) -> None:
     assert row["api_key_id"].startswith("88dc28d0") and row["client_ip"] == "198.51.100.7"
     assert row["ts"].timestamp() == 1740830400.25
     assert (row["system_prompt"], row["prompt_text"]) == ("You are terse.", "Solve x^2=4")
-    messages = orjson.loads(row["messages"])
+    assert (row["has_tool_parts"], row["has_image"]) == (True, True)
+    messages = orjson.loads(canonical_exchanges["chatcmpl-lite-1"]["messages"])
     assert messages[1]["content"][1] == {"type": "image", "source_type": "image_url"}
     assert messages[2]["content"][0]["type"] == "tool_call"
     assert messages[3]["content"][0] == {"type": "tool_result", "text": "x=2 or x=-2", "id": "c1"}

@@ -30,7 +30,7 @@ from distillguard.engine.store import TABLE_SCHEMAS
 from distillguard.errors import UserError
 from distillguard.features.exchange_features import INPUT_COLUMNS, features_for_batch
 from distillguard.features.exchange_features import TABLE as FEATURES_TABLE
-from distillguard.schema import EXCHANGE_FEATURE_SCHEMA, EXCHANGE_SCHEMA
+from distillguard.schema import EXCHANGE_FEATURE_SCHEMA, STORED_EXCHANGE_SCHEMA
 
 if TYPE_CHECKING:
     from ibis.backends import BaseBackend
@@ -180,7 +180,7 @@ def _features_of_partition(batches: Iterable[pa.RecordBatch]) -> Iterator[pa.Rec
     Spark may hand strings as large strings; batches are cast to the canonical input
     types first so that the function sees exactly what the embedded route gives it.
     """
-    inputs = pa.schema([EXCHANGE_SCHEMA.field(name) for name in INPUT_COLUMNS])
+    inputs = pa.schema([STORED_EXCHANGE_SCHEMA.field(name) for name in INPUT_COLUMNS])
     inputs = pa.schema([field.with_nullable(True) for field in inputs])
     for batch in batches:
         yield features_for_batch(batch.select(list(INPUT_COLUMNS)).cast(inputs))

@@ -7,6 +7,7 @@ on DuckDB by default and on PySpark or a warehouse when a user passes another ba
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 from pathlib import Path
 
@@ -14,10 +15,12 @@ import ibis
 import pyarrow as pa
 from ibis.backends.duckdb import Backend as DuckDBBackend
 
-from distillguard.schema import ACCOUNT_SCHEMA, EXCHANGE_SCHEMA, QUARANTINE_SCHEMA
+from distillguard.schema import ACCOUNT_SCHEMA, QUARANTINE_SCHEMA, STORED_EXCHANGE_SCHEMA
+from distillguard.schema.stored import flag_sql, stored_exchanges
+from distillguard.schema.tables import DROPPED_FROM_STORE
 
 TABLE_SCHEMAS: dict[str, pa.Schema] = {
-    "exchanges": EXCHANGE_SCHEMA,
+    "exchanges": STORED_EXCHANGE_SCHEMA,
     "accounts": ACCOUNT_SCHEMA,
     "quarantine": QUARANTINE_SCHEMA,
 }
@@ -59,7 +62,35 @@ def open_store(
     for name, schema in TABLE_SCHEMAS.items():
         if name not in existing:
             con.create_table(name, schema=ibis.schema(schema))
+    if "exchanges" in existing:
+        _upgrade_exchanges(con, path)
     return con
+
+
+def _upgrade_exchanges(con: DuckDBBackend, path: Path | None) -> None:
+    """A store from before schema version 2 keeps each exchange's conversation JSON; derive
+    the message flags from it (the same markers as ingest) and drop the JSON columns."""
+    duck = con.con
+    columns = {
+        str(row[0])
+        for row in duck.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = 'exchanges'"
+        ).fetchall()
+    }
+    if "messages" not in columns:
+        return
+    for name, expression in flag_sql("messages").items():
+        if name not in columns:
+            duck.execute(f"ALTER TABLE exchanges ADD COLUMN {name} BOOLEAN")
+            duck.execute(f"UPDATE exchanges SET {name} = {expression}")
+    for name in DROPPED_FROM_STORE:
+        if name in columns:
+            duck.execute(f"ALTER TABLE exchanges DROP COLUMN {name}")
+    print(
+        f"store {path}: upgraded to store schema 2 (message flags kept, conversation JSON "
+        "dropped; the input files keep the full requests)",
+        file=sys.stderr,
+    )
 
 
 _STAGING = "dg_append_batch"
@@ -67,6 +98,9 @@ _STAGING = "dg_append_batch"
 
 def append_arrow(con: DuckDBBackend, table: str, batch: pa.Table | pa.RecordBatch) -> None:
     """Append an Arrow batch that follows the table's canonical schema.
+
+    Canonical exchanges (with ``messages``) are turned into the stored rows on the way in
+    (:func:`~distillguard.schema.stored.stored_exchanges`).
 
     The batch is registered with DuckDB, copied in by one INSERT and unregistered at once:
     Ibis's ``insert`` keeps every in-memory table it was given alive for the life of the
@@ -76,6 +110,8 @@ def append_arrow(con: DuckDBBackend, table: str, batch: pa.Table | pa.RecordBatc
         batch = pa.Table.from_batches([batch])
     if not batch.num_rows:
         return
+    if table == "exchanges":
+        batch = stored_exchanges(batch)
     duck = con.con
     duck.register(_STAGING, batch)
     try:

@@ -18,7 +18,6 @@ MICROS_PER_DAY = 86_400.0 * MICROS_PER_SECOND
 any division: that is exact on every engine (DuckDB counts unit *boundaries* crossed, Spark
 whole units elapsed, which differ for coarser units), and Spark reads a literal such as
 ``86400.0`` as a DECIMAL, so an integer divided by it is rounded to a few decimals."""
-SYSTEM_ROLE = r'"role"\s*:\s*"system"'
 
 
 def _left_join(base: ir.Table, other: ir.Table) -> ir.Table:
@@ -96,12 +95,7 @@ def _top_model_share(exchanges: ir.Table) -> ir.Table:
 
 def _content(exchanges: ir.Table) -> ir.Table:
     """Request-shape aggregates: single-turn share, token means, parameters, infrastructure."""
-    # The messages are searched only where the answer matters (two messages): a regular
-    # expression over every request's conversation was most of this aggregate's cost.
-    system_message = ibis.ifelse(
-        exchanges.n_messages == 2, exchanges.messages.re_search(SYSTEM_ROLE), False
-    )
-    has_system = exchanges.system_prompt.notnull() | system_message
+    has_system = exchanges.system_prompt.notnull() | exchanges.has_system_message
     single_turn = (exchanges.n_messages <= 1) | ((exchanges.n_messages <= 2) & has_system)
     return exchanges.group_by("account_id").aggregate(
         single_turn_share=single_turn.cast("float64").mean(),

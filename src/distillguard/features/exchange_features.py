@@ -45,7 +45,8 @@ INPUT_COLUMNS = (
     "model",
     "prompt_text",
     "system_prompt",
-    "messages",
+    "has_image",
+    "has_tool_parts",
     "tool_names",
 )
 INT32_MAX = 2**31 - 1
@@ -69,47 +70,16 @@ def _distinct(
     return index, list(seen)
 
 
-def _part_flag(messages: pa.ChunkedArray | pa.Array, *needles: str) -> np.ndarray:
-    """Rows whose canonical messages JSON holds one of the given part markers."""
-    flag = np.zeros(len(messages), dtype=bool)
-    for needle in needles:
-        found = pc.fill_null(pc.match_substring(messages, needle), False)
-        flag |= np.asarray(found, dtype=bool)
-    return flag
-
-
-IMAGE_MARKERS = ('"type":"image"',)
-TOOL_MARKERS = ('"type":"tool_call"', '"type":"tool_result"', '"role":"tool"')
-"""Part markers in the canonical messages JSON (compact, so the spelling is fixed)."""
 FLAG_COLUMNS = ("has_image", "has_tool_parts")
-"""What :func:`flag_sql` computes in the store, so the messages need not leave it."""
-
-
-def flag_expressions(column: str = "messages") -> tuple[str, str]:
-    """SQL expressions (image part, tool part) over the messages JSON (DuckDB's ``contains``)."""
-
-    def any_of(markers: tuple[str, ...]) -> str:
-        return " OR ".join(f"contains({column}, '{marker}')" for marker in markers)
-
-    return f"coalesce({any_of(IMAGE_MARKERS)}, false)", f"coalesce({any_of(TOOL_MARKERS)}, false)"
-
-
-def flag_sql(column: str = "messages") -> str:
-    """SQL for :data:`FLAG_COLUMNS` from the messages JSON."""
-    image, tool_parts = flag_expressions(column)
-    return f"{image} AS has_image, {tool_parts} AS has_tool_parts"
+"""The stored message flags (schema/stored.py) that the capability tag reads."""
 
 
 def _message_flags(batch: pa.RecordBatch) -> tuple[np.ndarray, np.ndarray]:
-    """(image part, tool part) per row: computed by the store when it sent them, else from
-    the messages column (the Spark path and small inputs)."""
-    if "has_image" in batch.schema.names:
-        return (
-            np.asarray(batch.column("has_image"), dtype=bool),
-            np.asarray(batch.column("has_tool_parts"), dtype=bool),
-        )
-    messages = batch.column("messages")
-    return _part_flag(messages, *IMAGE_MARKERS), _part_flag(messages, *TOOL_MARKERS)
+    """(image part, tool part) per row, from the stored flags."""
+    return (
+        np.asarray(batch.column("has_image"), dtype=bool),
+        np.asarray(batch.column("has_tool_parts"), dtype=bool),
+    )
 
 
 def _compute_pairs(pairs: list[tuple[str, str]]) -> list[PairFeatures]:
@@ -230,8 +200,7 @@ def _plain(column: pa.Array | pa.ChunkedArray) -> pa.Array:
 
 
 def features_for_batch(batch: pa.RecordBatch, cache: PairCache | None = None) -> pa.RecordBatch:
-    """Features of one batch of exchanges (columns :data:`INPUT_COLUMNS`, or with
-    :data:`FLAG_COLUMNS` from :func:`flag_sql` in place of ``messages``).
+    """Features of one batch of stored exchanges (columns :data:`INPUT_COLUMNS`).
 
     ``cache`` keeps pairs' features across the batches one process handles (same values,
     less work); without it every batch starts from nothing, as under Spark.
@@ -361,10 +330,9 @@ def compute_exchange_features(
     # The rows are assembled in the store (pair features joined back, capability tagged by
     # the same rules as assemble()): sending every exchange through Python and back cost
     # more than the join itself.
-    image, tool_parts = flag_expressions("e.messages")
     capability = capability_sql(
-        image=image,
-        tools=f"({tool_parts} OR coalesce(len(e.tool_names), 0) > 0)",
+        image="e.has_image",
+        tools="(e.has_tool_parts OR coalesce(len(e.tool_names), 0) > 0)",
         code="q.code_cue",
         math="q.math_cue",
         signals=tuple(f"q.{name}" for name in SIGNAL_COLUMNS),

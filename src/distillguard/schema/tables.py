@@ -14,8 +14,9 @@ import pyarrow as pa
 CONTRACT_VERSION = 1
 """Version of CONTRACT.md that readers accept and scans write."""
 
-STORE_SCHEMA_VERSION = 1
-"""Version of the canonical tables below; bump with a migration when they change."""
+STORE_SCHEMA_VERSION = 2
+"""Version of the stored tables; bump with a migration when they change (2: the store keeps
+the message flags instead of the conversation JSON, see :data:`STORED_EXCHANGE_SCHEMA`)."""
 
 TIMESTAMP = pa.timestamp("us", tz="UTC")
 
@@ -59,6 +60,32 @@ EXCHANGE_SCHEMA = pa.schema(
         pa.field("source_line", pa.int64(), nullable=False),
     ]
 )
+
+MESSAGE_FLAG_FIELDS = (
+    # A message part of type image (the request shows the model a picture).
+    pa.field("has_image", pa.bool_(), nullable=False),
+    # A tool call, tool result or tool-role message in the conversation.
+    pa.field("has_tool_parts", pa.bool_(), nullable=False),
+    # A message with the system role inside the conversation (not the system_prompt field).
+    pa.field("has_system_message", pa.bool_(), nullable=False),
+)
+
+DROPPED_FROM_STORE = ("messages", "tools")
+"""Canonical columns the store does not keep: the conversation JSON and the tool
+definitions.  Detection reads only what ingest lifts out of them (``prompt_text``,
+``n_messages``, ``tool_names`` and the message flags), and the two JSON texts were most of
+a stored row (1.3 of 2 KB per exchange in simulated traffic), which at 16M exchanges would
+not fit the store's memory or this machine's disk.  The input files stay the record of
+the full requests."""
+
+STORED_EXCHANGE_SCHEMA = pa.schema(
+    [
+        *(field for field in EXCHANGE_SCHEMA if field.name not in DROPPED_FROM_STORE),
+        *MESSAGE_FLAG_FIELDS,
+    ]
+)
+"""The ``exchanges`` table of the store: the canonical record without its JSON texts, with
+the message flags derived from them at ingest (schema/stored.py)."""
 
 ACCOUNT_SCHEMA = pa.schema(
     [

@@ -1,0 +1,122 @@
+"""The store keeps message flags instead of the conversation JSON (store schema 2)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import orjson
+import pyarrow as pa
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from distillguard.engine.store import append_arrow, open_store
+from distillguard.schema import EXCHANGE_SCHEMA, STORED_EXCHANGE_SCHEMA
+from distillguard.schema.stored import flag_sql, message_flags, stored_exchanges
+
+_SORTED = orjson.OPT_SORT_KEYS
+_PART = st.one_of(
+    st.fixed_dictionaries({"type": st.just("text"), "text": st.text(max_size=30)}),
+    st.fixed_dictionaries({"type": st.sampled_from(["image", "tool_call", "tool_result"])}),
+)
+_MESSAGE = st.fixed_dictionaries(
+    {
+        "role": st.sampled_from(["user", "assistant", "system", "tool"]),
+        "content": st.one_of(st.text(max_size=40), st.lists(_PART, max_size=3)),
+    }
+)
+
+
+def _canonical(messages: list[dict[str, Any]]) -> str:
+    return orjson.dumps(messages, option=_SORTED).decode()
+
+
+def _row(i: int, messages: str) -> dict[str, Any]:
+    return {
+        "exchange_id": f"ex{i}",
+        "ts": datetime(2026, 1, 1, tzinfo=UTC),
+        "account_id": "a",
+        "model": "m",
+        "messages": messages,
+        "n_messages": 1,
+        "prompt_text": "p",
+        "tools": '[{"name":"f"}]',
+        "tool_names": ["f"],
+        "source_file": "t.jsonl",
+        "source_line": i,
+    }
+
+
+def test_flags_name_what_the_conversation_holds() -> None:
+    conversations = [
+        [{"role": "user", "content": "hi"}],
+        [{"role": "system", "content": "rules"}, {"role": "user", "content": "hi"}],
+        [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": "what"}]}],
+        [
+            {"role": "assistant", "content": [{"type": "tool_call"}]},
+            {"role": "tool", "content": "4"},
+        ],
+        # The markers typed by a user sit inside an escaped JSON string and do not count.
+        [{"role": "user", "content": '"type":"image" and "role":"system"'}],
+    ]
+    flags = message_flags(pa.array([_canonical(c) for c in conversations]))
+    assert flags["has_system_message"].to_pylist() == [False, True, False, False, False]
+    assert flags["has_image"].to_pylist() == [False, False, True, False, False]
+    assert flags["has_tool_parts"].to_pylist() == [False, False, False, True, False]
+
+
+def test_stored_rows_drop_the_json_and_follow_the_stored_schema() -> None:
+    table = pa.Table.from_pylist(
+        [_row(0, _canonical([{"role": "user", "content": "x"}]))], schema=EXCHANGE_SCHEMA
+    )
+    stored = stored_exchanges(table)
+    assert stored.schema.names == STORED_EXCHANGE_SCHEMA.names
+    assert "messages" not in stored.column_names and "tools" not in stored.column_names
+    assert stored_exchanges(stored) is stored  # already stored: unchanged
+    con = open_store(None)
+    append_arrow(con, "exchanges", table)
+    kept = con.con.execute("SELECT * FROM exchanges").arrow().read_all()
+    assert kept.column_names == STORED_EXCHANGE_SCHEMA.names
+    assert kept.to_pylist() == stored.to_pylist()
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.lists(_MESSAGE, min_size=1, max_size=4), min_size=1, max_size=12))
+def test_the_sql_flags_match_the_arrow_flags(conversations: list[list[dict[str, Any]]]) -> None:
+    texts = pa.array([_canonical(c) for c in conversations])
+    by_arrow = {name: column.to_pylist() for name, column in message_flags(texts).items()}
+    con = duckdb.connect()
+    con.register("t", pa.table({"messages": texts}))
+    expressions = flag_sql("messages")
+    row_sql = ", ".join(f"{sql} AS {name}" for name, sql in expressions.items())
+    got = con.execute(f"SELECT {row_sql} FROM t").arrow().read_all()
+    assert {name: got.column(name).to_pylist() for name in expressions} == by_arrow
+
+
+def test_a_store_of_schema_1_is_upgraded_in_place(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "old.duckdb"
+    conversations = [
+        [{"role": "system", "content": "s"}, {"role": "user", "content": "x"}],
+        [{"role": "user", "content": [{"type": "image"}]}],
+    ]
+    old = pa.Table.from_pylist(
+        [_row(i, _canonical(c)) for i, c in enumerate(conversations)], schema=EXCHANGE_SCHEMA
+    )
+    legacy = duckdb.connect(str(path))
+    legacy.register("old", old)
+    legacy.execute("CREATE TABLE exchanges AS SELECT * FROM old")
+    legacy.close()
+    con = open_store(path)
+    assert "upgraded to store schema 2" in capsys.readouterr().err
+    upgraded = con.con.execute("SELECT * FROM exchanges ORDER BY exchange_id").arrow().read_all()
+    assert set(upgraded.column_names) == set(STORED_EXCHANGE_SCHEMA.names)
+    expected = stored_exchanges(old).to_pylist()
+    assert upgraded.select(STORED_EXCHANGE_SCHEMA.names).to_pylist() == expected
+    con.disconnect()
+    open_store(path).disconnect()  # already upgraded: nothing to say
+    assert "upgraded" not in capsys.readouterr().err
