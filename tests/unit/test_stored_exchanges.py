@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from distillguard.engine.store import append_arrow, open_store
 from distillguard.schema import EXCHANGE_SCHEMA, STORED_EXCHANGE_SCHEMA
-from distillguard.schema.stored import flag_sql, message_flags, stored_exchanges
+from distillguard.schema.stored import stored_exchanges
 
 _SORTED = orjson.OPT_SORT_KEYS
 _PART = st.one_of(
@@ -50,6 +50,27 @@ def _row(i: int, messages: str) -> dict[str, Any]:
     }
 
 
+def _flags_of(conversations: list[list[dict[str, Any]]]) -> dict[str, list[bool]]:
+    table = pa.Table.from_pylist(
+        [_row(i, _canonical(c)) for i, c in enumerate(conversations)], schema=EXCHANGE_SCHEMA
+    )
+    stored = stored_exchanges(table)
+    names = ("has_image", "has_tool_parts", "has_system_message")
+    return {name: stored.column(name).to_pylist() for name in names}
+
+
+def _expected(conversation: list[dict[str, Any]]) -> dict[str, bool]:
+    """The flags' meaning, read from the parsed conversation."""
+    parts = [p for m in conversation if isinstance(m["content"], list) for p in m["content"]]
+    kinds = {p.get("type") for p in parts}
+    roles = {m["role"] for m in conversation}
+    return {
+        "has_image": "image" in kinds,
+        "has_tool_parts": bool(kinds & {"tool_call", "tool_result"}) or "tool" in roles,
+        "has_system_message": "system" in roles,
+    }
+
+
 def test_flags_name_what_the_conversation_holds() -> None:
     conversations = [
         [{"role": "user", "content": "hi"}],
@@ -62,10 +83,10 @@ def test_flags_name_what_the_conversation_holds() -> None:
         # The markers typed by a user sit inside an escaped JSON string and do not count.
         [{"role": "user", "content": '"type":"image" and "role":"system"'}],
     ]
-    flags = message_flags(pa.array([_canonical(c) for c in conversations]))
-    assert flags["has_system_message"].to_pylist() == [False, True, False, False, False]
-    assert flags["has_image"].to_pylist() == [False, False, True, False, False]
-    assert flags["has_tool_parts"].to_pylist() == [False, False, False, True, False]
+    flags = _flags_of(conversations)
+    assert flags["has_system_message"] == [False, True, False, False, False]
+    assert flags["has_image"] == [False, False, True, False, False]
+    assert flags["has_tool_parts"] == [False, False, False, True, False]
 
 
 def test_stored_rows_drop_the_json_and_follow_the_stored_schema() -> None:
@@ -85,15 +106,10 @@ def test_stored_rows_drop_the_json_and_follow_the_stored_schema() -> None:
 
 @settings(max_examples=60, deadline=None)
 @given(st.lists(st.lists(_MESSAGE, min_size=1, max_size=4), min_size=1, max_size=12))
-def test_the_sql_flags_match_the_arrow_flags(conversations: list[list[dict[str, Any]]]) -> None:
-    texts = pa.array([_canonical(c) for c in conversations])
-    by_arrow = {name: column.to_pylist() for name, column in message_flags(texts).items()}
-    con = duckdb.connect()
-    con.register("t", pa.table({"messages": texts}))
-    expressions = flag_sql("messages")
-    row_sql = ", ".join(f"{sql} AS {name}" for name, sql in expressions.items())
-    got = con.execute(f"SELECT {row_sql} FROM t").arrow().read_all()
-    assert {name: got.column(name).to_pylist() for name in expressions} == by_arrow
+def test_the_flags_match_the_parsed_conversation(conversations: list[list[dict[str, Any]]]) -> None:
+    expected = [_expected(c) for c in conversations]
+    got = _flags_of(conversations)
+    assert [{name: got[name][i] for name in got} for i in range(len(conversations))] == expected
 
 
 def test_a_store_of_schema_1_is_upgraded_in_place(

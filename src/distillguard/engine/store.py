@@ -16,7 +16,7 @@ import pyarrow as pa
 from ibis.backends.duckdb import Backend as DuckDBBackend
 
 from distillguard.schema import ACCOUNT_SCHEMA, QUARANTINE_SCHEMA, STORED_EXCHANGE_SCHEMA
-from distillguard.schema.stored import flag_sql, stored_exchanges
+from distillguard.schema.stored import FLAG_MARKERS, flag_sql, stored_select
 from distillguard.schema.tables import DROPPED_FROM_STORE
 
 TABLE_SCHEMAS: dict[str, pa.Schema] = {
@@ -99,8 +99,8 @@ _STAGING = "dg_append_batch"
 def append_arrow(con: DuckDBBackend, table: str, batch: pa.Table | pa.RecordBatch) -> None:
     """Append an Arrow batch that follows the table's canonical schema.
 
-    Canonical exchanges (with ``messages``) are turned into the stored rows on the way in
-    (:func:`~distillguard.schema.stored.stored_exchanges`).
+    Canonical exchanges (with ``messages``) are turned into the stored rows on the way in:
+    the message flags are searched in the same INSERT (schema/stored.py).
 
     The batch is registered with DuckDB, copied in by one INSERT and unregistered at once:
     Ibis's ``insert`` keeps every in-memory table it was given alive for the life of the
@@ -110,12 +110,16 @@ def append_arrow(con: DuckDBBackend, table: str, batch: pa.Table | pa.RecordBatc
         batch = pa.Table.from_batches([batch])
     if not batch.num_rows:
         return
-    if table == "exchanges":
-        batch = stored_exchanges(batch)
+    names = batch.schema.names
+    columns = ", ".join(f'"{name}"' for name in names)
+    selected = columns
+    if table == "exchanges" and "messages" in names:
+        stored = [n for n in TABLE_SCHEMAS[table].names if n in names or n in FLAG_MARKERS]
+        columns = ", ".join(f'"{name}"' for name in stored)
+        selected = stored_select(names)
     duck = con.con
     duck.register(_STAGING, batch)
     try:
-        columns = ", ".join(f'"{name}"' for name in batch.schema.names)
-        duck.execute(f'INSERT INTO "{table}" ({columns}) SELECT {columns} FROM {_STAGING}')
+        duck.execute(f'INSERT INTO "{table}" ({columns}) SELECT {selected} FROM {_STAGING}')
     finally:
         duck.unregister(_STAGING)

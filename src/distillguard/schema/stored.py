@@ -6,17 +6,16 @@ the conversation instead.  The flags are found by searching the canonical JSON t
 writes (orjson, compact, sorted keys), so each marker has exactly one spelling; a user's
 text that contains a marker is escaped inside its JSON string and cannot match.
 
-The same rules exist twice, as Arrow compute (for batches on their way in) and as SQL (to
-upgrade a store written before the flags existed); a test holds the two together.
+The search runs in DuckDB, as the rows are copied into the store (both cores, and about
+ten times faster than Arrow's substring kernels on the same column).
 """
 
 from __future__ import annotations
 
-import numpy as np
+import duckdb
 import pyarrow as pa
-import pyarrow.compute as pc
 
-from distillguard.schema.tables import DROPPED_FROM_STORE, STORED_EXCHANGE_SCHEMA
+from distillguard.schema.tables import STORED_EXCHANGE_SCHEMA
 
 IMAGE_MARKERS = ('"type":"image"',)
 TOOL_MARKERS = ('"type":"tool_call"', '"type":"tool_result"', '"role":"tool"')
@@ -29,31 +28,6 @@ FLAG_MARKERS: dict[str, tuple[str, ...]] = {
 """Each stored flag and the markers of the canonical messages JSON that set it."""
 
 
-def _any_marker(messages: pa.Array | pa.ChunkedArray, markers: tuple[str, ...]) -> pa.Array:
-    found = np.zeros(len(messages), dtype=bool)
-    for marker in markers:
-        found |= np.asarray(pc.fill_null(pc.match_substring(messages, marker), False), bool)
-    return pa.array(found, pa.bool_())
-
-
-def message_flags(messages: pa.Array | pa.ChunkedArray) -> dict[str, pa.Array]:
-    """The stored flags of each row of a canonical ``messages`` column."""
-    return {name: _any_marker(messages, markers) for name, markers in FLAG_MARKERS.items()}
-
-
-def stored_exchanges(table: pa.Table) -> pa.Table:
-    """A table of canonical exchanges (``EXCHANGE_SCHEMA``, or any subset of its columns
-    that includes ``messages``) as the store keeps it: the flags added, the JSON dropped.
-    A table that has no ``messages`` column is returned as it is."""
-    if "messages" not in table.column_names:
-        return table
-    flags = message_flags(table.column("messages"))
-    kept = [name for name in table.column_names if name not in DROPPED_FROM_STORE]
-    columns = {**{name: table.column(name) for name in kept}, **flags}
-    order = [name for name in STORED_EXCHANGE_SCHEMA.names if name in columns]
-    return pa.table([columns[name] for name in order], names=order)
-
-
 def flag_sql(column: str = "messages") -> dict[str, str]:
     """SQL (DuckDB) for each stored flag over a canonical messages JSON column."""
 
@@ -62,3 +36,26 @@ def flag_sql(column: str = "messages") -> dict[str, str]:
         return f"coalesce({found}, false)"
 
     return {name: any_of(markers) for name, markers in FLAG_MARKERS.items()}
+
+
+def stored_select(columns: list[str]) -> str:
+    """The SELECT list that turns a relation with the given canonical columns (``messages``
+    among them) into stored rows: the stored columns it has, then the flags."""
+    flags = flag_sql("messages")
+    kept = [f'"{name}"' for name in STORED_EXCHANGE_SCHEMA.names if name in columns]
+    return ", ".join([*kept, *(f"{sql} AS {name}" for name, sql in flags.items())])
+
+
+def stored_exchanges(table: pa.Table) -> pa.Table:
+    """A table of canonical exchanges (any subset of ``EXCHANGE_SCHEMA`` that includes
+    ``messages``) as the store would keep it; a table without ``messages`` is returned as
+    it is.  For readers outside the store (the batch feature function's callers)."""
+    if "messages" not in table.column_names:
+        return table
+    con = duckdb.connect()
+    con.register("canonical", table)
+    stored = con.execute(f"SELECT {stored_select(table.column_names)} FROM canonical")
+    result = stored.arrow().read_all()
+    con.close()
+    schema = pa.schema([STORED_EXCHANGE_SCHEMA.field(name) for name in result.column_names])
+    return result.cast(schema)
