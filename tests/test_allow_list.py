@@ -268,6 +268,31 @@ def test_verdicts_are_capped_at_review_with_the_evidence_kept(
     assert 'allow[0] ("benchmark partner") matched 2 account(s) seen; 1 distillation' in err
 
 
+def test_too_broad_entries_still_apply_and_are_reported(
+    store: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    seen = [_account(f"x{i}", "benign", 0.1) for i in range(3000)]
+    accounts = [*seen, _account("a1", "distillation", 0.9), _account("a2", "review", 0.5)]
+    entries = [
+        AllowEntry(0, "partner", organizations=("org-sign", "org-req")),
+        AllowEntry(1, "everyone at gmail", email_domains=("GMail.com", "benchlab.example")),
+    ]
+    until = datetime(2026, 10, 14, tzinfo=UTC)
+    out, _, record = apply_allow_list(store, entries, accounts, [], until)
+    assert {a.account_id: a.verdict for a in out}["a1"] == "review"  # still applies
+    assert list(record["broad"]) == ["allow[1]"]
+    assert "mailbox provider(s) GMail.com" in record["broad"]["allow[1]"]
+    assert "allow list: allow[1] is too broad" in capsys.readouterr().err
+    # Matching more than 1% of the accounts seen (and at least 20) is too broad as well.
+    few = [_account(f"a{i}", "benign", 0.1) for i in (1, 2, 3, 5)]
+    assert "broad" not in apply_allow_list(store, entries[:1], few, [], until)[2]
+    with_many = [AllowEntry(0, "many", accounts=tuple(f"x{i}" for i in range(40)))]
+    _, _, many = apply_allow_list(store, with_many, accounts, [], until)
+    assert (
+        "it matched 40 of the 3,002 accounts seen (1.3%; more than 1%)" in many["broad"]["allow[0]"]
+    )
+
+
 # --- end to end ---------------------------------------------------------------------------
 
 

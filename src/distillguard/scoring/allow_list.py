@@ -36,6 +36,12 @@ What an entry does (and why):
   give the same results on any day (as ``engine/history.py`` keys verdicts), and a backfill
   of old logs is judged by the entries valid then.  An expired entry matches nothing, and
   the scan says so on stderr.
+- **Too broad.** An entry that lists a mass-market mailbox provider (``gmail.com``, ``qq.com``
+  …, the coordination stage's list) allow-lists everyone who signs up there, fleets
+  included; an entry that matches more than :data:`BROAD_SHARE` of the accounts seen (and
+  at least :data:`BROAD_MIN_ACCOUNTS`) is as likely a typo as a partner.  Both still apply
+  (the file says what the team decided), but the scan warns on stderr with the way
+  forward, and ``summary.json`` lists them under ``allow_list.broad``.
 - **Records.** ``summary.json`` gets an ``allow_list`` object (only when entries are
   configured): entries, expired entries, allow-listed accounts seen, verdicts capped, and
   accounts matched per entry; the configuration (entries included) is in the hash.  The
@@ -58,6 +64,7 @@ from typing import Any
 import ibis
 from ibis.backends import BaseBackend
 
+from distillguard.detectors.coordination.config import WEBMAIL_DOMAINS
 from distillguard.errors import UserError
 from distillguard.results.model import AccountResult, ClusterResult, Reason
 
@@ -70,6 +77,10 @@ CAPPED_WEIGHT = -1.0
 """Weight of the reason that capped a `distillation` verdict: listed first, and negative
 because it works against the verdict, not with the evidence."""
 MAX_NAMED = 5
+BROAD_SHARE = 0.01
+"""An entry matching more than this share of the accounts seen is reported as too broad."""
+BROAD_MIN_ACCOUNTS = 20
+"""…and at least this many accounts (a small scan's one partner is not "broad")."""
 """How many allow-listed members a cluster's reason names before it only counts them."""
 
 
@@ -372,6 +383,9 @@ def apply_allow_list(
             f'allow list: {entry.name} ("{entry.reason}") matched {counts["accounts"]} '
             f"account(s) seen; {counts['capped']} distillation verdict(s) capped at review"
         )
+    broad = _too_broad(active, by_entry, len(accounts))
+    for name, why in broad.items():
+        warn(f"allow list: {name} is too broad: {why}")
     record: dict[str, Any] = {
         "entries": len(entries),
         "as_of": as_of.isoformat() if as_of else None,
@@ -379,5 +393,33 @@ def apply_allow_list(
         "accounts": len(matches),
         "capped": sum(capped.values()),
         "by_entry": by_entry,
+        **({"broad": broad} if broad else {}),
     }
     return out_accounts, out_clusters, record
+
+
+def _too_broad(
+    entries: Sequence[AllowEntry], by_entry: dict[str, dict[str, int]], seen: int
+) -> dict[str, str]:
+    """Why each too-broad entry is too broad (module docstring), by entry name."""
+    found: dict[str, str] = {}
+    for entry in entries:
+        why = []
+        webmail = sorted(d for d in entry.email_domains if d.lower() in WEBMAIL_DOMAINS)
+        if webmail:
+            why.append(
+                f"it lists the mailbox provider(s) {', '.join(webmail)}, so everyone who "
+                "signs up with such an address is allow-listed, harvesting fleets included"
+            )
+        matched = by_entry[entry.name]["accounts"]
+        if matched >= BROAD_MIN_ACCOUNTS and matched > BROAD_SHARE * seen:
+            why.append(
+                f"it matched {matched:,} of the {seen:,} accounts seen "
+                f"({matched / seen:.1%}; more than {BROAD_SHARE:.0%})"
+            )
+        if why:
+            found[entry.name] = (
+                f'("{entry.reason}") ' + "; ".join(why) + "; list the partner's own accounts, "
+                "organizations or e-mail domain instead"
+            )
+    return found
