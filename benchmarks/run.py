@@ -275,6 +275,9 @@ def main() -> None:
     speed.add_argument("--sizes", type=int, nargs="+", default=[1_000_000, 4_000_000, 16_000_000])
     speed.add_argument("--seed", type=int, default=1)
     speed.add_argument("--prepare-only", action="store_true", help="only simulate and convert")
+    speed.add_argument(
+        "--datasets", type=Path, default=None, help="draw prompts from this shared datasets folder"
+    )
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     print(f"machine: {machine()}")
@@ -289,8 +292,12 @@ def main() -> None:
     if args.which == "throughput":
         from throughput import bench_throughput
 
-        runs = bench_throughput(args.out, args.sizes, args.seed, prepare_only=args.prepare_only)
-        _save(args.out, "throughput", {"runs": runs})
+        runs = bench_throughput(
+            args.out, args.sizes, args.seed, prepare_only=args.prepare_only, datasets=args.datasets
+        )
+        if not args.prepare_only:
+            name = "throughput" if args.datasets is None else "throughput-datasets"
+            _save(args.out, name, {"runs": runs})
     if args.which in (None, "baselines"):
         bench_baselines(
             args.out,

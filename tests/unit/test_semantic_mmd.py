@@ -111,3 +111,20 @@ def test_reference_shortcuts_give_the_same_values_bit_for_bit() -> None:
     shared = NullTable.of(fixed, alpha=0.05, draws=50)
     own = NullTable(reference, fixed.sigma, alpha=0.05, draws=50)
     assert shared.row(16) == own.row(16)
+
+
+def test_an_early_stop_never_changes_whether_a_test_reaches_alpha() -> None:
+    rng = np.random.default_rng(11)
+    reference = _unit(rng, 300, 8)
+    fixed = Reference(reference, median_bandwidth(reference))
+    centre = np.ones(8) / np.sqrt(8)
+    alpha = 0.003
+    for subject in (_unit(rng, 40, 8, centre), _unit(rng, 40, 8), reference[:40].copy()):
+        full = fixed.permutation_pvalue(subject, permutations=400)
+        early = fixed.permutation_pvalue(subject, permutations=400, stop_above=alpha)
+        assert (full[1] <= alpha) == (early[1] <= alpha)
+        assert early[0] == full[0]  # the statistic itself is never cut short
+        if full[1] <= alpha:
+            assert early == full  # a significant test counts every shuffle
+        else:
+            assert alpha < early[1] <= full[1]  # stopped: a lower bound above alpha

@@ -164,8 +164,10 @@ def _tests(context: ScanContext, settings: Settings) -> list[Tested]:
     for fleet in fleets(context, settings.fleet_cap):
         if len(fleet.rows) < settings.min_prompts:
             continue
+        # A fleet whose p-value must exceed alpha gives no evidence whatever its exact
+        # value, so its test stops as soon as that is certain (most fleets are benign).
         statistic, pvalue = fixed.permutation_pvalue(
-            vectors[fleet.rows], permutations=settings.permutations
+            vectors[fleet.rows], permutations=settings.permutations, stop_above=settings.alpha
         )
         threshold = max(null.row(len(fleet.rows))[2], 1e-9)
         out.append(Tested(fleet, statistic, threshold, pvalue, *_shape(fleet)))

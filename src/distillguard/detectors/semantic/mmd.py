@@ -117,9 +117,15 @@ class Reference:
         )
 
     def permutation_pvalue(
-        self, x: FloatArray, *, permutations: int = 400, seed: int = 0
+        self,
+        x: FloatArray,
+        *,
+        permutations: int = 400,
+        seed: int = 0,
+        stop_above: float | None = None,
     ) -> tuple[float, float]:
-        """:func:`permutation_pvalue` of ``x`` against the reference (the same values).
+        """:func:`permutation_pvalue` of ``x`` against the reference (the same values);
+        ``stop_above``: stop early once the p-value must exceed it (:func:`_pvalue_of_pooled`).
 
         Of the pooled kernel only ``x``'s rows are computed and the bottom-left block is
         their transpose (the same products summed in the same order: every fleet's statistic
@@ -129,7 +135,7 @@ class Reference:
         """
         top = kernel(x, np.vstack([x, self.sample]), self.sigma)
         pooled = np.block([[top], [top[:, len(x) :].T, self.matrix]])
-        return _pvalue_of_pooled(pooled, len(x), permutations, seed)
+        return _pvalue_of_pooled(pooled, len(x), permutations, seed, stop_above)
 
 
 def _distinct_rows(vectors: FloatArray) -> tuple[FloatArray, npt.NDArray[np.intp]]:
@@ -182,17 +188,37 @@ def permutation_pvalue(
     return _pvalue_of_pooled(kernel(pooled, pooled, sigma), len(x), permutations, seed)
 
 
+PERMUTATION_CHUNK = 32
+"""Shuffles evaluated per step of :func:`_pvalue_of_pooled` (one matrix product each)."""
+
+
 def _pvalue_of_pooled(
-    matrix: npt.NDArray[np.float64], n: int, permutations: int, seed: int
+    matrix: npt.NDArray[np.float64],
+    n: int,
+    permutations: int,
+    seed: int,
+    stop_above: float | None = None,
 ) -> tuple[float, float]:
-    """:func:`permutation_pvalue` given the pooled kernel, whose first ``n`` rows are ``x``."""
+    """:func:`permutation_pvalue` given the pooled kernel, whose first ``n`` rows are ``x``.
+
+    The shuffles are drawn in one fixed sequence and evaluated :data:`PERMUTATION_CHUNK` at
+    a time.  With ``stop_above``, the test stops as soon as enough shuffles reached the
+    observed statistic that the p-value must exceed ``stop_above`` whatever the remaining
+    ones give; the value returned is then the p-value counted so far (a lower bound, above
+    ``stop_above``).  A test that is not stopped counts every shuffle.
+    """
     observed = _mmd2_from_pooled(matrix, n)
     rng = np.random.default_rng(seed)
-    masks = np.zeros((len(matrix), permutations))
-    for column in range(permutations):
-        masks[rng.permutation(len(matrix))[:n], column] = 1.0
-    shuffled = _mmd2_for_splits(matrix, masks)
-    reached = 1 + int((shuffled >= observed - 1e-12).sum())
+    reached = 1
+    for start in range(0, permutations, PERMUTATION_CHUNK):
+        width = min(PERMUTATION_CHUNK, permutations - start)
+        masks = np.zeros((len(matrix), width))
+        for column in range(width):
+            masks[rng.permutation(len(matrix))[:n], column] = 1.0
+        shuffled = _mmd2_for_splits(matrix, masks)
+        reached += int((shuffled >= observed - 1e-12).sum())
+        if stop_above is not None and reached / (permutations + 1) > stop_above:
+            break
     return observed, reached / (permutations + 1)
 
 
