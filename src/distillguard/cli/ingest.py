@@ -11,9 +11,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+import duckdb
 from rich.console import Console
 from rich.table import Table
 
+from distillguard.engine.room import add_room_options, is_out_of_room, out_of_room, room_from
 from distillguard.engine.store import open_store
 from distillguard.ingest import FORMATS, IngestReport, ingest_files
 
@@ -44,6 +46,7 @@ def register(parser: argparse.ArgumentParser) -> None:
         help="OTel attribute or LiteLLM field naming the account, in order of preference "
         "(repeat; default: user.id, enduser.id / end_user, user_api_key_user_id, user, ...)",
     )  # fmt: skip
+    add_room_options(parser)
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -52,7 +55,8 @@ def run(args: argparse.Namespace) -> int:
     store: Path = args.store
     quarantine: Path = args.quarantine or store.with_name(store.name + ".quarantine.jsonl")
     console = Console()
-    con = open_store(store)
+    room = room_from(args)
+    con = open_store(store, room=room)
     try:
         report = ingest_files(
             con,
@@ -63,6 +67,10 @@ def run(args: argparse.Namespace) -> int:
             progress=not args.no_progress,
             account_fields=args.account_fields,
         )
+    except (duckdb.OutOfMemoryException, duckdb.IOException) as error:
+        if is_out_of_room(error):
+            raise out_of_room(error, room, store) from None
+        raise
     finally:
         con.disconnect()
     console.print(summary_table(report))

@@ -9,6 +9,7 @@ example:
   distillguard scan --exchanges logs/exchanges.jsonl --accounts logs/accounts.jsonl --out scan-out
   distillguard scan --exchanges today.jsonl --store dg.duckdb --out scan-today   # daily runs
   distillguard scan --exchanges logs/*.jsonl --out scan-out --engine pyspark   # needs [spark]
+  distillguard scan --exchanges big.parquet --out scan-out --memory-limit 6GB --temp-dir /data/tmp
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from rich.console import Console
 from rich.table import Table
 
 from distillguard.engine.backends import ENGINES
+from distillguard.engine.room import add_room_options, room_from
 
 HELP = "detect distillation campaigns in logs and write accounts/clusters/summary/report"
 
@@ -59,6 +61,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--intel-key", type=Path, default=None, help="sharing key file for --intel (hex)"
     )
+    add_room_options(parser)
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
@@ -83,6 +86,7 @@ def run(args: argparse.Namespace) -> int:
         progress=not args.no_progress,
         console=console,
         engine=args.engine,
+        room=room_from(args),
     )
     counts = outcome.summary["counts"]
     table = Table(title=f"scan written to {outcome.out_dir}", show_header=False)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import duckdb
 from rich.console import Console
 
 from distillguard import __version__
@@ -22,6 +23,7 @@ from distillguard.detectors.base import DetectorInfo, Evidence
 from distillguard.detectors.context import ScanContext
 from distillguard.engine.backends import check_engine, relational_backend
 from distillguard.engine.config import ScanConfig
+from distillguard.engine.room import StoreRoom, is_out_of_room, out_of_room
 from distillguard.engine.store import open_store
 from distillguard.errors import UserError
 from distillguard.schema import CONTRACT_VERSION
@@ -78,27 +80,38 @@ def run_scan(
     progress: bool = True,
     console: Console | None = None,
     engine: str = "duckdb",
+    room: StoreRoom | None = None,
 ) -> ScanOutcome:
     """Run every stage and write the contract's four outputs into ``out_dir``.
+
+    ``room``: the store's memory cap and spill folder (engine/room.py); when DuckDB runs out
+    of either, the scan stops with a :class:`UserError` that says what to do.
 
     ``engine`` picks where the stages after ingestion run: the embedded DuckDB store, or a
     local Spark session fed from it (``pyspark``, see engine/backends.py); the Spark
     session lives as long as the scan.
     """
     check_engine(engine)
+    room = room or StoreRoom()
     with ExitStack() as resources:
-        return _scan(
-            exchange_paths,
-            account_paths,
-            out_dir,
-            config=config,
-            store_path=store_path,
-            input_format=input_format,
-            progress=progress,
-            console=console,
-            engine=engine,
-            resources=resources,
-        )
+        try:
+            return _scan(
+                exchange_paths,
+                account_paths,
+                out_dir,
+                config=config,
+                store_path=store_path,
+                input_format=input_format,
+                progress=progress,
+                console=console,
+                engine=engine,
+                resources=resources,
+                room=room,
+            )
+        except (duckdb.OutOfMemoryException, duckdb.IOException) as error:
+            if is_out_of_room(error):
+                raise out_of_room(error, room, store_path) from None
+            raise
 
 
 def _scan(
@@ -113,6 +126,7 @@ def _scan(
     console: Console | None,
     engine: str,
     resources: ExitStack,
+    room: StoreRoom,
 ) -> ScanOutcome:
     from distillguard.detectors.drift.inheritance import inheritance
     from distillguard.detectors.drift.release_pivot import cluster_pivot, scan_releases
@@ -125,7 +139,7 @@ def _scan(
 
     clock = StageClock()
     out_dir.mkdir(parents=True, exist_ok=True)
-    con = open_store(store_path)
+    con = open_store(store_path, room=room)
     with clock.stage("ingest", console):
         report = ingest_files(
             con,

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 from pathlib import Path
 
 import ibis
 import pyarrow as pa
 from ibis.backends.duckdb import Backend as DuckDBBackend
 
+from distillguard.engine.room import StoreRoom
 from distillguard.schema import ACCOUNT_SCHEMA, QUARANTINE_SCHEMA, STORED_EXCHANGE_SCHEMA
 from distillguard.schema.stored import FLAG_MARKERS, flag_sql, stored_select
 from distillguard.schema.tables import DROPPED_FROM_STORE
@@ -32,30 +32,29 @@ in-memory table re-compresses the row groups written so far, so appending a larg
 by batch grew slower with every batch (200k-row appends went from 3 s to 11 s once the table
 held 400k rows).  A larger threshold checkpoints rarely; appends then cost the same throughout."""
 
-DEFAULT_MEMORY_LIMIT = "2GB"
-"""DuckDB's own default is 80% of the machine's memory; a scan should leave room for the
-rest of the process and for other jobs, so the store's buffer pool is capped (DuckDB spills
-to disk beyond it)."""
-
 
 def open_store(
     path: Path | None = None,
     *,
     threads: int | None = None,
-    memory_limit: str = DEFAULT_MEMORY_LIMIT,
+    room: StoreRoom | None = None,
 ) -> DuckDBBackend:
     """Open (or create) the embedded store; ``None`` keeps it in memory.
 
+    ``room``: the memory cap and the spill folder and cap (engine/room.py; defaults there).
     The canonical tables are created empty when missing, so readers can always append.
     """
+    room = room or StoreRoom()
     con = ibis.duckdb.connect(str(path) if path is not None else ":memory:")
-    con.raw_sql(f"SET memory_limit = '{memory_limit}'")
+    con.raw_sql(f"SET memory_limit = '{room.memory_limit}'")
     con.raw_sql(f"SET checkpoint_threshold = '{CHECKPOINT_THRESHOLD}'")
-    if path is None:
-        # An in-memory store spills beyond the limit; by default DuckDB would put that in
-        # ./.tmp of whatever directory the user ran from, shared by concurrent scans.
-        spill = Path(tempfile.gettempdir()) / f"distillguard-duckdb-{os.getpid()}-{id(con)}"
+    # By default DuckDB would spill an in-memory store to ./.tmp of whatever directory the
+    # user ran from, shared by concurrent scans: each store gets a folder of its own.
+    spill = room.spill_folder(path, f"{os.getpid()}-{id(con)}")
+    if spill is not None:
         con.raw_sql(f"SET temp_directory = '{spill.as_posix()}'")
+    if room.temp_limit is not None:
+        con.raw_sql(f"SET max_temp_directory_size = '{room.temp_limit}'")
     if threads is not None:
         con.raw_sql(f"SET threads = {int(threads)}")
     existing = set(con.list_tables())
