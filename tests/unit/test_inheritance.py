@@ -32,7 +32,12 @@ class World:
         self.features: list[dict[str, Any]] = []
 
     def add(
-        self, aid: str, wrappers: list[int], card: str | None = None, org: str | None = None
+        self,
+        aid: str,
+        wrappers: list[int],
+        card: str | None = None,
+        org: str | None = None,
+        sentences: list[list[int]] | None = None,
     ) -> None:
         self.accounts.append(
             {
@@ -44,7 +49,7 @@ class World:
                 "created_at": START - timedelta(days=30),
             }
         )
-        for wrapper in wrappers:
+        for index, wrapper in enumerate(wrappers):
             n = len(self.rows) + 1
             row = {
                 "exchange_id": f"x{n}",
@@ -70,8 +75,8 @@ class World:
                     "template_id": wrapper,
                     "wrapper_id": wrapper,
                     "lsh_bands": [],
-                    "instruction_sentences": [],
-                    "p_reasoning": 0.9 if wrapper in HARVESTING else 0.0,
+                    "instruction_sentences": sentences[index] if sentences else [],
+                    "p_reasoning": 0.9 if wrapper in HARVESTING or sentences else 0.0,
                     "p_reconstruct": 0.0,
                     "p_grading": 0.0,
                     "p_tool": 0.0,
@@ -128,6 +133,38 @@ def test_inheritance_evidence_stays_under_the_family_floor(context: ScanContext)
     assert {e.subject for e in evidence} == {"sat0", "sat1", "sat2"}
     assert all(e.family == INFO.family and e.strength <= 0.25 for e in evidence)
     assert all("distinctive prompt" in e.summary for e in evidence)
+
+
+HOUSE_RULE = 424242
+STOCK_PHRASE = 515151
+
+
+def test_a_paraphrasing_replacement_inherits_through_the_house_rule() -> None:
+    """The campaign's replacement account rewords every wrapper but keeps the house rule;
+    a crowd that shares a stock phrase with the campaign inherits nothing."""
+    world = World()
+    for i in range(6):
+        world.add(
+            f"camp{i}",
+            [CAMPAIGN_WRAPPER] * 12,
+            card="pm_campaign",
+            sentences=[[HOUSE_RULE, STOCK_PHRASE]] * 12,
+        )
+    rule = [[HOUSE_RULE]] * 3 + [[]] * 5
+    world.add("reworded", [8000 + k for k in range(8)], card="pm_new", sentences=rule)
+    for i in range(30):
+        world.add(
+            f"user{i:02d}",
+            [9000 + 10 * i + k for k in range(4)],
+            card=f"pm_user{i}",
+            sentences=[[STOCK_PHRASE]] * 2 + [[]] * 2,
+        )
+    context = world.context()
+    campaign = next(cid for cid, m in find_clusters(context).clusters.items() if "camp0" in m)
+    found = inheritance(context)
+    assert found.members == {campaign: {"reworded": 0.375}}  # 3 of 4 full uses × 0.5
+    (evidence,) = found.evidence
+    assert "instruction sentence" in evidence.summary and "(3 requests)" in evidence.summary
 
 
 def test_settings_are_validated() -> None:

@@ -2,9 +2,11 @@
 
 A campaign whose accounts are banned opens new ones and points the same scripts at them; a
 hydra network keeps many small accounts that each send too little to tie them to anything
-on their own.  Both reuse the campaign's *distinctive* prompt fingerprints: wrappers and
-templates that the cluster's members rely on and that hardly anyone outside the cluster
-uses.  Such an outsider is attached to the cluster (it appears among its members) with an
+on their own.  Both reuse the campaign's *distinctive* prompt fingerprints: wrappers,
+templates and standing instruction sentences (house rules such as "You must respond in
+Markdown. Follow these rules exactly.", which a campaign that rewords every wrapper keeps
+word for word) that the cluster's members rely on and that hardly anyone outside the
+cluster uses.  Such an outsider is attached to the cluster (it appears among its members) with an
 attachment that says how much of the cluster's verdict it inherits in scoring.
 
 The candidates of cluster ``C`` are its indicators (the values that tie it in the graph) and
@@ -28,11 +30,14 @@ least ``min_reliance`` of its own requests (a replacement account runs the campa
 script; a customer who pasted a public benchmark's prompt line now and then does not);
 its attachment is
 ``min(1, Σ_v min(1, uses(a, v) / full_uses) × per_value)`` over the values of one kind
-(the larger of the wrapper and the template sums: a prompt's wrapper and template usually
-move together, so they are not added), so two fingerprints used often are needed for a full
-attachment.  An outsider whose values point at several clusters joins the one it is most
-attached to when those clusters share one of its values (pieces of one campaign that the
-graph split); when they share none, they may be two campaigns and it is left to a person.
+(the largest of the kinds' sums: a prompt's wrapper, template and house rule usually move
+together, so they are not added), so two fingerprints used often are needed for a full
+attachment.  A prompt carries several instruction sentences (a house rule may be two), so
+for that kind the most used sentence stands for the kind, in the attachment and in the
+share of requests, instead of a sum.  An outsider whose values point at several clusters
+joins the one it is most attached to when those clusters share one of its values (pieces
+of one campaign that the graph split); when they share none, they may be two campaigns and
+it is left to a person.
 Accounts already in a cluster are left where the graph put them; but a cluster of unrelated
 identities (diversity at least ``min_piece_diversity``) more than half of whose members
 carry another cluster's distinctive fingerprints is linked to it as a piece of the same
@@ -60,19 +65,27 @@ from distillguard.results.model import Indicator
 
 INFO = DetectorInfo(
     id="DG-502",
-    version="1.2",
+    version="1.3",
     name="fingerprint inheritance",
     description=(
         "An account outside a cluster, or a cluster of unrelated accounts, reuses the "
-        "cluster's distinctive prompt wrappers or templates (replacement or satellite "
-        "accounts, or another piece, of the same campaign)."
+        "cluster's distinctive prompt wrappers, templates or standing instruction sentences "
+        "(replacement or satellite accounts, or another piece, of the same campaign)."
     ),
     family="drift",
     atlas=(ATLAS["extract_model"], ATLAS["establish_accounts"]),
 )
 
-FINGERPRINT_KINDS = {"wrapper": "wrapper_id", "template": "template_id"}
+FINGERPRINT_KINDS = {
+    "wrapper": "wrapper_id",
+    "template": "template_id",
+    "instruction_sentence": "instruction_sentences",
+}
 """Indicator kind written by the coordination stage -> its ``exchange_features`` column."""
+LIST_KINDS = frozenset({"instruction_sentence"})
+"""Kinds whose column holds several values per request (a prompt's instruction sentences):
+their uses are not added up across values (two sentences of one house rule come in the
+same requests), the most used value stands for the kind."""
 
 
 @dataclass(frozen=True)
@@ -140,21 +153,30 @@ class Inheritance:
     evidence: list[Evidence]
 
 
-def _with_values(context: ScanContext, column: str, values: pa.Array) -> ir.Table:
-    """Feature rows whose ``column`` is one of ``values``: a semi-join with a table of the
-    values (an ``IN`` list of thousands of literals is slow to compile and to run)."""
+def _fingerprints(context: ScanContext, column: str) -> ir.Table:
+    """Feature rows with the fingerprint of ``column`` as ``value``: one row per request,
+    or per (request, sentence) for a list column."""
     features = context.con.table("exchange_features")
+    value = features[column]
+    return features.mutate(value=value.unnest() if value.type().is_array() else value)
+
+
+def _with_values(context: ScanContext, column: str, values: pa.Array) -> ir.Table:
+    """Fingerprint rows (:func:`_fingerprints`) whose value is one of ``values``: a
+    semi-join with a table of the values (an ``IN`` list of thousands of literals is slow
+    to compile and to run)."""
+    rows = _fingerprints(context, column)
     keys = ibis.memtable(pa.table({"wanted_value": values}))
-    return features.semi_join(keys, features[column] == keys.wanted_value)
+    return rows.semi_join(keys, rows.value == keys.wanted_value)
 
 
 def _usage(context: ScanContext, column: str, values: list[int]) -> pd.DataFrame:
     """Per (account, value): uses and distinct tasks, for the given fingerprint values."""
     wanted = _with_values(context, column, pa.array(values, pa.int64()))
-    grouped = wanted.group_by(["account_id", column]).aggregate(
+    grouped = wanted.group_by(["account_id", "value"]).aggregate(
         uses=wanted.count(), tasks=wanted.text_hash.nunique()
     )
-    frame = context.con.to_pandas(grouped.rename(value=column))
+    frame = context.con.to_pandas(grouped)
     return frame.astype({"uses": "int64", "tasks": "int64"})
 
 
@@ -165,13 +187,13 @@ def _value_tasks(
     ``min_harvest_share`` of the requests using it ask for a harvestable output); values
     that do not are left out."""
     wanted = _with_values(context, column, pa.array(values, pa.int64()))
-    grouped = wanted.group_by(column).aggregate(
+    grouped = wanted.group_by("value").aggregate(
         tasks=wanted.text_hash.nunique(),
         harvest=asks_for_harvest(wanted).cast("float64").mean(),
     )
     frame = context.con.to_pandas(grouped)
     frame = frame[frame["harvest"].to_numpy(dtype=np.float64) >= settings.min_harvest_share]
-    return dict(zip(frame[column].astype("int64"), frame["tasks"].astype("int64"), strict=True))
+    return dict(zip(frame["value"].astype("int64"), frame["tasks"].astype("int64"), strict=True))
 
 
 def _shared_by_members(
@@ -185,8 +207,8 @@ def _shared_by_members(
     """
     rows = [(a, cid) for cid, members in clusters.items() for a in members]
     membership = ibis.memtable(pd.DataFrame(rows, columns=["account_id", "cluster_id"]))
-    features = context.con.table("exchange_features")
-    joined = features.select("account_id", value=features[column]).join(membership, "account_id")
+    rows = _fingerprints(context, column)
+    joined = rows.select("account_id", "value").join(membership, "account_id")
     grouped = joined.group_by(["cluster_id", "value"]).aggregate(
         members=joined.account_id.nunique()
     )
@@ -277,8 +299,11 @@ def inherit(
         cid, attachment = chosen
         used = links[account][cid]
         members[cid][account] = rounded(attachment)
-        total = sum(uses for _, _, uses in used)
-        kinds = sorted({kind for kind, _, _ in used})
+        # (sentences of one house rule come in the same requests: the most used one counts)
+        total = sum(uses for kind, _, uses in used if kind not in LIST_KINDS) + max(
+            (uses for kind, _, uses in used if kind in LIST_KINDS), default=0
+        )
+        kinds = sorted({kind.replace("_", " ") for kind, _, _ in used})
         evidence.append(
             Evidence(
                 detector=INFO.id,
@@ -392,7 +417,9 @@ def _traffic(context: ScanContext, accounts: list[str]) -> dict[str, int]:
     """Requests of each of ``accounts`` (a semi-join: the list may be long)."""
     if not accounts:
         return {}
-    wanted = _with_values(context, "account_id", pa.array(accounts, pa.string()))
+    features = context.con.table("exchange_features")
+    keys = ibis.memtable(pa.table({"wanted_account": pa.array(accounts, pa.string())}))
+    wanted = features.semi_join(keys, features.account_id == keys.wanted_account)
     frame = context.con.to_pandas(wanted.group_by("account_id").aggregate(requests=wanted.count()))
     return dict(zip(frame["account_id"].map(str), frame["requests"].astype("int64"), strict=True))
 
@@ -403,7 +430,7 @@ def _reliance(used: list[tuple[str, int, int]], requests: int) -> float:
     added)."""
     by_kind: dict[str, int] = defaultdict(int)
     for kind, _, uses in used:
-        by_kind[kind] += uses
+        by_kind[kind] = max(by_kind[kind], uses) if kind in LIST_KINDS else by_kind[kind] + uses
     return max(by_kind.values()) / requests if requests > 0 else 0.0
 
 
@@ -498,7 +525,8 @@ def _siblings(
 def _attachment(used: list[tuple[str, int, int]], settings: Settings) -> float:
     by_kind: dict[str, float] = defaultdict(float)
     for kind, _, uses in used:
-        by_kind[kind] += min(1.0, uses / settings.full_uses) * settings.per_value
+        share = min(1.0, uses / settings.full_uses) * settings.per_value
+        by_kind[kind] = max(by_kind[kind], share) if kind in LIST_KINDS else by_kind[kind] + share
     # A prompt's wrapper and template usually move together: the kinds are not added.
     return min(1.0, max(by_kind.values()))
 
