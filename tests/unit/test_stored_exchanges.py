@@ -136,3 +136,19 @@ def test_a_store_of_schema_1_is_upgraded_in_place(
     con.disconnect()
     open_store(path).disconnect()  # already upgraded: nothing to say
     assert "upgraded" not in capsys.readouterr().err
+
+
+def test_an_interrupted_upgrade_is_finished_on_the_next_open(tmp_path: Path) -> None:
+    path = tmp_path / "half.duckdb"
+    conversation = [{"role": "user", "content": [{"type": "image"}]}]
+    old = pa.Table.from_pylist([_row(0, _canonical(conversation))], schema=EXCHANGE_SCHEMA)
+    legacy = duckdb.connect(str(path))
+    legacy.register("old", old)
+    legacy.execute("CREATE TABLE exchanges AS SELECT * FROM old")
+    # Stopped after adding a flag column and dropping the tool JSON, before filling the flag.
+    legacy.execute("ALTER TABLE exchanges ADD COLUMN has_image BOOLEAN")
+    legacy.execute("ALTER TABLE exchanges DROP COLUMN tools")
+    legacy.close()
+    con = open_store(path)
+    row = con.con.execute("SELECT * FROM exchanges").arrow().read_all().to_pylist()[0]
+    assert "messages" not in row and row["has_image"] is True and row["has_tool_parts"] is False

@@ -78,11 +78,14 @@ def _upgrade_exchanges(con: DuckDBBackend, path: Path | None) -> None:
     }
     if "messages" not in columns:
         return
+    # Each step can be run again, and ``messages`` goes last: a run interrupted part way
+    # leaves it in place, so the next open sees an old store and finishes the upgrade.
+    # (DuckDB refuses to commit an ALTER, an UPDATE and a DROP of one table together.)
     for name, expression in flag_sql("messages").items():
         if name not in columns:
             duck.execute(f"ALTER TABLE exchanges ADD COLUMN {name} BOOLEAN")
-            duck.execute(f"UPDATE exchanges SET {name} = {expression}")
-    for name in DROPPED_FROM_STORE:
+        duck.execute(f"UPDATE exchanges SET {name} = {expression}")
+    for name in sorted(DROPPED_FROM_STORE, key=lambda dropped: dropped == "messages"):
         if name in columns:
             duck.execute(f"ALTER TABLE exchanges DROP COLUMN {name}")
     print(
