@@ -12,7 +12,7 @@ scan does beyond reading.
 By default the simulator draws prompts from its bundled sample, whose prompts repeat a lot
 (8% of the 1M input's (prompt, system prompt) pairs are distinct), and the feature stage's
 text work is done once per distinct pair.  ``--datasets ../shared/datasets`` draws them from
-the full shared collections instead (about 40% distinct at 200k), closer to real logs; its
+the full shared collections instead (21% distinct in the 1M input), closer to real logs; its
 inputs, scans and results file carry a ``-datasets`` suffix.
 
 The Parquet layout (see ``docs/benchmarks.md``): the contract's column names, ``timestamp``

@@ -11,11 +11,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import duckdb
 from rich.console import Console
 from rich.table import Table
 
-from distillguard.engine.room import add_room_options, is_out_of_room, out_of_room, room_from
+from distillguard.engine.room import add_room_options, room_from, stopping_clearly
 from distillguard.engine.store import open_store
 from distillguard.ingest import FORMATS, IngestReport, ingest_files
 
@@ -58,19 +57,16 @@ def run(args: argparse.Namespace) -> int:
     room = room_from(args)
     con = open_store(store, room=room)
     try:
-        report = ingest_files(
-            con,
-            args.exchanges,
-            args.accounts,
-            fmt=args.format,
-            quarantine_path=quarantine,
-            progress=not args.no_progress,
-            account_fields=args.account_fields,
-        )
-    except (duckdb.OutOfMemoryException, duckdb.IOException) as error:
-        if is_out_of_room(error):
-            raise out_of_room(error, room, store) from None
-        raise
+        with stopping_clearly(room, store):
+            report = ingest_files(
+                con,
+                args.exchanges,
+                args.accounts,
+                fmt=args.format,
+                quarantine_path=quarantine,
+                progress=not args.no_progress,
+                account_fields=args.account_fields,
+            )
     finally:
         con.disconnect()
     console.print(summary_table(report))

@@ -2,10 +2,11 @@
 
 DuckDB keeps at most ``memory_limit`` in memory and spills the rest to a temporary
 directory; by default it lets that directory grow to 90% of the disk's free space.  A large
-scan can need far more than memory: a 16M-exchange simulated log spilled more than 25 GB
-on the development machine before it was stopped.  A user must be able to say where the
-spill goes and how large it may grow (a shared machine's disk is not the scan's alone), and
-when the room runs out the scan must say so, with the way forward, instead of a traceback.
+scan can need far more than memory: a 16M-exchange simulated log had spilled 25 GB, and
+was still spilling, when it was stopped on the development machine.  A user must be able to
+say where the spill goes and how large it may grow (a shared machine's disk is not the
+scan's alone), and when the room runs out the scan must say so, with the way forward,
+instead of a traceback.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import argparse
 import re
 import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,7 +58,7 @@ class StoreRoom:
     def spill_folder(self, store: Path | None, tag: str) -> Path | None:
         """Where this store spills: a folder of its own under ``temp_dir`` (concurrent scans
         must not share one), the system temporary folder for an in-memory store, or
-        ``None`` for DuckDB's default beside a store file."""
+        ``None`` for DuckDB's default beside a store file (``<store>.tmp``)."""
         if self.temp_dir is not None:
             try:
                 self.temp_dir.mkdir(parents=True, exist_ok=True)
@@ -68,6 +71,12 @@ class StoreRoom:
         if store is None:
             return Path(tempfile.gettempdir()) / f"distillguard-duckdb-{tag}"
         return None
+
+    def spill_parent(self, store: Path | None) -> Path:
+        """The folder the spill goes into (whose disk must have the room)."""
+        if self.temp_dir is not None:
+            return self.temp_dir
+        return store.parent if store is not None else Path(tempfile.gettempdir())
 
 
 def add_room_options(parser: argparse.ArgumentParser) -> None:
@@ -106,12 +115,21 @@ def is_out_of_room(error: BaseException) -> bool:
     return isinstance(error, duckdb.IOException) and "No space left" in str(error)
 
 
+@contextmanager
+def stopping_clearly(room: StoreRoom, store: Path | None) -> Iterator[None]:
+    """Turn DuckDB running out of room inside the block into :func:`out_of_room`'s
+    :class:`UserError`; every other error passes unchanged."""
+    try:
+        yield
+    except (duckdb.OutOfMemoryException, duckdb.IOException) as error:
+        if is_out_of_room(error):
+            raise out_of_room(error, room, store) from None
+        raise
+
+
 def out_of_room(error: BaseException, room: StoreRoom, store: Path | None) -> UserError:
-    """The message for :func:`is_out_of_room` errors: what ran out, where, and what to do."""
-    where = room.spill_folder(store, "*") or (
-        store.with_name(store.name + ".tmp") if store else None
-    )
-    place = where.parent if where is not None else Path(tempfile.gettempdir())
+    """The message for DuckDB running out of room: what ran out, where, and what to do."""
+    place = room.spill_parent(store)
     try:
         free = f"{shutil.disk_usage(place).free / 2**30:.1f} GiB free there now"
     except OSError:

@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import duckdb
 from rich.console import Console
 
 from distillguard import __version__
@@ -23,7 +22,7 @@ from distillguard.detectors.base import DetectorInfo, Evidence
 from distillguard.detectors.context import ScanContext
 from distillguard.engine.backends import check_engine, relational_backend
 from distillguard.engine.config import ScanConfig
-from distillguard.engine.room import StoreRoom, is_out_of_room, out_of_room
+from distillguard.engine.room import StoreRoom, stopping_clearly
 from distillguard.engine.store import open_store
 from distillguard.errors import UserError
 from distillguard.schema import CONTRACT_VERSION
@@ -93,25 +92,20 @@ def run_scan(
     """
     check_engine(engine)
     room = room or StoreRoom()
-    with ExitStack() as resources:
-        try:
-            return _scan(
-                exchange_paths,
-                account_paths,
-                out_dir,
-                config=config,
-                store_path=store_path,
-                input_format=input_format,
-                progress=progress,
-                console=console,
-                engine=engine,
-                resources=resources,
-                room=room,
-            )
-        except (duckdb.OutOfMemoryException, duckdb.IOException) as error:
-            if is_out_of_room(error):
-                raise out_of_room(error, room, store_path) from None
-            raise
+    with ExitStack() as resources, stopping_clearly(room, store_path):
+        return _scan(
+            exchange_paths,
+            account_paths,
+            out_dir,
+            config=config,
+            store_path=store_path,
+            input_format=input_format,
+            progress=progress,
+            console=console,
+            engine=engine,
+            resources=resources,
+            room=room,
+        )
 
 
 def _scan(

@@ -16,7 +16,7 @@ from ibis.backends.duckdb import Backend as DuckDBBackend
 
 from distillguard.engine.room import StoreRoom
 from distillguard.schema import ACCOUNT_SCHEMA, QUARANTINE_SCHEMA, STORED_EXCHANGE_SCHEMA
-from distillguard.schema.stored import FLAG_MARKERS, flag_sql, stored_select
+from distillguard.schema.stored import flag_sql, stored_insert
 from distillguard.schema.tables import DROPPED_FROM_STORE
 
 TABLE_SCHEMAS: dict[str, pa.Schema] = {
@@ -112,13 +112,11 @@ def append_arrow(con: DuckDBBackend, table: str, batch: pa.Table | pa.RecordBatc
         batch = pa.Table.from_batches([batch])
     if not batch.num_rows:
         return
-    names = batch.schema.names
-    columns = ", ".join(f'"{name}"' for name in names)
-    selected = columns
+    names = list(batch.schema.names)
+    selected = ", ".join(f'"{name}"' for name in names)
     if table == "exchanges" and "messages" in names:
-        stored = [n for n in TABLE_SCHEMAS[table].names if n in names or n in FLAG_MARKERS]
-        columns = ", ".join(f'"{name}"' for name in stored)
-        selected = stored_select(names)
+        names, selected = stored_insert(names)
+    columns = ", ".join(f'"{name}"' for name in names)
     duck = con.con
     duck.register(_STAGING, batch)
     try:

@@ -70,10 +70,6 @@ def _distinct(
     return index, list(seen)
 
 
-FLAG_COLUMNS = ("has_image", "has_tool_parts")
-"""The stored message flags (schema/stored.py) that the capability tag reads."""
-
-
 def _message_flags(batch: pa.RecordBatch) -> tuple[np.ndarray, np.ndarray]:
     """(image part, tool part) per row, from the stored flags."""
     return (

@@ -48,7 +48,7 @@ Only content is used here: a shared address or card already ties accounts in the
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import ibis
@@ -207,8 +207,8 @@ def _shared_by_members(
     """
     rows = [(a, cid) for cid, members in clusters.items() for a in members]
     membership = ibis.memtable(pd.DataFrame(rows, columns=["account_id", "cluster_id"]))
-    rows = _fingerprints(context, column)
-    joined = rows.select("account_id", "value").join(membership, "account_id")
+    fingerprints = _fingerprints(context, column)
+    joined = fingerprints.select("account_id", "value").join(membership, "account_id")
     grouped = joined.group_by(["cluster_id", "value"]).aggregate(
         members=joined.account_id.nunique()
     )
@@ -299,10 +299,7 @@ def inherit(
         cid, attachment = chosen
         used = links[account][cid]
         members[cid][account] = rounded(attachment)
-        # (sentences of one house rule come in the same requests: the most used one counts)
-        total = sum(uses for kind, _, uses in used if kind not in LIST_KINDS) + max(
-            (uses for kind, _, uses in used if kind in LIST_KINDS), default=0
-        )
+        total = int(sum(_by_kind(used, float).values()))
         kinds = sorted({kind.replace("_", " ") for kind, _, _ in used})
         evidence.append(
             Evidence(
@@ -428,10 +425,18 @@ def _reliance(used: list[tuple[str, int, int]], requests: int) -> float:
     """Share of an account's requests that carry the fingerprints in ``used``: the kind it
     uses most (a prompt's wrapper and template usually move together, so kinds are not
     added)."""
-    by_kind: dict[str, int] = defaultdict(int)
+    return max(_by_kind(used, float).values()) / requests if requests > 0 else 0.0
+
+
+def _by_kind(used: list[tuple[str, int, int]], weigh: Callable[[int], float]) -> dict[str, float]:
+    """Per kind, the weights (``weigh`` of the uses) of its values in ``used``: added up, but
+    for a list kind (:data:`LIST_KINDS`) the largest, as its values come in the same
+    requests."""
+    by_kind: dict[str, float] = defaultdict(float)
     for kind, _, uses in used:
-        by_kind[kind] = max(by_kind[kind], uses) if kind in LIST_KINDS else by_kind[kind] + uses
-    return max(by_kind.values()) / requests if requests > 0 else 0.0
+        weight = weigh(uses)
+        by_kind[kind] = max(by_kind[kind], weight) if kind in LIST_KINDS else by_kind[kind] + weight
+    return by_kind
 
 
 def _relied_on(
@@ -523,10 +528,7 @@ def _siblings(
 
 
 def _attachment(used: list[tuple[str, int, int]], settings: Settings) -> float:
-    by_kind: dict[str, float] = defaultdict(float)
-    for kind, _, uses in used:
-        share = min(1.0, uses / settings.full_uses) * settings.per_value
-        by_kind[kind] = max(by_kind[kind], share) if kind in LIST_KINDS else by_kind[kind] + share
+    by_kind = _by_kind(used, lambda uses: min(1.0, uses / settings.full_uses) * settings.per_value)
     # A prompt's wrapper and template usually move together: the kinds are not added.
     return min(1.0, max(by_kind.values()))
 
