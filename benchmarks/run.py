@@ -278,6 +278,15 @@ def main() -> None:
     speed.add_argument(
         "--datasets", type=Path, default=None, help="draw prompts from this shared datasets folder"
     )
+    speed.add_argument(
+        "--store-dir",
+        type=Path,
+        default=None,
+        help="scan with --store DIR/store-SIZE.duckdb (a fresh file each run) instead of in memory",
+    )
+    speed.add_argument(
+        "--memory-limit", default=None, help="pass --memory-limit SIZE to the scan (e.g. 5GB)"
+    )
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     print(f"machine: {machine()}")
@@ -293,7 +302,13 @@ def main() -> None:
         from throughput import bench_throughput
 
         runs = bench_throughput(
-            args.out, args.sizes, args.seed, prepare_only=args.prepare_only, datasets=args.datasets
+            args.out,
+            args.sizes,
+            args.seed,
+            prepare_only=args.prepare_only,
+            datasets=args.datasets,
+            store_dir=args.store_dir,
+            memory_limit=args.memory_limit,
         )
         if not args.prepare_only:
             name = "throughput" if args.datasets is None else "throughput-datasets"

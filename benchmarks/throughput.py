@@ -28,6 +28,7 @@ import resource
 import shutil
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -146,13 +147,16 @@ def measure_floor(parquet: str) -> dict[str, Any]:
     }
 
 
-def measure_scan(inputs: dict[str, Any], results: Path) -> dict[str, Any]:
-    """Wall time, peak tree memory and stage times of one `distillguard scan`."""
+def measure_scan(
+    inputs: dict[str, Any], results: Path, options: Sequence[str] = ()
+) -> dict[str, Any]:
+    """Wall time, peak tree memory and stage times of one `distillguard scan` (``options``:
+    extra scan arguments, recorded in the command)."""
     shutil.rmtree(results, ignore_errors=True)
     command = [
         PYTHON, "-m", "distillguard", "scan",
         "--exchanges", inputs["exchanges_parquet"], "--accounts", inputs["accounts_parquet"],
-        "--out", str(results), "--no-progress",
+        "--out", str(results), "--no-progress", *options,
     ]  # fmt: skip
     cpu = _children_cpu_seconds()
     measured = run_measured(command)
@@ -181,8 +185,14 @@ def bench_throughput(
     *,
     prepare_only: bool = False,
     datasets: Path | None = None,
+    store_dir: Path | None = None,
+    memory_limit: str | None = None,
 ) -> list[dict[str, Any]]:
-    """Scan and floor at each size; prints one Markdown row per size and returns the rows."""
+    """Scan and floor at each size; prints one Markdown row per size and returns the rows.
+
+    ``store_dir``: scan into a fresh store file there (``--store``), as a daily deployment
+    does, instead of the in-memory default; ``memory_limit``: the scan's ``--memory-limit``.
+    """
     if prepare_only:
         return [prepare_inputs(out, size, seed, datasets) for size in sizes]
     rows = []
@@ -194,7 +204,16 @@ def bench_throughput(
     for size in sizes:
         inputs = prepare_inputs(out, size, seed, datasets)
         floor = measure_floor(inputs["exchanges_parquet"])
-        scan = measure_scan(inputs, out / f"throughput-scan-{size}{_suffix(datasets)}")
+        options: list[str] = []
+        if store_dir is not None:
+            store = store_dir / f"store-{size}{_suffix(datasets)}.duckdb"
+            store_dir.mkdir(parents=True, exist_ok=True)
+            for stale in (store, store.with_name(store.name + ".wal")):
+                stale.unlink(missing_ok=True)
+            options += ["--store", str(store)]
+        if memory_limit is not None:
+            options += ["--memory-limit", memory_limit]
+        scan = measure_scan(inputs, out / f"throughput-scan-{size}{_suffix(datasets)}", options)
         # exchanges_read counts account records too; the cost is per exchange.
         exchanges = int(scan["counts"]["exchanges_loaded"]) + int(scan["counts"]["quarantined"])
         row = {

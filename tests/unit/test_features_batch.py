@@ -107,7 +107,14 @@ def test_a_feature_table_from_an_earlier_version_is_recomputed(
     con = open_store(None)
     append_arrow(con, "exchanges", _exchanges())
     assert compute_exchange_features(con, progress=False) == 21
+    # A store of version 2 kept every exchange's features in one table, without the
+    # sentences in version 1.
+    con.con.execute("CREATE TABLE old_features AS SELECT * FROM exchange_features")
+    con.con.execute("DROP VIEW exchange_features")
+    con.con.execute("DROP TABLE exchange_pairs")
+    con.con.execute("ALTER TABLE old_features RENAME TO exchange_features")
     con.con.execute("ALTER TABLE exchange_features DROP COLUMN instruction_sentences")
+    con.con.execute("UPDATE dg_feature_version SET version = 2")
     assert compute_exchange_features(con, progress=False) == 21
     table = con.table("exchange_features").to_pyarrow()
     assert table.schema.names == EXCHANGE_FEATURE_SCHEMA.names and table.num_rows == 21

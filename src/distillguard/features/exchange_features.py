@@ -55,7 +55,6 @@ SIGNAL_COLUMNS = ("p_reasoning", "p_reconstruct", "p_grading", "p_tool", "p_rewr
 PAIR_BATCH = 4_096
 """Distinct pairs per unit of work handed to a worker."""
 _PAIRS = "dg_feature_pairs"
-_PAIR_FEATURES = "dg_pair_features"
 
 
 def _distinct(
@@ -209,8 +208,8 @@ def features_for_batch(batch: pa.RecordBatch, cache: PairCache | None = None) ->
 
 
 def pair_features_batch(batch: pa.RecordBatch) -> pa.RecordBatch:
-    """``pair_id`` and :data:`PAIR_FEATURE_SCHEMA` of a batch of distinct pairs (columns
-    ``pair_id``, ``prompt_text``, ``system``): a worker process's unit of work."""
+    """Rows of :data:`PROMPT_FEATURES` for a batch of distinct pairs (columns ``pair_id``,
+    ``prompt_text``, ``system``): a worker process's unit of work."""
     pairs = list(
         zip(
             batch.column("prompt_text").to_pylist(),
@@ -220,16 +219,53 @@ def pair_features_batch(batch: pa.RecordBatch) -> pa.RecordBatch:
     )
     table = pair_table(_compute_pairs(pairs))
     return pa.RecordBatch.from_arrays(
-        [batch.column("pair_id"), *(_plain(c) for c in table.columns)],
-        names=["pair_id", *table.column_names],
+        [
+            *(batch.column(name) for name in ("pair_id", "prompt_text", "system")),
+            *(_plain(c) for c in table.columns),
+        ],
+        schema=PROMPT_FEATURE_ROW,
     )
 
 
-FEATURE_VERSION = 2
-"""Version of the feature definitions; raise it whenever a feature's value changes for the
-same exchange (2: instruction sentences include runs of short ones), so a store written
-earlier is recomputed instead of mixing old and new values."""
+FEATURE_VERSION = 3
+"""Version of the feature definitions and layout; raise it whenever a feature's value changes
+for the same exchange (2: instruction sentences include runs of short ones) or the tables
+change (3: features kept once per distinct pair, ``exchange_features`` a view), so a store
+written earlier is recomputed instead of mixing old and new values."""
 _VERSION_TABLE = "dg_feature_version"
+
+PROMPT_FEATURES = "prompt_features"
+"""One row per distinct (prompt, system prompt) pair ever featured: its text and features."""
+EXCHANGE_PAIRS = "exchange_pairs"
+"""One row per featured exchange: its own columns, its pair and its capability."""
+PROMPT_FEATURE_ROW = pa.schema(
+    [
+        pa.field("pair_id", pa.int64(), nullable=False),
+        pa.field("prompt_text", pa.string(), nullable=False),
+        pa.field("system", pa.string(), nullable=False),
+        *PAIR_FEATURE_SCHEMA,
+    ]
+)
+_OWN_COLUMNS = ("exchange_id", "account_id", "ts", "model")
+EXCHANGE_PAIR_ROW = pa.schema(
+    [
+        *(EXCHANGE_FEATURE_SCHEMA.field(name) for name in _OWN_COLUMNS),
+        pa.field("pair_id", pa.int64(), nullable=False),
+        EXCHANGE_FEATURE_SCHEMA.field("capability"),
+    ]
+)
+_VIEW_SQL = (
+    f"CREATE OR REPLACE VIEW {TABLE} AS SELECT "
+    + ", ".join(
+        f"x.{name}" if name in (*_OWN_COLUMNS, "capability") else f"q.{name}"
+        for name in EXCHANGE_FEATURE_SCHEMA.names
+    )
+    + f" FROM {EXCHANGE_PAIRS} x JOIN {PROMPT_FEATURES} q ON q.pair_id = x.pair_id"
+)
+"""``exchange_features`` as every detector reads it: each exchange's row with its pair's
+features joined on.  Kept as a view because copying the pair's lists (LSH bands, sentences)
+onto every exchange made the table grow with traffic instead of with distinct prompts: at
+16M exchanges it was the bulk of the store and of the spill."""
 
 
 def _stored_version(con: DuckDBBackend) -> int | None:
@@ -245,28 +281,58 @@ def _record_version(con: DuckDBBackend) -> None:
     )
 
 
-def _drop_outdated_features(con: DuckDBBackend) -> None:
-    """Drop a feature table written by an earlier version (other columns, or an earlier
-    :data:`FEATURE_VERSION`).
+def _kind_of(con: DuckDBBackend, name: str) -> str | None:
+    """``BASE TABLE``, ``VIEW`` or None (absent) for a relation of the main schema."""
+    row = con.con.execute(
+        "SELECT table_type FROM information_schema.tables "
+        "WHERE table_schema = 'main' AND table_name = ?",
+        [name],
+    ).fetchone()
+    return None if row is None else str(row[0])
 
-    Features are derived from the stored exchanges alone, so the table is recomputed in
-    full below rather than left to fail on the first append or to mix definitions; a note
-    says why it takes longer than a day's increment.
+
+def _drop_outdated_features(con: DuckDBBackend) -> None:
+    """Drop features written by an earlier version (another layout, other columns, or an
+    earlier :data:`FEATURE_VERSION`).
+
+    Features are derived from the stored exchanges alone, so they are recomputed in full
+    below rather than left to fail on the first append or to mix definitions; a note says
+    why it takes longer than a day's increment.
     """
-    if TABLE not in con.list_tables():
-        return
-    same_columns = list(con.table(TABLE).columns) == EXCHANGE_FEATURE_SCHEMA.names
+    kind = _kind_of(con, TABLE)
     stored = _stored_version(con)
-    if same_columns and stored == FEATURE_VERSION:
+    if kind is None and stored is None:
         return
-    why = "other columns" if not same_columns else f"feature version {stored or 1}"
-    print(
-        f"features: the store's {TABLE} table was written by an earlier version "
-        f"({why}; this is version {FEATURE_VERSION}); recomputing features for every "
-        "stored exchange",
-        file=sys.stderr,
+    current = (
+        kind == "VIEW"
+        and stored == FEATURE_VERSION
+        and list(con.table(TABLE).columns) == EXCHANGE_FEATURE_SCHEMA.names
     )
-    con.con.execute(f"DROP TABLE {TABLE}")
+    if current:
+        return
+    if kind is not None:
+        why = "other columns" if stored == FEATURE_VERSION else f"feature version {stored or 1}"
+        print(
+            f"features: the store's {TABLE} were written by an earlier version "
+            f"({why}; this is version {FEATURE_VERSION}); recomputing features for every "
+            "stored exchange",
+            file=sys.stderr,
+        )
+    con.con.execute(f"DROP {'VIEW' if kind == 'VIEW' else 'TABLE'} IF EXISTS {TABLE}")
+    for name in (EXCHANGE_PAIRS, PROMPT_FEATURES, _VERSION_TABLE):
+        con.con.execute(f"DROP TABLE IF EXISTS {name}")
+
+
+def _ensure_tables(con: DuckDBBackend) -> None:
+    """The pair table, the per-exchange table and the view over them, where missing."""
+    if PROMPT_FEATURES not in con.list_tables():
+        con.create_table(PROMPT_FEATURES, schema=ibis.schema(PROMPT_FEATURE_ROW))
+    if EXCHANGE_PAIRS not in con.list_tables():
+        con.create_table(EXCHANGE_PAIRS, schema=ibis.schema(EXCHANGE_PAIR_ROW))
+    if _kind_of(con, TABLE) is None:
+        con.con.execute(_VIEW_SQL)
+    if _stored_version(con) is None:
+        _record_version(con)
 
 
 def compute_exchange_features(
@@ -277,33 +343,29 @@ def compute_exchange_features(
 ) -> int:
     """Add features for every exchange not featured yet; returns the rows written.
 
-    The text work is done once per distinct (prompt, system prompt) pair of the exchanges
-    not featured yet: the store lists the distinct pairs, worker processes compute their
-    features (:func:`pair_features_batch`; ``workers`` defaults to one per core, at most
-    :data:`MAX_WORKERS`, when there are many pairs), and the store joins them back to the
-    exchanges, which get their capability from the pair's cues and signals and their own
-    message flags (the rules of :func:`assemble`, written in SQL).  Results append to
-    ``exchange_features`` (created from ``EXCHANGE_FEATURE_SCHEMA`` when missing) in the
-    order the exchanges were loaded, so a rerun after new ingestion only features the new
-    exchanges.
+    The text work is done once per distinct (prompt, system prompt) pair never featured
+    before: the store lists the new pairs, worker processes compute their features
+    (:func:`pair_features_batch`; ``workers`` defaults to one per core, at most
+    :data:`MAX_WORKERS`, when there are many pairs) into :data:`PROMPT_FEATURES`, and each
+    new exchange gets one narrow row in :data:`EXCHANGE_PAIRS`: its ids, time and model, its
+    pair, and its capability from the pair's cues and signals and its own message flags (the
+    rules of :func:`assemble`, written in SQL).  The view ``exchange_features`` joins the two
+    (:data:`_VIEW_SQL`).  Rows append in the order the exchanges were loaded, so a rerun
+    after new ingestion only features the new exchanges, and a prompt seen on an earlier day
+    is not featured again.
     """
     duck = con.con
     _drop_outdated_features(con)
-    if TABLE not in con.list_tables():
-        con.create_table(TABLE, schema=ibis.schema(EXCHANGE_FEATURE_SCHEMA))
-        _record_version(con)
-    pending = f"FROM exchanges e ANTI JOIN {TABLE} f ON f.exchange_id = e.exchange_id"
+    _ensure_tables(con)
+    pending = f"FROM exchanges e ANTI JOIN {EXCHANGE_PAIRS} x ON x.exchange_id = e.exchange_id"
     duck.execute(
-        f"CREATE OR REPLACE TABLE {_PAIRS} AS SELECT row_number() OVER () AS pair_id, * "
-        f"FROM (SELECT DISTINCT e.prompt_text, coalesce(e.system_prompt, '') AS system {pending})"
+        f"CREATE OR REPLACE TABLE {_PAIRS} AS SELECT "
+        f"(SELECT coalesce(max(pair_id), 0) FROM {PROMPT_FEATURES}) + row_number() OVER () "
+        "AS pair_id, n.* FROM (SELECT DISTINCT e.prompt_text, coalesce(e.system_prompt, '') "
+        f"AS system {pending}) n ANTI JOIN {PROMPT_FEATURES} q "
+        "ON q.prompt_text = n.prompt_text AND q.system = n.system"
     )
     pair_count = int(duck.execute(f"SELECT count(*) FROM {_PAIRS}").fetchone()[0])
-    if not pair_count:  # every exchange is featured already
-        duck.execute(f"DROP TABLE {_PAIRS}")
-        return 0
-    pair_schema = pa.schema([pa.field("pair_id", pa.int64()), *PAIR_FEATURE_SCHEMA])
-    duck.execute(f"DROP TABLE IF EXISTS {_PAIR_FEATURES}")
-    con.create_table(_PAIR_FEATURES, schema=ibis.schema(pair_schema))
     reader = duck.cursor().execute(f"SELECT * FROM {_PAIRS}").to_arrow_reader(PAIR_BATCH)
     if workers is None:
         workers = min(os.cpu_count() or 1, MAX_WORKERS) if pair_count >= PARALLEL_MIN_PAIRS else 1
@@ -315,7 +377,7 @@ def compute_exchange_features(
     started = time.perf_counter()
     done = 0
     for batch in computed:
-        append_arrow(con, _PAIR_FEATURES, batch)
+        append_arrow(con, PROMPT_FEATURES, batch)
         done += batch.num_rows
         if progress:
             rate = done / max(time.perf_counter() - started, 1e-9)
@@ -323,9 +385,9 @@ def compute_exchange_features(
                 f"features: {done:,} of {pair_count:,} distinct prompts ({rate:,.0f}/s)",
                 file=sys.stderr,
             )
-    # The rows are assembled in the store (pair features joined back, capability tagged by
-    # the same rules as assemble()): sending every exchange through Python and back cost
-    # more than the join itself.
+    duck.execute(f"DROP TABLE IF EXISTS {_PAIRS}")
+    # The rows are assembled in the store (capability tagged by the same rules as
+    # assemble()): sending every exchange through Python and back cost more than the join.
     capability = capability_sql(
         image="e.has_image",
         tools="(e.has_tool_parts OR coalesce(len(e.tool_names), 0) > 0)",
@@ -334,19 +396,15 @@ def compute_exchange_features(
         signals=tuple(f"q.{name}" for name in SIGNAL_COLUMNS),
     )
     sources = {
-        **{name: f"e.{name}" for name in ("exchange_id", "account_id", "ts", "model")},
-        **{name: f"q.{name}" for name in PAIR_FEATURE_SCHEMA.names},
+        **{name: f"e.{name}" for name in _OWN_COLUMNS},
+        "pair_id": "q.pair_id",
         "capability": capability,
     }
-    columns = EXCHANGE_FEATURE_SCHEMA.names
+    columns = EXCHANGE_PAIR_ROW.names
     inserted = duck.execute(
-        f"INSERT INTO {TABLE} ({', '.join(columns)}) "
+        f"INSERT INTO {EXCHANGE_PAIRS} ({', '.join(columns)}) "
         f"SELECT {', '.join(sources[name] for name in columns)} {pending} "
-        f"JOIN {_PAIRS} p ON p.prompt_text = e.prompt_text "
-        "AND p.system = coalesce(e.system_prompt, '') "
-        f"JOIN {_PAIR_FEATURES} q ON q.pair_id = p.pair_id ORDER BY e.rowid"
+        f"JOIN {PROMPT_FEATURES} q ON q.prompt_text = e.prompt_text "
+        "AND q.system = coalesce(e.system_prompt, '') ORDER BY e.rowid"
     ).fetchone()
-    written = int(inserted[0]) if inserted else 0
-    duck.execute(f"DROP TABLE IF EXISTS {_PAIRS}")
-    duck.execute(f"DROP TABLE IF EXISTS {_PAIR_FEATURES}")
-    return written
+    return int(inserted[0]) if inserted else 0
