@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -127,15 +128,40 @@ def test_a_satellite_of_a_benign_cluster_carries_none_of_its_evidence() -> None:
     assert quiet.score == 0.0 and quiet.reasons == []  # ties alone open no case
 
 
-def test_a_benign_clusters_ties_corroborate_a_members_own_case_only() -> None:
+def test_a_clusters_ties_corroborate_a_members_own_case_only() -> None:
     team = ClusterInput("C-1", ["a", "b"], {"exchanges": 1})
-    tied = ev("C-1", "coordination", 0.6, "cluster")
-    drift_only = score_all(["a", "b"], [tied, ev("a", "drift", 0.9)], [team], CONFIG)[0]
+    loose = ev("C-1", "coordination", 0.6, "cluster")
+    drift_only = score_all(["a", "b"], [loose, ev("a", "drift", 0.9)], [team], CONFIG)[0]
     assert {r.account_id: r.score for r in drift_only} == {"a": 0.0, "b": 0.0}
-    opened = [tied, ev("a", "behaviour", 0.5)]
-    with_ties = score_all(["a", "b"], opened, [team], CONFIG)[0][0]
+    opened = [ev("C-1", "coordination", 0.9, "cluster"), ev("a", "behaviour", 0.5)]
+    with_ties, (cluster,) = score_all(["a", "b"], opened, [team], CONFIG)
+    assert cluster.verdict == "review"
     alone = score_all(["a"], opened[1:], [], CONFIG)[0][0]
-    assert with_ties.score > alone.score
+    assert with_ties[0].score > alone.score
+
+
+def test_a_cluster_judged_benign_corroborates_nothing() -> None:
+    # A company team's shared card says nothing about a customer who only shares a popular
+    # prompt wrapper with it, whatever that customer's own case.
+    team = ClusterInput("C-1", ["a", "b"], {"exchanges": 1})
+    opened = [ev("C-1", "coordination", 0.5, "cluster"), ev("a", "behaviour", 0.5)]
+    accounts, (cluster,) = score_all(["a", "b"], opened, [team], CONFIG)
+    assert cluster.verdict == "benign"
+    alone = score_all(["a"], opened[1:], [], CONFIG)[0][0]
+    assert accounts[0].score == alone.score
+
+
+def test_a_crowd_tied_only_by_what_it_sends_corroborates_nothing() -> None:
+    # Strangers running one public benchmark harness: the group is worth a look, but sharing
+    # the harness is each member's own behaviour, not corroboration of a member's case.
+    evidence = [ev("C-1", "template", 0.9, "cluster"), ev("a", "behaviour", 0.6)]
+    tied = ClusterInput("C-1", ["a", "b"], {"exchanges": 1})
+    crowd = replace(tied, content_only=True)
+    (a, _), (cluster,) = score_all(["a", "b"], evidence, [tied], CONFIG)
+    assert cluster.verdict == "review" and a.verdict == "distillation"
+    (a_in_crowd, _), (same,) = score_all(["a", "b"], evidence, [crowd], CONFIG)
+    alone = score_all(["a"], evidence[1:], [], CONFIG)[0][0]
+    assert same.verdict == "review" and a_in_crowd.score == alone.score
 
 
 def test_a_piece_of_a_condemned_campaign_is_judged_with_it() -> None:
@@ -168,8 +194,8 @@ def test_a_piece_of_a_condemned_campaign_is_judged_with_it() -> None:
 
 def test_a_cluster_is_judged_on_its_median_member() -> None:
     # Two members: the median is their mean, neither the louder nor the quieter alone.
-    evidence = [ev("a", "prompt", 0.6), ev("b", "prompt", 0.2), ev("a", "behaviour", 0.9)]
-    evidence += [ev("b", "behaviour", 0.9)]
+    evidence = [ev("a", "prompt", 0.6), ev("b", "prompt", 0.2), ev("a", "behaviour", 1.0)]
+    evidence += [ev("b", "behaviour", 1.0)]
     _, (pair,) = score_all(
         ["a", "b"], evidence, [ClusterInput("C-2", ["a", "b"], {"exchanges": 1})], CONFIG
     )
@@ -290,3 +316,52 @@ def test_harvest_detectors_come_from_the_configuration_file(tmp_path: Path) -> N
     bad.write_text('[scoring]\nharvest_detectors = "DG-205"\n')
     with pytest.raises(UserError, match=r"bad.toml: scoring.harvest_detectors"):
         load_config(bad)
+
+
+def _harvest(subject: str, detector: str, family: str, strength: float) -> Evidence:
+    return Evidence(detector, family, subject, strength, f"{detector} {strength}")
+
+
+def test_own_harvest_evidence_in_two_families_puts_a_lone_account_up_for_review() -> None:
+    # A lone harvester's few requests: extraction parameters and prompt signals, each just
+    # at the floor, far below the review score.
+    lone = [
+        _harvest("lone", "DG-203", "behaviour", 0.4),
+        _harvest("lone", "DG-205", "prompt", 0.36),
+    ]
+    families = family_strengths(lone)
+    assert calibrated_score(families, DEFAULTS) < DEFAULTS.review_threshold
+    (result,) = score_all(["lone"], lone, [], DEFAULTS)[0]
+    assert result.verdict == "review"
+    assert "(behaviour, prompt)" in result.reasons[0].summary
+    off = ScoringConfig(review_harvest_families=False)
+    assert score_all(["lone"], lone, [], off)[0][0].verdict == "benign"
+    # 32 requests: the detectors discount the sample below the family floor, not below
+    # the review bar; a faint second family is not enough.
+    few = [_harvest("few", "DG-203", "behaviour", 0.65), _harvest("few", "DG-205", "prompt", 0.29)]
+    assert score_all(["few"], few, [], DEFAULTS)[0][0].verdict == "review"
+    faint = [few[0], _harvest("few", "DG-205", "prompt", 0.15)]
+    assert score_all(["few"], faint, [], DEFAULTS)[0][0].verdict == "benign"
+    with pytest.raises(ValueError, match="review_harvest_floor"):
+        ScoringConfig(review_harvest_floor=0.5)
+
+
+def test_the_harvest_review_needs_two_families_of_harvest_evidence_of_its_own() -> None:
+    # One harvest family (a reasoning power user's budget and effort) with a faint second,
+    # or a second family that is not harvest evidence (shared infrastructure), is not enough.
+    one = [_harvest("a", "DG-203", "behaviour", 0.8), _harvest("a", "DG-301", "semantic", 0.2)]
+    assert score_all(["a"], one, [], DEFAULTS)[0][0].verdict == "benign"
+    shared = [
+        _harvest("b", "DG-203", "behaviour", 0.45),
+        _harvest("b", "DG-401", "infrastructure", 0.45),
+    ]
+    assert score_all(["b"], shared, [], DEFAULTS)[0][0].verdict == "benign"
+    # Nor does a cluster's pooled harvest evidence count as the member's own.
+    pooled = [
+        Evidence("DG-205", "prompt", "C-1", 0.9, "pooled prompts", "cluster"),
+        _harvest("c", "DG-203", "behaviour", 0.5),
+    ]
+    cluster = ClusterInput("C-1", ["c", "d"], {"exchanges": 10})
+    accounts, _ = score_all(["c", "d"], pooled, [cluster], DEFAULTS)
+    for result in accounts:
+        assert all("independent families" not in r.summary for r in result.reasons)

@@ -207,3 +207,16 @@ def test_unknown_setting_is_an_error(store: Any) -> None:
 
     with pytest.raises(UserError):
         sweep.detect(_context(store, {"DG-302": {"min_distinctt": 5}}))
+
+
+def test_a_crowds_semantic_evidence_counts_in_the_template_family() -> None:
+    """A fleet tied only by what it sends: what its pooled prompts cover is the same
+    observation as the tie (a public harness's items), so one family, not two."""
+    from distillguard.detectors.semantic import sweep
+    from distillguard.detectors.semantic.subjects import Subject, make_evidence
+
+    rows = np.arange(3, dtype=np.int64)
+    crowd = Subject("C-1", "cluster", rows, ("a", "b"), 3, 3, family="template")
+    fleet = Subject("C-2", "cluster", rows, ("a", "b"), 3, 3)
+    assert make_evidence(sweep.INFO, crowd, 0.5, "s", {}).family == "template"
+    assert make_evidence(sweep.INFO, fleet, 0.5, "s", {}).family == "semantic"

@@ -166,6 +166,7 @@ def test_hard_negative_populations_are_present(labels: dict[str, dict]) -> None:
         "agentic_developer",
         "labeling_firm",
         "proxy_reseller_customer",
+        "reasoning_power_user",
     }
 
 

@@ -6,6 +6,9 @@ Example (every key optional; unset keys keep the documented defaults)::
     distillation_threshold = 0.65
     review_threshold = 0.5
     min_families = 2
+    # own harvest evidence in min_families families puts an account up for review
+    review_harvest_families = true
+    review_harvest_floor = 0.2
     # evidence of harvesting a `distillation` verdict needs (an empty list: none)
     harvest_detectors = ["DG-203", "DG-205", "DG-301", "DG-302", "DG-303", "DG-406", "DG-601"]
 

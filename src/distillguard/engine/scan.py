@@ -154,6 +154,7 @@ def _scan(
         with clock.stage(f"detector {detector.INFO.id}", None):
             evidence.extend(detector.detect(context))
     from distillguard.detectors.coordination import find_clusters
+    from distillguard.detectors.coordination.scoring import tied_by_content_only
 
     with clock.stage("clusters", console):
         findings = find_clusters(context)
@@ -189,6 +190,7 @@ def _scan(
             },
             attachment={**findings.attachment.get(cid, {}), **attached.get(cid, {})},
             satellites=frozenset(attached.get(cid, {})),
+            content_only=cid in findings.profiles and tied_by_content_only(findings.profiles[cid]),
         )
         for cid in findings.clusters
         if len(visible[cid]) >= 2

@@ -26,7 +26,13 @@ How a score is made (and why):
    score is a risk of *distillation*, and without a sign that the traffic harvests answers
    worth training on, a tightly related, automated group scores nothing, rather than
    filling the review queue with paying customers.  `review` needs the score above
-   ``review_threshold``.
+   ``review_threshold``.  An account whose *own* harvest evidence reaches
+   ``review_harvest_floor`` in at least ``min_families`` families (extraction parameters
+   and prompt signals, say) is put up for `review` whatever its score: a lone harvester
+   that sent a few dozen requests scores low because every detector discounts small
+   samples, yet two independent views of what it harvests are what a person should see
+   (``review_harvest_families``; no benign hard negative of the development seeds, reasoning
+   power users included, shows a second family of harvest evidence at all).
 5. **Clusters are judged as a whole**: a cluster's own evidence (shared infrastructure, one
    wrapper across accounts, synchrony, a release pivot) is combined with the evidence of its
    typical (median) core member.  Each member carries the cluster's own evidence scaled by
@@ -42,12 +48,14 @@ How a score is made (and why):
    own DG-502 evidence then count).  The evidence of a cluster that is not condemned only
    corroborates a member whose own evidence opens a case (a family at the floor): a company
    team behind one NAT is tied, and that alone must not put anyone up for review.  Nor does
-   it lend its harvest evidence: what a group not judged distillation asks, pooled (the
-   task-like items of benchmark firms sharing a public harness), says nothing about what one
-   member asks, so such a member's harvest evidence is its own.  A cluster
-   that DG-502 links to a condemned
-   one as a piece of the same campaign (most of its members carry that cluster's own
-   fingerprints) is judged with it: its members inherit as satellites do, scaled by the
+   it lend anything when it is judged benign as a whole (a company team and the customers
+   who happen to share a popular prompt wrapper with it) or is tied by nothing but what its
+   members send (a public benchmark harness), nor its harvest evidence: what a
+   group not judged distillation asks, pooled (the task-like items of benchmark firms
+   sharing a public harness), says nothing about what one member asks, so such a member's
+   harvest evidence is its own.  A cluster that DG-502 links to a condemned one as a piece
+   of the same campaign (most of its members carry that cluster's own fingerprints) is
+   judged with it: its members inherit as satellites do, scaled by the
    link.  The median member of an even-sized cluster is the mean of the middle two.
 """
 
@@ -67,12 +75,16 @@ DEFAULT_FAMILY_WEIGHTS: dict[str, float] = {
     "prompt": 0.55,
     "template": 0.6,
     "semantic": 0.5,
-    "behaviour": 0.5,
+    "behaviour": 0.45,
     "infrastructure": 0.55,
     "coordination": 0.65,
     "drift": 0.35,
     "intel": 0.7,
 }
+"""How far each family alone moves the score.  Behaviour (volume, timing, extraction
+parameters) stays below `review` on its own even at full strength: reasoning power users
+ask for the largest budget, high effort and several samples on one-shot problems, in
+volume; what they ask is what tells them from a harvester (fitted on development seeds)."""
 
 HARVEST_DETECTORS = ("DG-203", "DG-205", "DG-301", "DG-302", "DG-303", "DG-406", "DG-601")
 """Extraction parameters, prompt-signal concentration, capability tags, task-pool sweeps, the
@@ -100,6 +112,15 @@ class ScoringConfig:
     review_threshold: float = 0.5
     min_families: int = 2
     family_floor: float = 0.35
+    review_harvest_families: bool = True
+    """Put an account up for `review` when its own harvest evidence reaches
+    ``review_harvest_floor`` in at least ``min_families`` families, whatever its score
+    (module docstring, step 4)."""
+    review_harvest_floor: float = 0.2
+    """The per-family bar of that rule, below ``family_floor``: the detectors discount small
+    samples (a 32-request account reaches about 0.3 on a fully harvestable prompt mix), and a
+    review only asks a person to look.  On the development seeds no benign account shows a
+    second family of harvest evidence above 0.05 at all."""
     max_reasons: int = 6
     harvest_detectors: tuple[str, ...] = HARVEST_DETECTORS
     """Detectors whose evidence shows harvesting itself; a `distillation` verdict needs their
@@ -134,6 +155,11 @@ class ScoringConfig:
             )
         if self.min_families < 1:
             raise ValueError("scoring.min_families must be at least 1")
+        if not 0.0 < self.review_harvest_floor <= self.family_floor:
+            raise ValueError(
+                "scoring.review_harvest_floor must be above 0 and at most family_floor "
+                f"({self.family_floor}), got {self.review_harvest_floor}"
+            )
 
 
 def noisy_or(strengths: Iterable[float]) -> float:
@@ -158,6 +184,14 @@ def harvest_strength(evidence: Iterable[Evidence], config: ScoringConfig) -> flo
         return 1.0
     wanted = set(config.harvest_detectors)
     return noisy_or(e.strength for e in evidence if e.detector in wanted)
+
+
+def harvest_families(evidence: Iterable[Evidence], config: ScoringConfig) -> list[str]:
+    """Families in which the harvest detectors' evidence reaches ``review_harvest_floor``,
+    sorted."""
+    wanted = set(config.harvest_detectors)
+    strengths = family_strengths(e for e in evidence if e.detector in wanted)
+    return sorted(f for f, s in strengths.items() if s >= config.review_harvest_floor)
 
 
 def _opens(families: Mapping[str, float], config: ScoringConfig) -> bool:
@@ -231,6 +265,9 @@ class ClusterInput:
     satellites: frozenset[str] = frozenset()
     """Members attached afterwards because they reuse the cluster's fingerprints (DG-502):
     listed with the cluster, but left out of its pooled evidence so they cannot dilute it."""
+    content_only: bool = False
+    """Tied by nothing but what its members send (``coordination.scoring.
+    tied_by_content_only``): such a crowd corroborates no member's own case unless condemned."""
 
 
 PIECE_DETECTOR = "DG-502"
@@ -278,6 +315,7 @@ def score_all(
     condemned: dict[str, tuple[dict[str, float], float, int, float]] = {}
     attachment: dict[str, float] = {}
     satellites: set[str] = set()
+    crowds = {c.cluster_id for c in clusters if c.content_only}
     for cluster in sorted(clusters, key=lambda c: c.cluster_id):
         members = sorted(cluster.account_ids)
         satellites.update(cluster.satellites)
@@ -352,9 +390,18 @@ def score_all(
             replace(e, strength=round(e.strength * tie, 6))
             for e in (by_cluster.get(cluster_id, []) if cluster_id and carried else [])
         ]
-        if cluster_id not in condemned and not _opens(family_strengths(own), config):
+        if cluster_id not in condemned and (
+            not _opens(family_strengths(own), config)
+            or cluster_verdicts.get(cluster_id or "", "benign") == "benign"
+            or cluster_id in crowds
+        ):
             # A cluster not condemned corroborates a member's own case; it never opens one
-            # (a company team behind one NAT is tied, and that alone says nothing).
+            # (a company team behind one NAT is tied, and that alone says nothing).  And it
+            # corroborates only when it is under review itself: a group judged benign as a
+            # whole (a company team, with the customers who share a popular prompt wrapper
+            # with it) says nothing about any member's case; nor does a crowd tied only by
+            # what it sends (a public benchmark harness): sharing it is the member's own
+            # behaviour, already in its own evidence.
             inherited = []
         families = family_strengths([*own, *inherited])
         # What a group not judged distillation asks, pooled, says nothing about what this
@@ -402,6 +449,11 @@ def score_all(
             and verdict == "benign"
         ):
             verdict = "review"
+        if verdict == "benign" and config.review_harvest_families:
+            seen_by = harvest_families(own, config)
+            if len(seen_by) >= config.min_families:
+                verdict = "review"
+                reasons.insert(0, _harvest_review_reason(seen_by, config))
         results.append(
             AccountResult(
                 account_id=account_id,
@@ -413,6 +465,17 @@ def score_all(
         )
     verdict_of = {r.account_id: r.verdict for r in results}
     return results, [_mark_leads(c, verdict_of) for c in cluster_results]
+
+
+def _harvest_review_reason(families: list[str], config: ScoringConfig) -> Reason:
+    return Reason(
+        LEAD_DETECTOR,
+        f"its own requests show harvesting in {len(families)} independent families "
+        f"({', '.join(families)}), each at or above {config.review_harvest_floor:g}; the "
+        "score stays low because the detectors discount its few requests, so a person "
+        "should look",
+        0.0,
+    )
 
 
 LEAD_DETECTOR = "scoring"

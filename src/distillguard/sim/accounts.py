@@ -541,6 +541,7 @@ class AccountBuilder:
             "proxy_reseller_customer": lambda t: self._individual(
                 "proxy_reseller_customer", t, proxy=True
             ),
+            "reasoning_power_user": lambda t: self._individual("reasoning_power_user", t),
             "enterprise_app": lambda t: self._org_accounts(
                 "enterprise_app", t, (1, 2), {"cloud": True, "shared_client": True, "active": 1.0}
             ),
@@ -586,6 +587,14 @@ class AccountBuilder:
                     "stream": True,
                     "max_tokens": int(self.rng.choice([8192, 16000, 32000, 64000])),
                     "reasoning_effort": self._pick(("medium", "high")),
+                }
+            if account.population == "reasoning_power_user":
+                # The largest budget and high effort always; some sample several answers
+                # per problem (self-consistency), as the reasoning_cot playbook does.
+                account.params = {
+                    "max_tokens": int(self.rng.choice([32000, 64000])),
+                    "reasoning_effort": "high" if self.rng.random() < 0.8 else "medium",
+                    **({"n": int(self.rng.choice([4, 8]))} if self.rng.random() < 0.3 else {}),
                 }
         order = self.rng.permutation(len(self.accounts))
         shuffled = [self.accounts[i] for i in order.tolist()]

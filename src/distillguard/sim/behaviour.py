@@ -8,8 +8,10 @@ corporate teams behind one NAT and card, education cohorts that sign up together
 items for every team) on a new model within hours of its release, agentic developers with
 long tool-use sessions and big max_tokens, labelling firms that send rubric-grading prompts
 all day, and proxy-reseller customers who share a residential proxy pool with harvesters,
-VPN users who share exit addresses, and solo developers who run their own fixed template in
-bulk from a rented server.
+VPN users who share exit addresses, solo developers who run their own fixed template in
+bulk from a rented server, and reasoning power users (olympiad trainers, researchers trying
+self-consistency) who send hard one-shot problems with the largest budget, high reasoning
+effort and several samples each: on parameters alone, a lone harvester.
 """
 
 from __future__ import annotations
@@ -155,6 +157,29 @@ BENIGN: dict[str, Behaviour] = {
         (72, 0.2, 72),
         0.3,
         0.6,
+        60,
+    ),
+    # They paste problems as they are; running a public benchmark harness is what
+    # benchmark_company does.  (In a world of a few thousand accounts, a public harness run by
+    # a handful of individuals looks like a private wrapper; at a provider's scale it is shared
+    # by thousands and weighs nothing as a tie.)
+    "reasoning_power_user": Behaviour(
+        (
+            ("math", "homework", 0.3),
+            ("math", "plain", 0.25),
+            ("hard_instruct", "plain", 0.15),
+            ("exam_zh", "plain", 0.05),
+            ("code", "plain", 0.2),
+            ("chat_en", "plain", 0.05),
+        ),
+        120,
+        "single",
+        1,
+        "evening",
+        1.2,
+        (4, 0.6, 24),
+        0.0,
+        1.0,
         60,
     ),
     "proxy_reseller_customer": Behaviour(

@@ -73,6 +73,7 @@ class Scenario:
         ("agentic_developer", 0.12),
         ("labeling_firm", 0.05),
         ("proxy_reseller_customer", 0.08),
+        ("reasoning_power_user", 0.03),
     )
 
 

@@ -53,7 +53,7 @@ from distillguard.detectors.semantic.subjects import (
 
 INFO = DetectorInfo(
     id="DG-301",
-    version="1.0",
+    version="1.1",
     name="embedding capability tags",
     description=(
         "An account's or fleet's prompts, tagged by meaning, concentrate on harvestable "

@@ -70,7 +70,7 @@ from distillguard.detectors.semantic.sweep import sample_stats
 
 INFO = DetectorInfo(
     id="DG-303",
-    version="1.0",
+    version="1.1",
     name="prompt distribution test",
     description=(
         "The embeddings of an account's or fleet's prompts differ from benign reference "

@@ -40,6 +40,9 @@ class Subject:
     distinct_prompts: int
     diversity: float = 1.0
     """For a fleet: 1 − the largest declared identity's share of members (0: one company)."""
+    family: str | None = None
+    """The family its evidence counts in, when not the detector's own: ``template`` for a
+    fleet tied by nothing but what its members send (see :func:`fleets`)."""
 
 
 def _counts(frame: pd.DataFrame) -> tuple[dict[str, int], dict[str, int]]:
@@ -75,6 +78,7 @@ def accounts(context: ScanContext) -> list[Subject]:
 def fleets(context: ScanContext, fleet_cap: int) -> list[Subject]:
     """Every coordinated cluster with at least two sampled members, in id order."""
     from distillguard.detectors.coordination import find_clusters
+    from distillguard.detectors.coordination.scoring import tied_by_content_only
 
     frame = semantic_frame(context)
     exchanges, distinct = _counts(frame)
@@ -89,6 +93,10 @@ def fleets(context: ScanContext, fleet_cap: int) -> list[Subject]:
         rows = np.concatenate([by_account[m] for m in members])
         rows = rows[np.argsort(ranks[rows], kind="stable")][:fleet_cap]
         profile = findings.profiles.get(cid)
+        # A crowd tied only by what it sends (a public benchmark harness, a stock phrase):
+        # its tie and what its pooled prompts cover are one observation, one family, as
+        # for DG-205's pooled signals; a second family must come from elsewhere.
+        content_only = profile is not None and tied_by_content_only(profile)
         out.append(
             Subject(
                 subject=cid,
@@ -98,6 +106,7 @@ def fleets(context: ScanContext, fleet_cap: int) -> list[Subject]:
                 exchanges=sum(int(exchanges[m]) for m in members),
                 distinct_prompts=sum(int(distinct[m]) for m in members),
                 diversity=float(profile.diversity) if profile is not None else 1.0,
+                family="template" if content_only else None,
             )
         )
     return out
@@ -153,7 +162,7 @@ def make_evidence(
     """One semantic observation about an account or a fleet."""
     return Evidence(
         detector=info.id,
-        family=info.family,
+        family=subject.family or info.family,
         subject=subject.subject,
         subject_kind=subject.kind,
         strength=rounded(strength),

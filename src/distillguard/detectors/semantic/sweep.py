@@ -63,7 +63,7 @@ from distillguard.detectors.semantic.subjects import (
 
 INFO = DetectorInfo(
     id="DG-302",
-    version="1.0",
+    version="1.1",
     name="task-pool sweep",
     description=(
         "An account or fleet sends many distinct harvestable tasks spread over a task pool, "
