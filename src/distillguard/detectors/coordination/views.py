@@ -190,23 +190,62 @@ def _features(con: BaseBackend) -> ir.Table:
     return con.table("exchange_features")
 
 
+def _pair_uses(con: BaseBackend) -> ir.Table:
+    """Each account's uses of each distinct prompt, with that prompt's features: one row per
+    (account, prompt) with ``uses``, instead of one per exchange.
+
+    The prompt-derived views (wrapper, template, LSH bands, instruction sentences) count
+    values per account; counted per exchange, the band view unnested 16 keys for every
+    exchange (256M rows at 16M exchanges, more than 10 GB of spill), though scripted traffic
+    sends each prompt many times.  Weighted by ``uses`` the counts are the same.  Where the
+    store keeps features per distinct prompt (``prompt_features`` and ``exchange_pairs``,
+    features/exchange_features.py) the uses come from there; elsewhere (Spark) each
+    exchange is one use.
+    """
+    tables = set(con.list_tables())
+    if {"prompt_features", "exchange_pairs"} <= tables:
+        x = con.table("exchange_pairs")
+        uses = x.group_by(["account_id", "pair_id"]).aggregate(uses=x.count())
+        return uses.join(con.table("prompt_features"), "pair_id")
+    f = _features(con)
+    return f.mutate(uses=ibis.literal(1, "int64"))
+
+
+def _pair_totals(con: BaseBackend) -> ir.Table:
+    """Exchanges per account, from the narrowest table that has them."""
+    if "exchange_pairs" in set(con.list_tables()):
+        return _totals(con.table("exchange_pairs"))
+    return _totals(_features(con))
+
+
 def wrapper(con: BaseBackend, cfg: CoordinationConfig) -> ir.Table:
     """The instruction wrapper around the task (task body removed) an account relies on."""
-    f = _features(con)
-    return _characteristic(f, f.wrapper_id, _totals(f), cfg.min_share, cfg.template_min_count)
+    u = _pair_uses(con)
+    return _characteristic(
+        u, u.wrapper_id, _pair_totals(con), cfg.min_share, cfg.template_min_count, weight=u.uses
+    )
 
 
 def template(con: BaseBackend, cfg: CoordinationConfig) -> ir.Table:
     """The prompt skeleton (numbers, quotes and bodies masked) an account relies on."""
-    f = _features(con)
-    return _characteristic(f, f.template_id, _totals(f), cfg.min_share, cfg.template_min_count)
+    u = _pair_uses(con)
+    return _characteristic(
+        u, u.template_id, _pair_totals(con), cfg.min_share, cfg.template_min_count, weight=u.uses
+    )
 
 
 def lsh_band(con: BaseBackend, cfg: CoordinationConfig) -> ir.Table:
     """MinHash LSH band keys recurring in an account's prompts (near-duplicate prompts)."""
-    f = _features(con)
-    bands = f.select(f.account_id, band=f.lsh_bands.unnest())
-    return _characteristic(bands, bands.band, _totals(f), cfg.lsh_min_share, cfg.template_min_count)
+    u = _pair_uses(con)
+    bands = u.select(u.account_id, u.uses, band=u.lsh_bands.unnest())
+    return _characteristic(
+        bands,
+        bands.band,
+        _pair_totals(con),
+        cfg.lsh_min_share,
+        cfg.template_min_count,
+        weight=bands.uses,
+    )
 
 
 def instruction_sentence(con: BaseBackend, cfg: CoordinationConfig) -> ir.Table:
@@ -221,12 +260,12 @@ def instruction_sentence(con: BaseBackend, cfg: CoordinationConfig) -> ir.Table:
     phrases such as "explain your reasoning step by step." are used now and then by many
     people, a campaign's house rules by its own accounts only).
     """
-    f = _features(con)
-    rows = f.select(f.account_id, f.text_hash, sentence=f.instruction_sentences.unnest())
+    u = _pair_uses(con)
+    rows = u.select(u.account_id, u.text_hash, u.uses, sentence=u.instruction_sentences.unnest())
     uses = rows.group_by(["account_id", "sentence"]).aggregate(
-        uses=rows.count(), tasks=rows.text_hash.nunique()
+        uses=rows.uses.sum(), tasks=rows.text_hash.nunique()
     )
-    joined = uses.join(_totals(f), "account_id")
+    joined = uses.join(_pair_totals(con), "account_id")
     relied = joined.filter(
         (joined.uses >= cfg.template_min_count)
         & (joined.uses >= joined.total * cfg.sentence_min_share)
