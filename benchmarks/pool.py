@@ -16,7 +16,15 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-ORDER = ("reported-2026", "evasive", "low-and-slow", "hydra-proxy", "randomized", "benign-only")
+ORDER = (
+    "reported-2026",
+    "evasive",
+    "low-and-slow",
+    "hydra-proxy",
+    "randomized",
+    "lone-harvesters",
+    "benign-only",
+)
 
 
 def _pct(numerator: int, denominator: int) -> str:

@@ -24,7 +24,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from memory import run_measured
 
 PYTHON = sys.executable
-SCENARIO_NAMES = ("reported-2026", "evasive", "low-and-slow", "hydra-proxy", "randomized")
+SCENARIO_NAMES = (
+    "reported-2026",
+    "evasive",
+    "low-and-slow",
+    "hydra-proxy",
+    "randomized",
+    "lone-harvesters",
+)
 GIB = 1 << 30
 
 

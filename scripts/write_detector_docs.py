@@ -34,12 +34,12 @@ by what its members send (wrappers, templates, house rules, client builds) repor
 DG-401 tie, its pooled DG-205 signals and its pooled DG-301…303 coverage in the template
 family: strangers who type the same stock phrase are tied by it and ask for reasoning through
 it, which is one observation, not two; nor does such a crowd, short of being condemned,
-corroborate a member's own case.  An account whose own harvest evidence reaches the floor in
-two families is put up for `review` whatever its score (a lone harvester with a few dozen
-requests).  See `src/distillguard/scoring/combine.py` for how evidence becomes calibrated
-scores and verdicts, and how a condemned cluster reaches its members in proportion to their
-ties.  MITRE ATLAS techniques: AML.T0024.002 Extract AI Model,
-AML.T0021 Establish Accounts, AML.T0008.005 AI Service Proxies.
+corroborate a member's own case.  An account whose own harvest evidence reaches 0.1 (the
+scoring's `review_harvest_floor`) in two families is put up for `review` whatever its score
+(a lone harvester with a few dozen requests).  See `src/distillguard/scoring/combine.py`
+for how evidence becomes calibrated scores and verdicts, and how a condemned cluster
+reaches its members in proportion to their ties.  MITRE ATLAS techniques: AML.T0024.002
+Extract AI Model, AML.T0021 Establish Accounts, AML.T0008.005 AI Service Proxies.
 
 | id | version | family | name | what it observes | MITRE ATLAS |
 |---|---|---|---|---|---|

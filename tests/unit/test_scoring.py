@@ -340,7 +340,7 @@ def test_own_harvest_evidence_in_two_families_puts_a_lone_account_up_for_review(
     # the review bar; a faint second family is not enough.
     few = [_harvest("few", "DG-203", "behaviour", 0.65), _harvest("few", "DG-205", "prompt", 0.29)]
     assert score_all(["few"], few, [], DEFAULTS)[0][0].verdict == "review"
-    faint = [few[0], _harvest("few", "DG-205", "prompt", 0.15)]
+    faint = [few[0], _harvest("few", "DG-205", "prompt", 0.05)]
     assert score_all(["few"], faint, [], DEFAULTS)[0][0].verdict == "benign"
     with pytest.raises(ValueError, match="review_harvest_floor"):
         ScoringConfig(review_harvest_floor=0.5)
@@ -349,7 +349,7 @@ def test_own_harvest_evidence_in_two_families_puts_a_lone_account_up_for_review(
 def test_the_harvest_review_needs_two_families_of_harvest_evidence_of_its_own() -> None:
     # One harvest family (a reasoning power user's budget and effort) with a faint second,
     # or a second family that is not harvest evidence (shared infrastructure), is not enough.
-    one = [_harvest("a", "DG-203", "behaviour", 0.8), _harvest("a", "DG-301", "semantic", 0.2)]
+    one = [_harvest("a", "DG-203", "behaviour", 0.8), _harvest("a", "DG-301", "semantic", 0.05)]
     assert score_all(["a"], one, [], DEFAULTS)[0][0].verdict == "benign"
     shared = [
         _harvest("b", "DG-203", "behaviour", 0.45),

@@ -81,3 +81,16 @@ def test_holdout_prompt_sources_simulate_cleanly(tmp_path: Path, shared_datasets
         progress=False,
     )
     assert report.quarantined == 0, report.reasons
+
+
+def test_lone_harvesters_are_small_and_unlinked(tmp_path: Path) -> None:
+    simulate(tmp_path, seed=5, exchanges=20_000, scenario_name="lone-harvesters", progress=False)
+    labels = [json.loads(line) for line in (tmp_path / "labels.jsonl").open()]
+    harvesters = {r["account_id"]: r for r in labels if r["label"] == "distillation"}
+    assert harvesters and all(r["exchanges"] < 100 for r in harvesters.values())
+    cards = [
+        r.get("payment_fingerprint")
+        for r in map(json.loads, (tmp_path / "accounts.jsonl").open())
+        if r["account_id"] in harvesters
+    ]
+    assert len(set(cards)) == len(cards)  # one card each: nothing ties them

@@ -8,7 +8,7 @@ Example (every key optional; unset keys keep the documented defaults)::
     min_families = 2
     # own harvest evidence in min_families families puts an account up for review
     review_harvest_families = true
-    review_harvest_floor = 0.2
+    review_harvest_floor = 0.1
     # evidence of harvesting a `distillation` verdict needs (an empty list: none)
     harvest_detectors = ["DG-203", "DG-205", "DG-301", "DG-302", "DG-303", "DG-406", "DG-601"]
 

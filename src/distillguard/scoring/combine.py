@@ -116,11 +116,12 @@ class ScoringConfig:
     """Put an account up for `review` when its own harvest evidence reaches
     ``review_harvest_floor`` in at least ``min_families`` families, whatever its score
     (module docstring, step 4)."""
-    review_harvest_floor: float = 0.2
-    """The per-family bar of that rule, below ``family_floor``: the detectors discount small
-    samples (a 32-request account reaches about 0.3 on a fully harvestable prompt mix), and a
-    review only asks a person to look.  On the development seeds no benign account shows a
-    second family of harvest evidence above 0.05 at all."""
+    review_harvest_floor: float = 0.1
+    """The per-family bar of that rule, far below ``family_floor``: the detectors discount
+    small samples (a 32-request account reaches about 0.3 on a fully harvestable prompt mix;
+    one of 50 requests that mixes ordinary chat and paraphrases its wrappers, about 0.16),
+    and a review only asks a person to look.  On the development seeds no benign account
+    shows a second family of harvest evidence above 0.05 at all."""
     max_reasons: int = 6
     harvest_detectors: tuple[str, ...] = HARVEST_DETECTORS
     """Detectors whose evidence shows harvesting itself; a `distillation` verdict needs their

@@ -139,6 +139,10 @@ SCENARIOS: dict[str, str] = {
     "benign-only": (
         "Only legitimate customers, hard negatives included: every flag is a false positive."
     ),
+    "lone-harvesters": (
+        "A small reasoning-trace campaign of unlinkable accounts (every evasion knob), each "
+        "sending a few dozen requests: lone harvesters, judged on their own evidence."
+    ),
 }
 
 
@@ -188,6 +192,14 @@ def build_scenario(name: str, seed: int) -> Scenario:
             for p, s in Scenario("", "").benign_shares
         )
         return Scenario(name, description, campaigns=campaigns, benign_shares=benign)
+    if name == "lone-harvesters":
+        unlinked = replace(ALL_EVASIONS, daily_cap=None)
+        return Scenario(
+            name,
+            description,
+            harvest_share=0.005,
+            campaigns=(CampaignSpec("reasoning_cot", "reasoning_cot", 1.0, unlinked),),
+        )
     if name == "randomized":
         rng = np.random.default_rng([seed, 9001])
         return Scenario(
