@@ -16,15 +16,8 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-ORDER = (
-    "reported-2026",
-    "evasive",
-    "low-and-slow",
-    "hydra-proxy",
-    "randomized",
-    "lone-harvesters",
-    "benign-only",
-)
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from scenario_order import ORDER
 
 
 def _pct(numerator: int, denominator: int) -> str:

@@ -22,16 +22,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from memory import run_measured
+from scenario_order import CAMPAIGN_SCENARIOS as SCENARIO_NAMES
 
 PYTHON = sys.executable
-SCENARIO_NAMES = (
-    "reported-2026",
-    "evasive",
-    "low-and-slow",
-    "hydra-proxy",
-    "randomized",
-    "lone-harvesters",
-)
 GIB = 1 << 30
 
 
