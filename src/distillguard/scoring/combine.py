@@ -179,19 +179,23 @@ def family_strengths(evidence: Iterable[Evidence]) -> dict[str, float]:
     return {family: noisy_or(values) for family, values in grouped.items()}
 
 
+def _harvest_evidence(evidence: Iterable[Evidence], config: ScoringConfig) -> list[Evidence]:
+    """The evidence of the harvest detectors."""
+    wanted = set(config.harvest_detectors)
+    return [e for e in evidence if e.detector in wanted]
+
+
 def harvest_strength(evidence: Iterable[Evidence], config: ScoringConfig) -> float:
     """Noisy-or of the evidence of the harvest detectors (1.0 when none are configured)."""
     if not config.harvest_detectors:
         return 1.0
-    wanted = set(config.harvest_detectors)
-    return noisy_or(e.strength for e in evidence if e.detector in wanted)
+    return noisy_or(e.strength for e in _harvest_evidence(evidence, config))
 
 
 def harvest_families(evidence: Iterable[Evidence], config: ScoringConfig) -> list[str]:
     """Families in which the harvest detectors' evidence reaches ``review_harvest_floor``,
     sorted."""
-    wanted = set(config.harvest_detectors)
-    strengths = family_strengths(e for e in evidence if e.detector in wanted)
+    strengths = family_strengths(_harvest_evidence(evidence, config))
     return sorted(f for f, s in strengths.items() if s >= config.review_harvest_floor)
 
 
@@ -480,7 +484,8 @@ def _harvest_review_reason(families: list[str], config: ScoringConfig) -> Reason
 
 
 LEAD_DETECTOR = "scoring"
-"""Detector name of the note on a cluster under review whose members all stay benign."""
+"""Detector name of the notes scoring adds itself: a cluster under review whose members all
+stay benign (a lead), and an account put up for review on its own harvest evidence."""
 
 
 def is_lead(cluster: ClusterResult) -> bool:

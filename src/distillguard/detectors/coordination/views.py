@@ -195,9 +195,11 @@ def _pair_uses(con: BaseBackend) -> ir.Table:
     (account, prompt) with ``uses``, instead of one per exchange.
 
     The prompt-derived views (wrapper, template, LSH bands, instruction sentences) count
-    values per account; counted per exchange, the band view unnested 16 keys for every
-    exchange (256M rows at 16M exchanges, more than 10 GB of spill), though scripted traffic
-    sends each prompt many times.  Weighted by ``uses`` the counts are the same.  Where the
+    values per account; counted per exchange, the band view unnests 16 keys for every
+    exchange (256M rows at 16M exchanges).  Weighted by ``uses`` the counts are the same,
+    and an account that resends its prompts costs one row per prompt.  Where repeats are
+    across accounts instead, it saves little: 13.3M band rows against 15.9M on the
+    simulator's 1M benchmark input (docs/benchmarks.md, seventh round).  Where the
     store keeps features per distinct prompt (``prompt_features`` and ``exchange_pairs``,
     features/exchange_features.py) the uses come from there; elsewhere (Spark) each
     exchange is one use.
