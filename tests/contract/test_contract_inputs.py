@@ -11,6 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from distillguard.engine.store import open_store
+from distillguard.engine.texts import with_prompt_text
 from distillguard.ingest import ingest_files
 
 EXCHANGE = {
@@ -73,7 +74,7 @@ def _load(
         # The store keeps flags instead of the conversation and tool JSON: the canonical
         # record is checked as ingest hands it over, the flags as stored.
         "exchange": canonical[EXCHANGE["exchange_id"]],
-        "stored": con.table("exchanges").to_pyarrow().to_pylist()[0],
+        "stored": with_prompt_text(con, con.table("exchanges")).to_pyarrow().to_pylist()[0],
         "account": con.table("accounts").to_pyarrow().to_pylist()[0],
     }
 
@@ -86,15 +87,19 @@ def _check(rows: dict[str, Any]) -> None:
                  "status"):  # fmt: skip
         assert exchange[name] == EXCHANGE[name], name
     assert exchange["ts"].isoformat() == "2025-03-01T12:00:00.250000+00:00"
-    assert orjson.loads(exchange["messages"]) == EXCHANGE["messages"]
+    if "messages" in exchange:  # the record path hands over the canonical JSON texts
+        assert orjson.loads(exchange["messages"]) == EXCHANGE["messages"]
+        assert orjson.loads(exchange["tools"]) == EXCHANGE["tools"]
+    # (The Parquet path searches each distinct conversation once and hands over its flags.)
     assert (exchange["n_messages"], exchange["prompt_text"]) == (4, "Now")
-    assert orjson.loads(exchange["tools"]) == EXCHANGE["tools"]
     assert orjson.loads(exchange["params"]) == EXCHANGE["params"]
     assert (exchange["temperature"], exchange["top_p"], exchange["max_tokens"]) == (0.3, 1.0, 4096)
     assert (exchange["n"], exchange["stream"], exchange["seed"]) == (1, True, 7)
     assert exchange["reasoning_effort"] == "high" and exchange["tool_names"] == ["calc"]
     assert orjson.loads(exchange["extra"]) == {"vendor_field": {"kept": True}}
     stored = rows["stored"]
+    flags = (stored["has_image"], stored["has_tool_parts"], stored["has_system_message"])
+    assert flags == (True, True, False)
     assert {name: stored[name] for name in exchange if name not in ("messages", "tools")} == {
         name: exchange[name] for name in exchange if name not in ("messages", "tools")
     }

@@ -23,7 +23,7 @@ CREATE TABLE exchange_features AS SELECT exchange_id, account_id, ts, model,
   []::BIGINT[] AS instruction_sentences,
   0.0::FLOAT p_reasoning, 0.0::FLOAT p_reconstruct, 0.0::FLOAT p_grading,
   0.0::FLOAT p_tool, 0.0::FLOAT p_rewrite, 'chat' AS capability, false AS truncated
-FROM exchanges
+FROM exchanges JOIN prompts USING (pair_id)
 """
 
 

@@ -111,7 +111,6 @@ def test_a_feature_table_from_an_earlier_version_is_recomputed(
     # sentences in version 1.
     con.con.execute("CREATE TABLE old_features AS SELECT * FROM exchange_features")
     con.con.execute("DROP VIEW exchange_features")
-    con.con.execute("DROP TABLE exchange_pairs")
     con.con.execute("ALTER TABLE old_features RENAME TO exchange_features")
     con.con.execute("ALTER TABLE exchange_features DROP COLUMN instruction_sentences")
     con.con.execute("UPDATE dg_feature_version SET version = 2")
@@ -127,6 +126,21 @@ def test_a_feature_table_from_an_earlier_version_is_recomputed(
     )
     assert sentences["ex0"] == sentences["ex1"] != []  # the shared wrapper's sentence
     assert "written by an earlier version" in capsys.readouterr().err
+
+
+def test_the_per_exchange_table_of_version_3_is_dropped(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    con = open_store(None)
+    append_arrow(con, "exchanges", _exchanges())
+    assert compute_exchange_features(con, progress=False) == 21
+    # Version 3 kept one narrow row per exchange beside the per-prompt features.
+    con.con.execute("CREATE TABLE exchange_pairs AS SELECT exchange_id FROM exchanges")
+    con.con.execute("UPDATE dg_feature_version SET version = 3")
+    assert compute_exchange_features(con, progress=False) == 21
+    assert "exchange_pairs" not in con.list_tables()
+    assert con.table("exchange_features").count().execute() == 21
+    assert "feature version 3" in capsys.readouterr().err
 
 
 def test_features_of_an_earlier_definition_are_recomputed_and_current_ones_kept(
@@ -150,9 +164,17 @@ def test_the_store_assembles_the_same_rows_as_the_batch_function() -> None:
     con = open_store(None)
     append_arrow(con, "exchanges", _exchanges())
     assert compute_exchange_features(con, progress=False) == 21
-    stored = con.con.execute("SELECT * FROM exchange_features").arrow().read_all()
-    plain = ", ".join(INPUT_COLUMNS)
-    rows = con.con.execute(f"SELECT {plain} FROM exchanges").arrow().read_all()
+    stored = (
+        con.con.execute("SELECT * FROM exchange_features ORDER BY exchange_id").arrow().read_all()
+    )
+    plain = ", ".join("p.prompt_text" if c == "prompt_text" else f"e.{c}" for c in INPUT_COLUMNS)
+    rows = (
+        con.con.execute(
+            f"SELECT {plain} FROM exchanges e JOIN prompts p USING (pair_id) ORDER BY e.exchange_id"
+        )
+        .arrow()
+        .read_all()
+    )
     direct = features_for_batch(rows.combine_chunks().to_batches()[0])
     assert stored.column_names == direct.schema.names
     assert stored.to_pylist() == direct.to_pylist()  # the same values, row by row, in order

@@ -11,13 +11,16 @@ from distillguard.features.exchange_features import (
     features_for_batch,
 )
 from distillguard.features.pair_cache import PairCache
+from distillguard.schema import EXCHANGE_FEATURE_SCHEMA
 
 
 def _featured(workers: int) -> pa.Table:
     con = open_store(None)
     append_arrow(con, "exchanges", _exchanges())
     assert compute_exchange_features(con, progress=False, workers=workers) == 21
-    return con.table("exchange_features").to_pyarrow().sort_by("exchange_id")
+    # The view's capability is an expression (nullable to the engine), never null.
+    table = con.table("exchange_features").to_pyarrow().sort_by("exchange_id")
+    return table.cast(EXCHANGE_FEATURE_SCHEMA)
 
 
 def test_two_workers_give_the_same_table_as_one_process() -> None:

@@ -8,6 +8,7 @@ from typing import Any
 import orjson
 
 from distillguard.engine.store import open_store
+from distillguard.engine.texts import with_prompt_text
 from distillguard.ingest import IngestReport, ingest_files
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "ingest"
@@ -24,7 +25,7 @@ def ingest(
         progress=False,
         **options,
     )
-    rows = con.table("exchanges").to_pyarrow().to_pylist()
+    rows = with_prompt_text(con, con.table("exchanges")).to_pyarrow().to_pylist()
     return {row["exchange_id"]: row for row in rows}, report
 
 

@@ -14,6 +14,7 @@ import pytest
 
 from distillguard.cli import ingest as ingest_cli
 from distillguard.engine.store import open_store
+from distillguard.engine.texts import with_prompt_text
 from distillguard.errors import UserError
 from distillguard.ingest import IngestReport, ingest_files
 
@@ -55,7 +56,10 @@ def quarantined(report: IngestReport) -> list[dict[str, Any]]:
 
 
 def loaded(con: Any, table: str = "exchanges") -> list[dict[str, Any]]:
-    return con.table(table).order_by("source_line").to_pyarrow().to_pylist()  # type: ignore[no-any-return]
+    rows = con.table(table)
+    if table == "exchanges":
+        rows = with_prompt_text(con, rows)
+    return rows.order_by("source_line").to_pyarrow().to_pylist()  # type: ignore[no-any-return]
 
 
 @pytest.mark.parametrize("name", ["ex.jsonl", "ex.jsonl.gz", "ex.json"])
@@ -80,7 +84,9 @@ def test_parquet_round_trip_with_nested_messages(
     con, report = run(tmp_path, [tmp_path / "ex.parquet"])
     rows = loaded(con)
     assert [row["exchange_id"] for row in rows] == ["ex-0", "ex-1", "ex-2", "ex-3"]
-    assert canonical_exchanges["ex-1"]["messages"] == '[{"content":"only text","role":"user"}]'
+    assert (rows[1]["n_messages"], rows[1]["prompt_text"]) == (1, "only text")
+    assert not (rows[1]["has_image"] or rows[1]["has_tool_parts"] or rows[1]["has_system_message"])
+    assert "messages" not in canonical_exchanges["ex-1"]  # searched once per distinct text
     assert "messages" not in rows[1]  # the store keeps flags, not the conversation JSON
     assert report.files[0].format == "contract" and report.loaded == 4
 

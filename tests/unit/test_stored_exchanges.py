@@ -1,4 +1,5 @@
-"""The store keeps message flags instead of the conversation JSON (store schema 2)."""
+"""The store keeps message flags instead of the conversation JSON (store schema 2) and each
+prompt's text once (store schema 3)."""
 
 from __future__ import annotations
 
@@ -14,8 +15,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from distillguard.engine.store import append_arrow, open_store
-from distillguard.schema import EXCHANGE_SCHEMA, STORED_EXCHANGE_SCHEMA
-from distillguard.schema.stored import stored_exchanges
+from distillguard.schema import EXCHANGE_SCHEMA, EXCHANGE_TABLE_SCHEMA, STORED_EXCHANGE_SCHEMA
+from distillguard.schema.stored import FLAG_MARKERS, message_flags, stored_exchanges
 
 _SORTED = orjson.OPT_SORT_KEYS
 _PART = st.one_of(
@@ -99,9 +100,25 @@ def test_stored_rows_drop_the_json_and_follow_the_stored_schema() -> None:
     assert stored_exchanges(stored) is stored  # already stored: unchanged
     con = open_store(None)
     append_arrow(con, "exchanges", table)
-    kept = con.con.execute("SELECT * FROM exchanges").arrow().read_all()
-    assert kept.column_names == STORED_EXCHANGE_SCHEMA.names
-    assert kept.to_pylist() == stored.to_pylist()
+    table_names = con.con.execute("SELECT * FROM exchanges").arrow().read_all().column_names
+    assert table_names == EXCHANGE_TABLE_SCHEMA.names
+    assert _with_text(con).to_pylist() == stored.to_pylist()
+
+
+def _with_text(con: Any) -> pa.Table:
+    """The store's exchanges with their prompt text joined back, in the stored layout."""
+    columns = ", ".join(
+        "p.prompt_text" if name == "prompt_text" else f"e.{name}"
+        for name in STORED_EXCHANGE_SCHEMA.names
+    )
+    return (
+        con.con.execute(
+            f"SELECT {columns} FROM exchanges e JOIN prompts p USING (pair_id) "
+            "ORDER BY e.exchange_id"
+        )
+        .arrow()
+        .read_all()
+    )
 
 
 @settings(max_examples=60, deadline=None)
@@ -128,11 +145,11 @@ def test_a_store_of_schema_1_is_upgraded_in_place(
     legacy.execute("CREATE TABLE exchanges AS SELECT * FROM old")
     legacy.close()
     con = open_store(path)
-    assert "upgraded to store schema 2" in capsys.readouterr().err
+    said = capsys.readouterr().err
+    assert "upgraded to store schema 2" in said and "upgraded to store schema 3" in said
     upgraded = con.con.execute("SELECT * FROM exchanges ORDER BY exchange_id").arrow().read_all()
-    assert set(upgraded.column_names) == set(STORED_EXCHANGE_SCHEMA.names)
-    expected = stored_exchanges(old).to_pylist()
-    assert upgraded.select(STORED_EXCHANGE_SCHEMA.names).to_pylist() == expected
+    assert set(upgraded.column_names) == set(EXCHANGE_TABLE_SCHEMA.names)
+    assert _with_text(con).to_pylist() == stored_exchanges(old).to_pylist()
     con.disconnect()
     open_store(path).disconnect()  # already upgraded: nothing to say
     assert "upgraded" not in capsys.readouterr().err
@@ -152,3 +169,14 @@ def test_an_interrupted_upgrade_is_finished_on_the_next_open(tmp_path: Path) -> 
     con = open_store(path)
     row = con.con.execute("SELECT * FROM exchanges").arrow().read_all().to_pylist()[0]
     assert "messages" not in row and row["has_image"] is True and row["has_tool_parts"] is False
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(_MESSAGE, min_size=1, max_size=4))
+def test_the_python_search_gives_the_flags_of_the_sql_search(
+    conversation: list[dict[str, Any]],
+) -> None:
+    # The Parquet path searches each distinct conversation in Python, the record path in SQL.
+    python = dict(zip(FLAG_MARKERS, message_flags(_canonical(conversation)), strict=True))
+    assert python == _expected(conversation)
+    assert {name: values[0] for name, values in _flags_of([conversation]).items()} == python

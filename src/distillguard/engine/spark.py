@@ -1,12 +1,14 @@
 """The scale-out engine: a local Spark session behind Ibis, fed the store's canonical tables.
 
 The relational stages are Ibis expressions, so they run on Spark unchanged once Spark holds
-the tables ``exchanges``, ``accounts`` and ``exchange_features`` under those names.  This
-module starts the session (``local[2]`` by default, small memory, UTC, no UI, bound to
-127.0.0.1), copies the canonical tables in through Parquet (DuckDB writes and Spark reads
-them in streams, so neither side holds a whole table in memory) and computes the
-per-exchange features on Spark with ``mapInArrow`` over the very function the embedded
-route uses, :func:`~distillguard.features.exchange_features.features_for_batch`.
+the tables ``exchanges``, ``prompts``, ``accounts``, ``prompt_features`` and the view
+``exchange_features`` under those names.  This module starts the session (``local[2]`` by
+default, small memory, UTC, no UI, bound to 127.0.0.1), copies the canonical tables in
+through Parquet (DuckDB writes and Spark reads them in streams, so neither side holds a
+whole table in memory), computes each distinct prompt's features on Spark with
+``mapInArrow`` over the very function the embedded route uses,
+:func:`~distillguard.features.exchange_features.pair_features_batch`, and defines
+``exchange_features`` with the embedded route's SQL.
 
 pyspark is an optional extra (``distillguard[spark]``) and needs a Java runtime; both are
 checked before anything starts, with a clear error when one is missing.
@@ -28,9 +30,14 @@ import pyarrow as pa
 
 from distillguard.engine.store import TABLE_SCHEMAS
 from distillguard.errors import UserError
-from distillguard.features.exchange_features import INPUT_COLUMNS, features_for_batch
+from distillguard.features.exchange_features import (
+    PROMPT_FEATURE_ROW,
+    PROMPT_FEATURES,
+    exchange_features_sql,
+    pair_features_batch,
+)
 from distillguard.features.exchange_features import TABLE as FEATURES_TABLE
-from distillguard.schema import EXCHANGE_FEATURE_SCHEMA, STORED_EXCHANGE_SCHEMA
+from distillguard.schema.prompts import PROMPT_SCHEMA, PROMPTS_TABLE
 
 if TYPE_CHECKING:
     from ibis.backends import BaseBackend
@@ -39,8 +46,8 @@ if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
 SPARK_EXTRA_HINT = "install with pip install 'distillguard[spark]'"
-CANONICAL_TABLES = ("exchanges", "accounts")
-"""Tables copied from the store; ``exchange_features`` is computed on Spark itself."""
+CANONICAL_TABLES = ("exchanges", PROMPTS_TABLE, "accounts")
+"""Tables copied from the store; the features are computed on Spark itself."""
 
 
 @dataclass(frozen=True)
@@ -53,7 +60,7 @@ class SparkSettings:
     """Spark's default of 200 shuffle partitions is meant for clusters; locally each one is
     a task to schedule, which dominates small inputs."""
     arrow_batch_rows: int = 10_000
-    """Rows per Arrow batch handed to ``features_for_batch`` (bounds a worker's memory)."""
+    """Rows per Arrow batch handed to ``pair_features_batch`` (bounds a worker's memory)."""
     app_name: str = "distillguard"
     small_input: bool = False
     """Tune for a small input (a test, a demo): the JVM compiles with its quick compiler
@@ -160,7 +167,8 @@ def _register(backend: PySparkBackend, name: str, path: Path, schema: pa.Schema)
 
 
 def load_canonical_tables(store: DuckDBBackend, backend: PySparkBackend, staging: Path) -> None:
-    """Copy ``exchanges`` and ``accounts`` from the store into Spark, as temp views.
+    """Copy ``exchanges``, ``prompts`` and ``accounts`` from the store into Spark, as temp
+    views.
 
     The store writes each table to Parquet under ``staging`` and Spark reads it with the
     canonical schema (schema/tables.py), so column types are the same on both engines.
@@ -175,28 +183,32 @@ def load_canonical_tables(store: DuckDBBackend, backend: PySparkBackend, staging
 
 
 def _features_of_partition(batches: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-    """``mapInArrow`` body: the embedded route's feature function, batch by batch.
+    """``mapInArrow`` body: the embedded route's pair feature function, batch by batch.
 
-    Spark may hand strings as large strings; batches are cast to the canonical input
-    types first so that the function sees exactly what the embedded route gives it.
+    Spark may hand strings as large strings; batches are cast to the store's types first
+    so that the function sees exactly what the embedded route gives it.
     """
-    inputs = pa.schema([STORED_EXCHANGE_SCHEMA.field(name) for name in INPUT_COLUMNS])
-    inputs = pa.schema([field.with_nullable(True) for field in inputs])
+    inputs = pa.schema([field.with_nullable(True) for field in PROMPT_SCHEMA])
     for batch in batches:
-        yield features_for_batch(batch.select(list(INPUT_COLUMNS)).cast(inputs))
+        yield pair_features_batch(batch.select(PROMPT_SCHEMA.names).cast(inputs))
 
 
 def compute_exchange_features_spark(backend: PySparkBackend, staging: Path) -> int:
-    """Compute ``exchange_features`` on Spark and register it; returns the rows written.
+    """Compute ``prompt_features`` on Spark, define ``exchange_features`` over it and
+    return the exchanges featured (all of them: a Spark session starts from nothing).
 
     Features are written once to Parquet and read back, so later queries read them instead
     of running the feature function again (Spark plans are lazy).
     """
-    exchanges = _session_of(backend).table("exchanges").select(*INPUT_COLUMNS)
-    featured = exchanges.mapInArrow(_features_of_partition, spark_schema(EXCHANGE_FEATURE_SCHEMA))
-    path = staging / f"{FEATURES_TABLE}.parquet"
+    session = _session_of(backend)
+    prompts = session.table(PROMPTS_TABLE).select(*PROMPT_SCHEMA.names)
+    featured = prompts.mapInArrow(_features_of_partition, spark_schema(PROMPT_FEATURE_ROW))
+    path = staging / f"{PROMPT_FEATURES}.parquet"
     featured.write.mode("overwrite").parquet(str(path))
-    rows: int = _register(backend, FEATURES_TABLE, path, EXCHANGE_FEATURE_SCHEMA).count()
+    _register(backend, PROMPT_FEATURES, path, PROMPT_FEATURE_ROW)
+    view = session.sql(exchange_features_sql(list_length="size"))
+    view.createOrReplaceTempView(FEATURES_TABLE)
+    rows: int = view.count()
     return rows
 
 

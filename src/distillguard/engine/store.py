@@ -15,15 +15,19 @@ import pyarrow as pa
 from ibis.backends.duckdb import Backend as DuckDBBackend
 
 from distillguard.engine.room import StoreRoom
-from distillguard.schema import ACCOUNT_SCHEMA, QUARANTINE_SCHEMA, STORED_EXCHANGE_SCHEMA
+from distillguard.schema import ACCOUNT_SCHEMA, EXCHANGE_TABLE_SCHEMA, QUARANTINE_SCHEMA
+from distillguard.schema.prompts import PROMPT_SCHEMA, PROMPTS_TABLE, intern_prompts
 from distillguard.schema.stored import flag_sql, stored_insert
 from distillguard.schema.tables import DROPPED_FROM_STORE
 
 TABLE_SCHEMAS: dict[str, pa.Schema] = {
-    "exchanges": STORED_EXCHANGE_SCHEMA,
+    "exchanges": EXCHANGE_TABLE_SCHEMA,
+    PROMPTS_TABLE: PROMPT_SCHEMA,
     "accounts": ACCOUNT_SCHEMA,
     "quarantine": QUARANTINE_SCHEMA,
 }
+_STAGING = "dg_append_batch"
+_STAGING_PROMPTS = "dg_append_prompts"
 
 
 CHECKPOINT_THRESHOLD = "1GB"
@@ -63,19 +67,24 @@ def open_store(
             con.create_table(name, schema=ibis.schema(schema))
     if "exchanges" in existing:
         _upgrade_exchanges(con, path)
+        _upgrade_prompts(con, path)
     return con
+
+
+def _exchange_columns(con: DuckDBBackend) -> set[str]:
+    return {
+        str(row[0])
+        for row in con.con.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = 'exchanges'"
+        ).fetchall()
+    }
 
 
 def _upgrade_exchanges(con: DuckDBBackend, path: Path | None) -> None:
     """A store from before schema version 2 keeps each exchange's conversation JSON; derive
     the message flags from it (the same markers as ingest) and drop the JSON columns."""
     duck = con.con
-    columns = {
-        str(row[0])
-        for row in duck.execute(
-            "SELECT column_name FROM information_schema.columns WHERE table_name = 'exchanges'"
-        ).fetchall()
-    }
+    columns = _exchange_columns(con)
     if "messages" not in columns:
         return
     # Each step can be run again, and ``messages`` goes last: a run interrupted part way
@@ -95,7 +104,44 @@ def _upgrade_exchanges(con: DuckDBBackend, path: Path | None) -> None:
     )
 
 
-_STAGING = "dg_append_batch"
+def _upgrade_prompts(con: DuckDBBackend, path: Path | None) -> None:
+    """A store from before schema version 3 keeps each exchange's prompt text; keep each
+    distinct (prompt, system prompt) pair once in ``prompts`` and give every exchange its
+    ``pair_id`` (schema/prompts.py), then drop the per-exchange text."""
+    duck = con.con
+    columns = _exchange_columns(con)
+    if "prompt_text" not in columns:
+        return
+    # As above, each step can be run again and the text column goes last.
+    pairs = (
+        duck.execute(
+            "SELECT DISTINCT prompt_text, coalesce(system_prompt, '') AS system FROM exchanges"
+        )
+        .arrow()
+        .read_all()
+    )
+    _, rows = intern_prompts(pairs.column("prompt_text"), pairs.column("system"))
+    duck.register(_STAGING, rows)
+    try:
+        duck.execute(
+            f"INSERT INTO {PROMPTS_TABLE} SELECT s.* FROM {_STAGING} s "
+            f"ANTI JOIN {PROMPTS_TABLE} p ON p.pair_id = s.pair_id"
+        )
+    finally:
+        duck.unregister(_STAGING)
+    if "pair_id" not in columns:
+        duck.execute("ALTER TABLE exchanges ADD COLUMN pair_id BIGINT")
+    duck.execute(
+        f"UPDATE exchanges SET pair_id = p.pair_id FROM {PROMPTS_TABLE} p "
+        "WHERE p.prompt_text = exchanges.prompt_text "
+        "AND p.system = coalesce(exchanges.system_prompt, '')"
+    )
+    duck.execute("ALTER TABLE exchanges DROP COLUMN prompt_text")
+    print(
+        f"store {path}: upgraded to store schema 3 (each distinct prompt's text kept once, "
+        "in the prompts table)",
+        file=sys.stderr,
+    )
 
 
 def append_arrow(con: DuckDBBackend, table: str, batch: pa.Table | pa.RecordBatch) -> None:
@@ -103,6 +149,10 @@ def append_arrow(con: DuckDBBackend, table: str, batch: pa.Table | pa.RecordBatc
 
     Canonical exchanges (with ``messages``) are turned into the stored rows on the way in:
     the message flags are searched in the same INSERT (schema/stored.py).
+
+    Exchanges with ``prompt_text`` keep it once per distinct (prompt, system prompt) pair:
+    the batch's new pairs go to ``prompts`` and each row gets its ``pair_id`` instead
+    (schema/prompts.py).
 
     The batch is registered with DuckDB, copied in by one INSERT and unregistered at once:
     Ibis's ``insert`` keeps every in-memory table it was given alive for the life of the
@@ -112,6 +162,8 @@ def append_arrow(con: DuckDBBackend, table: str, batch: pa.Table | pa.RecordBatc
         batch = pa.Table.from_batches([batch])
     if not batch.num_rows:
         return
+    if table == "exchanges" and "prompt_text" in batch.schema.names:
+        batch = _with_pair_ids(con, batch)
     names = list(batch.schema.names)
     selected = ", ".join(f'"{name}"' for name in names)
     if table == "exchanges" and "messages" in names:
@@ -123,3 +175,24 @@ def append_arrow(con: DuckDBBackend, table: str, batch: pa.Table | pa.RecordBatc
         duck.execute(f'INSERT INTO "{table}" ({columns}) SELECT {selected} FROM {_STAGING}')
     finally:
         duck.unregister(_STAGING)
+
+
+def _with_pair_ids(con: DuckDBBackend, batch: pa.Table) -> pa.Table:
+    """The batch with ``pair_id`` in place of ``prompt_text``; its new pairs stored."""
+    system = (
+        batch.column("system_prompt")
+        if "system_prompt" in batch.schema.names
+        else pa.nulls(batch.num_rows, pa.string())
+    )
+    ids, pairs = intern_prompts(batch.column("prompt_text"), system)
+    duck = con.con
+    duck.register(_STAGING_PROMPTS, pairs)
+    try:
+        duck.execute(
+            f"INSERT INTO {PROMPTS_TABLE} SELECT s.* FROM {_STAGING_PROMPTS} s "
+            f"ANTI JOIN {PROMPTS_TABLE} p ON p.pair_id = s.pair_id"
+        )
+    finally:
+        duck.unregister(_STAGING_PROMPTS)
+    position = batch.schema.get_field_index("prompt_text")
+    return batch.set_column(position, "pair_id", ids)

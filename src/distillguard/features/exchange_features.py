@@ -36,6 +36,7 @@ from distillguard.features.prompt_signals import classifier_text, prompt_signals
 from distillguard.features.templates import fingerprints_and_sentences
 from distillguard.features.text import guess_language, prepare
 from distillguard.schema import EXCHANGE_FEATURE_SCHEMA
+from distillguard.schema.prompts import PROMPTS_TABLE
 
 TABLE = "exchange_features"
 INPUT_COLUMNS = (
@@ -208,8 +209,8 @@ def features_for_batch(batch: pa.RecordBatch, cache: PairCache | None = None) ->
 
 
 def pair_features_batch(batch: pa.RecordBatch) -> pa.RecordBatch:
-    """Rows of :data:`PROMPT_FEATURES` for a batch of distinct pairs (columns ``pair_id``,
-    ``prompt_text``, ``system``): a worker process's unit of work."""
+    """Rows of :data:`PROMPT_FEATURES` for a batch of ``prompts`` rows (columns ``pair_id``,
+    ``prompt_text``, ``system``; schema/prompts.py): a worker process's unit of work."""
     pairs = list(
         zip(
             batch.column("prompt_text").to_pylist(),
@@ -219,53 +220,58 @@ def pair_features_batch(batch: pa.RecordBatch) -> pa.RecordBatch:
     )
     table = pair_table(_compute_pairs(pairs))
     return pa.RecordBatch.from_arrays(
-        [
-            *(batch.column(name) for name in ("pair_id", "prompt_text", "system")),
-            *(_plain(c) for c in table.columns),
-        ],
+        [batch.column("pair_id"), *(_plain(c) for c in table.columns)],
         schema=PROMPT_FEATURE_ROW,
     )
 
 
-FEATURE_VERSION = 3
+FEATURE_VERSION = 4
 """Version of the feature definitions and layout; raise it whenever a feature's value changes
 for the same exchange (2: instruction sentences include runs of short ones) or the tables
-change (3: features kept once per distinct pair, ``exchange_features`` a view), so a store
-written earlier is recomputed instead of mixing old and new values."""
+change (3: features kept once per distinct pair, ``exchange_features`` a view; 4: the pairs
+are the store's ``prompts``, the view joins ``exchanges`` itself), so a store written
+earlier is recomputed instead of mixing old and new values."""
 _VERSION_TABLE = "dg_feature_version"
+_RETIRED_TABLES = ("exchange_pairs",)
+"""Tables of earlier layouts, dropped with their features (3: one row per exchange)."""
 
 PROMPT_FEATURES = "prompt_features"
-"""One row per distinct (prompt, system prompt) pair ever featured: its text and features."""
-EXCHANGE_PAIRS = "exchange_pairs"
-"""One row per featured exchange: its own columns, its pair and its capability."""
+"""One row per distinct (prompt, system prompt) pair ever featured: its key and features."""
 PROMPT_FEATURE_ROW = pa.schema(
-    [
-        pa.field("pair_id", pa.int64(), nullable=False),
-        pa.field("prompt_text", pa.string(), nullable=False),
-        pa.field("system", pa.string(), nullable=False),
-        *PAIR_FEATURE_SCHEMA,
-    ]
+    [pa.field("pair_id", pa.int64(), nullable=False), *PAIR_FEATURE_SCHEMA]
 )
 _OWN_COLUMNS = ("exchange_id", "account_id", "ts", "model")
-EXCHANGE_PAIR_ROW = pa.schema(
-    [
-        *(EXCHANGE_FEATURE_SCHEMA.field(name) for name in _OWN_COLUMNS),
-        pa.field("pair_id", pa.int64(), nullable=False),
-        EXCHANGE_FEATURE_SCHEMA.field("capability"),
-    ]
-)
-_VIEW_SQL = (
-    f"CREATE OR REPLACE VIEW {TABLE} AS SELECT "
-    + ", ".join(
-        f"x.{name}" if name in (*_OWN_COLUMNS, "capability") else f"q.{name}"
-        for name in EXCHANGE_FEATURE_SCHEMA.names
+
+
+def exchange_features_sql(list_length: str = "len") -> str:
+    """The SELECT behind ``exchange_features``: each exchange's own columns, its pair's
+    features, and its capability tagged by the rules of :func:`assemble` from the pair's
+    cues and signals and the exchange's message flags and tool names.  ``list_length``:
+    the engine's function for the length of a list (``len`` in DuckDB, ``size`` in Spark).
+
+    A view, not a table: copying the pair's lists (LSH bands, sentences) onto every exchange
+    made the table grow with traffic instead of with distinct prompts, and at 16M exchanges
+    even one narrow row per exchange (ids, time, pair, capability) cost a 16M-row insert
+    and anti-join on every scan."""
+    capability = capability_sql(
+        image="e.has_image",
+        tools=f"(e.has_tool_parts OR coalesce({list_length}(e.tool_names), 0) > 0)",
+        code="q.code_cue",
+        math="q.math_cue",
+        signals=tuple(f"q.{name}" for name in SIGNAL_COLUMNS),
     )
-    + f" FROM {EXCHANGE_PAIRS} x JOIN {PROMPT_FEATURES} q ON q.pair_id = x.pair_id"
-)
-"""``exchange_features`` as every detector reads it: each exchange's row with its pair's
-features joined on.  Kept as a view because copying the pair's lists (LSH bands, sentences)
-onto every exchange made the table grow with traffic instead of with distinct prompts: at
-16M exchanges it was the bulk of the store and of the spill."""
+    columns = [
+        f"e.{name}"
+        if name in _OWN_COLUMNS
+        else f"{capability} AS capability"
+        if name == "capability"
+        else f"q.{name}"
+        for name in EXCHANGE_FEATURE_SCHEMA.names
+    ]
+    return (
+        f"SELECT {', '.join(columns)} FROM exchanges e "
+        f"JOIN {PROMPT_FEATURES} q ON q.pair_id = e.pair_id"
+    )
 
 
 def _stored_version(con: DuckDBBackend) -> int | None:
@@ -275,10 +281,18 @@ def _stored_version(con: DuckDBBackend) -> int | None:
     return None if row is None or row[0] is None else int(row[0])
 
 
-def _record_version(con: DuckDBBackend) -> None:
+def _record_version(con: DuckDBBackend, exchanges: int) -> None:
+    """The feature version, and how many exchanges the store held when features were last
+    brought up to date (exchanges are only ever appended)."""
     con.con.execute(
-        f"CREATE OR REPLACE TABLE {_VERSION_TABLE} AS SELECT {FEATURE_VERSION} AS version"
+        f"CREATE OR REPLACE TABLE {_VERSION_TABLE} AS "
+        f"SELECT {FEATURE_VERSION} AS version, {int(exchanges)}::BIGINT AS exchanges"
     )
+
+
+def _featured_before(con: DuckDBBackend) -> int:
+    row = con.con.execute(f"SELECT max(exchanges) FROM {_VERSION_TABLE}").fetchone()
+    return 0 if row is None or row[0] is None else int(row[0])
 
 
 def _kind_of(con: DuckDBBackend, name: str) -> str | None:
@@ -319,20 +333,18 @@ def _drop_outdated_features(con: DuckDBBackend) -> None:
             file=sys.stderr,
         )
     con.con.execute(f"DROP {'VIEW' if kind == 'VIEW' else 'TABLE'} IF EXISTS {TABLE}")
-    for name in (EXCHANGE_PAIRS, PROMPT_FEATURES, _VERSION_TABLE):
+    for name in (*_RETIRED_TABLES, PROMPT_FEATURES, _VERSION_TABLE):
         con.con.execute(f"DROP TABLE IF EXISTS {name}")
 
 
 def _ensure_tables(con: DuckDBBackend) -> None:
-    """The pair table, the per-exchange table and the view over them, where missing."""
+    """The pair features table and the view over it, where missing."""
     if PROMPT_FEATURES not in con.list_tables():
         con.create_table(PROMPT_FEATURES, schema=ibis.schema(PROMPT_FEATURE_ROW))
-    if EXCHANGE_PAIRS not in con.list_tables():
-        con.create_table(EXCHANGE_PAIRS, schema=ibis.schema(EXCHANGE_PAIR_ROW))
     if _kind_of(con, TABLE) is None:
-        con.con.execute(_VIEW_SQL)
+        con.con.execute(f"CREATE OR REPLACE VIEW {TABLE} AS {exchange_features_sql()}")
     if _stored_version(con) is None:
-        _record_version(con)
+        _record_version(con, 0)
 
 
 def compute_exchange_features(
@@ -341,29 +353,24 @@ def compute_exchange_features(
     progress: bool = True,
     workers: int | None = None,
 ) -> int:
-    """Add features for every exchange not featured yet; returns the rows written.
+    """Feature every stored prompt not featured yet; returns the exchanges featured since the
+    last call (all of them the first time).
 
-    The text work is done once per distinct (prompt, system prompt) pair never featured
-    before: the store lists the new pairs, worker processes compute their features
-    (:func:`pair_features_batch`; ``workers`` defaults to one per core, at most
-    :data:`MAX_WORKERS`, when there are many pairs) into :data:`PROMPT_FEATURES`, and each
-    new exchange gets one narrow row in :data:`EXCHANGE_PAIRS`: its ids, time and model, its
-    pair, and its capability from the pair's cues and signals and its own message flags (the
-    rules of :func:`assemble`, written in SQL).  The view ``exchange_features`` joins the two
-    (:data:`_VIEW_SQL`).  Rows append in the order the exchanges were loaded, so a rerun
-    after new ingestion only features the new exchanges, and a prompt seen on an earlier day
-    is not featured again.
+    The text work is done once per distinct (prompt, system prompt) pair: the store's
+    ``prompts`` not yet in :data:`PROMPT_FEATURES` are listed, worker processes compute
+    their features (:func:`pair_features_batch`; ``workers`` defaults to one per core, at
+    most :data:`MAX_WORKERS`, when there are many pairs) and they are appended.  Every
+    exchange is featured through the view ``exchange_features``
+    (:func:`exchange_features_sql`) as soon as its pair is, so a rerun after new ingestion
+    only features the new prompts, and a prompt seen on an earlier day is not featured
+    again.
     """
     duck = con.con
     _drop_outdated_features(con)
     _ensure_tables(con)
-    pending = f"FROM exchanges e ANTI JOIN {EXCHANGE_PAIRS} x ON x.exchange_id = e.exchange_id"
     duck.execute(
-        f"CREATE OR REPLACE TABLE {_PAIRS} AS SELECT "
-        f"(SELECT coalesce(max(pair_id), 0) FROM {PROMPT_FEATURES}) + row_number() OVER () "
-        "AS pair_id, n.* FROM (SELECT DISTINCT e.prompt_text, coalesce(e.system_prompt, '') "
-        f"AS system {pending}) n ANTI JOIN {PROMPT_FEATURES} q "
-        "ON q.prompt_text = n.prompt_text AND q.system = n.system"
+        f"CREATE OR REPLACE TABLE {_PAIRS} AS SELECT p.* FROM {PROMPTS_TABLE} p "
+        f"ANTI JOIN {PROMPT_FEATURES} q ON q.pair_id = p.pair_id"
     )
     pair_count = int(duck.execute(f"SELECT count(*) FROM {_PAIRS}").fetchone()[0])
     reader = duck.cursor().execute(f"SELECT * FROM {_PAIRS}").to_arrow_reader(PAIR_BATCH)
@@ -386,25 +393,7 @@ def compute_exchange_features(
                 file=sys.stderr,
             )
     duck.execute(f"DROP TABLE IF EXISTS {_PAIRS}")
-    # The rows are assembled in the store (capability tagged by the same rules as
-    # assemble()): sending every exchange through Python and back cost more than the join.
-    capability = capability_sql(
-        image="e.has_image",
-        tools="(e.has_tool_parts OR coalesce(len(e.tool_names), 0) > 0)",
-        code="q.code_cue",
-        math="q.math_cue",
-        signals=tuple(f"q.{name}" for name in SIGNAL_COLUMNS),
-    )
-    sources = {
-        **{name: f"e.{name}" for name in _OWN_COLUMNS},
-        "pair_id": "q.pair_id",
-        "capability": capability,
-    }
-    columns = EXCHANGE_PAIR_ROW.names
-    inserted = duck.execute(
-        f"INSERT INTO {EXCHANGE_PAIRS} ({', '.join(columns)}) "
-        f"SELECT {', '.join(sources[name] for name in columns)} {pending} "
-        f"JOIN {PROMPT_FEATURES} q ON q.prompt_text = e.prompt_text "
-        "AND q.system = coalesce(e.system_prompt, '') ORDER BY e.rowid"
-    ).fetchone()
-    return int(inserted[0]) if inserted else 0
+    stored = int(duck.execute("SELECT count(*) FROM exchanges").fetchone()[0])
+    featured = stored - _featured_before(con)
+    _record_version(con, stored)
+    return featured

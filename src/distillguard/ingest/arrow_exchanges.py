@@ -1,11 +1,14 @@
-"""Contract exchanges from an Arrow batch (a Parquet file), validated a column at a time.
+"""Stored exchanges from an Arrow batch (a Parquet file), validated a column at a time.
 
 Per-record validation (:func:`~distillguard.ingest.validate.validate_exchange`) costs about
 80 µs a record, mostly building and checking one dict per row; for Parquet, whose columns
 already carry types, that is most of a large scan.  Here the scalar columns are checked and
 converted with Arrow compute over the whole batch, and only the nested columns (``messages``,
 ``tools``, ``params``, which the contract lets mix types) go through the same per-value
-helpers as the record path.
+helpers as the record path.  The rows come out as the store keeps them
+(:data:`~distillguard.schema.tables.STORED_EXCHANGE_SCHEMA`): the conversation and tool JSON
+are checked and searched for the message flags once per distinct text, and never copied
+onto every row (at 1M simulated exchanges the conversation texts alone were 0.5 GB).
 
 Any row this path cannot prove valid is *not* judged here: its flag in the returned mask is
 false and the caller sends that row through the record path, which accepts it (e.g. an
@@ -34,7 +37,6 @@ from distillguard.ingest.problems import FieldError
 from distillguard.ingest.timeparse import TimeError, parse_timestamp_us
 from distillguard.ingest.validate import (
     EXCHANGE_FIELDS,
-    EXCHANGE_ROW_FIELDS,
     canonical_json,
     check_count,
     check_integer,
@@ -42,7 +44,8 @@ from distillguard.ingest.validate import (
     check_params,
     check_tools,
 )
-from distillguard.schema import EXCHANGE_SCHEMA
+from distillguard.schema import STORED_EXCHANGE_SCHEMA
+from distillguard.schema.stored import FLAG_MARKERS, message_flags
 
 Mask = npt.NDArray[np.bool_]
 _MAX_US = 4_102_444_800 * 1_000_000  # 2100-01-01T00:00:00Z, as in timeparse
@@ -55,12 +58,16 @@ _OPTIONAL_STRINGS = (
 )  # fmt: skip
 _COUNTS = ("input_tokens", "output_tokens", "reasoning_tokens")
 _NO_HINTS: dict[str, str] = {}
+STORED_ROW_FIELDS: tuple[str, ...] = tuple(
+    name for name in STORED_EXCHANGE_SCHEMA.names if name not in ("source_file", "source_line")
+)
+"""The columns :func:`canonical_exchanges` returns, in the store's order."""
 
 
 def canonical_exchanges(
     batch: pa.RecordBatch, memo: NestedMemo | None = None
 ) -> tuple[pa.Table, Mask]:
-    """Canonical columns (:data:`EXCHANGE_ROW_FIELDS`) of a batch and the rows proven valid.
+    """Stored columns (:data:`STORED_ROW_FIELDS`) of a batch and the rows proven valid.
 
     Values in rows whose flag is false are placeholders; the caller drops those rows and
     validates them record by record.  ``memo`` carries the checked nested texts from one
@@ -80,9 +87,9 @@ def canonical_exchanges(
     columns["status"] = _integers(batch, "status", ok, check_integer, non_negative=False)
     columns.update(_nested(batch, ok, memo if memo is not None else NestedMemo()))
     columns["extra"] = _extra(batch, ok)
-    schema = EXCHANGE_SCHEMA
-    arrays = [_typed(columns[name], schema.field(name).type) for name in EXCHANGE_ROW_FIELDS]
-    names = list(EXCHANGE_ROW_FIELDS)
+    schema = STORED_EXCHANGE_SCHEMA
+    arrays = [_typed(columns[name], schema.field(name).type) for name in STORED_ROW_FIELDS]
+    names = list(STORED_ROW_FIELDS)
     fields = [schema.field(name).with_nullable(True) for name in names]
     return pa.Table.from_arrays(arrays, schema=pa.schema(fields)), ok
 
@@ -193,22 +200,23 @@ def _integers(
 _PARAM_COLUMNS = (
     "params", "temperature", "top_p", "max_tokens", "n", "stream", "seed", "reasoning_effort",
 )  # fmt: skip
-_MESSAGE_COLUMNS = ("messages", "n_messages", "prompt_text")
+_FLAGS = tuple(FLAG_MARKERS)
+_MESSAGE_COLUMNS = ("n_messages", "prompt_text", *_FLAGS)
 _Check = Callable[[Any, list[FieldError]], tuple[Any, ...]]
-_TOOL_COLUMNS = ("tools", "tool_names")
+_TOOL_COLUMNS = ("tool_names",)
 
 
 def _nested(batch: pa.RecordBatch, ok: Mask, memo: NestedMemo) -> dict[str, pa.Array | list[Any]]:
-    """``messages``, ``tools`` and ``params`` and the columns lifted from them.
+    """The columns the store keeps from ``messages``, ``tools`` and ``params``.
 
     Each distinct text is decoded and checked once (request logs repeat parameter sets and
     tool definitions, and scripted traffic repeats whole requests), then spread back to its
-    rows with one ``take``.
+    rows with one ``take``; the JSON texts themselves are not kept (``DROPPED_FROM_STORE``).
     """
     out: dict[str, pa.Array | list[Any]] = {}
     checks: list[tuple[str, tuple[str, ...], _Check]] = [
         ("messages", _MESSAGE_COLUMNS, _check_messages),
-        ("tools", _TOOL_COLUMNS, check_tools),
+        ("tools", _TOOL_COLUMNS, _check_tools),
         ("params", _PARAM_COLUMNS, check_params),
     ]
     for source, names, check in checks:
@@ -217,7 +225,7 @@ def _nested(batch: pa.RecordBatch, ok: Mask, memo: NestedMemo) -> dict[str, pa.A
         ok &= good[take]
         rows = pa.array(take)
         for position, name in enumerate(names):
-            kind = EXCHANGE_SCHEMA.field(name).type
+            kind = STORED_EXCHANGE_SCHEMA.field(name).type
             column = pa.array([result[position] for result in results], type=kind)
             out[name] = column.take(rows)
     return out
@@ -284,7 +292,14 @@ class NestedMemo:
 
 
 def _check_messages(value: Any, errors: list[FieldError]) -> tuple[Any, ...]:
-    return check_messages(value, errors, _NO_HINTS)
+    """``n_messages``, ``prompt_text`` and the message flags of one messages value."""
+    messages, count, prompt = check_messages(value, errors, _NO_HINTS)
+    return (count, prompt, *message_flags(messages))
+
+
+def _check_tools(value: Any, errors: list[FieldError]) -> tuple[Any, ...]:
+    """``tool_names`` of one tools value."""
+    return check_tools(value, errors)[1:]
 
 
 def _distinct_values(batch: pa.RecordBatch, name: str) -> tuple[list[Any], npt.NDArray[np.int64]]:

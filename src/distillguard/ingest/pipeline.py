@@ -53,7 +53,8 @@ from distillguard.ingest.source import (
     read_head,
 )
 from distillguard.ingest.validate import Hints, validate_account, validate_exchange
-from distillguard.schema import ACCOUNT_SCHEMA, EXCHANGE_SCHEMA
+from distillguard.schema import ACCOUNT_SCHEMA, EXCHANGE_SCHEMA, STORED_EXCHANGE_SCHEMA
+from distillguard.schema.stored import stored_exchanges
 
 AUTO = "auto"
 DEFAULT_BATCH_ROWS = 32_768
@@ -274,8 +275,13 @@ class _Run:
             if not ok.all():  # filtering copies every column, long texts included
                 valid = valid.filter(pa.array(ok))
             rows, raws = self._validate_records(report, batch, first_line, np.flatnonzero(~ok))
+            # The rows the record path loaded are turned into stored rows the same way.
+            checked = stored_exchanges(rows_to_table(rows, EXCHANGE_SCHEMA))
             merged = pa.concat_tables(
-                [valid.cast(EXCHANGE_SCHEMA), rows_to_table(rows, EXCHANGE_SCHEMA)]
+                [
+                    table.select(STORED_EXCHANGE_SCHEMA.names).cast(STORED_EXCHANGE_SCHEMA)
+                    for table in (valid, checked)
+                ]
             )
             if rows:
                 merged = merged.sort_by("source_line")

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import pandas as pd
 
 from distillguard.detectors.coordination.views import ip_prefix
+from distillguard.engine.texts import with_prompt_text
 from distillguard.errors import UserError
 from distillguard.features.templates import stable_hash
 from distillguard.intel.fingerprint import prompt_wrapper, wrapper_band_keys
@@ -172,7 +173,7 @@ def wrapper_fingerprints(con: BaseBackend, wrapper_ids: list[int]) -> dict[int, 
     x = con.table("exchanges")
     chosen = f.filter(f.wrapper_id.isin(wrapper_ids))
     first = chosen.group_by("wrapper_id").aggregate(exchange_id=chosen.exchange_id.min())
-    joined = first.join(x.select("exchange_id", "prompt_text"), "exchange_id")
+    joined = with_prompt_text(con, first.join(x.select("exchange_id", "pair_id"), "exchange_id"))
     rows = _frame(joined.select("wrapper_id", "prompt_text"))
     ids: list[int] = []
     wrappers: list[str] = []

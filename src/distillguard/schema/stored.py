@@ -16,7 +16,7 @@ from __future__ import annotations
 import duckdb
 import pyarrow as pa
 
-from distillguard.schema.tables import STORED_EXCHANGE_SCHEMA
+from distillguard.schema.tables import EXCHANGE_TABLE_SCHEMA, STORED_EXCHANGE_SCHEMA
 
 IMAGE_MARKERS = ('"type":"image"',)
 TOOL_MARKERS = ('"type":"tool_call"', '"type":"tool_result"', '"role":"tool"')
@@ -27,6 +27,14 @@ FLAG_MARKERS: dict[str, tuple[str, ...]] = {
     "has_system_message": SYSTEM_MARKERS,
 }
 """Each stored flag and the markers of the canonical messages JSON that set it."""
+
+
+def message_flags(messages: str | None) -> tuple[bool, ...]:
+    """The stored flags (in :data:`FLAG_MARKERS` order) of one canonical messages JSON text:
+    the same marker search as :func:`flag_sql`, for texts already in Python."""
+    if messages is None:
+        return tuple(False for _ in FLAG_MARKERS)
+    return tuple(any(marker in messages for marker in found) for found in FLAG_MARKERS.values())
 
 
 def flag_sql(column: str = "messages") -> dict[str, str]:
@@ -44,7 +52,8 @@ def stored_insert(columns: list[str]) -> tuple[list[str], str]:
     columns it fills, in the store's order, and the SELECT list that fills them (the stored
     columns it has, then the flags searched in ``messages``)."""
     flags = flag_sql("messages")
-    kept = [name for name in STORED_EXCHANGE_SCHEMA.names if name in columns]
+    stored = dict.fromkeys([*STORED_EXCHANGE_SCHEMA.names, *EXCHANGE_TABLE_SCHEMA.names])
+    kept = [name for name in stored if name in columns and name not in flags]
     selected = [f'"{name}"' for name in kept] + [f"{sql} AS {name}" for name, sql in flags.items()]
     return [*kept, *flags], ", ".join(selected)
 
@@ -52,9 +61,13 @@ def stored_insert(columns: list[str]) -> tuple[list[str], str]:
 def stored_exchanges(table: pa.Table) -> pa.Table:
     """A table of canonical exchanges (any subset of ``EXCHANGE_SCHEMA`` that includes
     ``messages``) as the store would keep it; a table without ``messages`` is returned as
-    it is.  For callers of the batch feature function outside the store."""
+    it is.  For the rows of a Parquet batch that ingest validated record by record, and for
+    callers of the batch feature function outside the store."""
     if "messages" not in table.column_names:
         return table
+    if not table.num_rows:
+        names, _ = stored_insert(table.column_names)
+        return pa.schema([STORED_EXCHANGE_SCHEMA.field(name) for name in names]).empty_table()
     con = duckdb.connect()
     con.register("canonical", table)
     names, selected = stored_insert(table.column_names)

@@ -14,9 +14,10 @@ import pyarrow as pa
 CONTRACT_VERSION = 1
 """Version of CONTRACT.md that readers accept and scans write."""
 
-STORE_SCHEMA_VERSION = 2
+STORE_SCHEMA_VERSION = 3
 """Version of the stored tables; bump with a migration when they change (2: the store keeps
-the message flags instead of the conversation JSON, see :data:`STORED_EXCHANGE_SCHEMA`)."""
+the message flags instead of the conversation JSON, see :data:`STORED_EXCHANGE_SCHEMA`; 3:
+each prompt's text is kept once, in ``prompts``, see :data:`EXCHANGE_TABLE_SCHEMA`)."""
 
 TIMESTAMP = pa.timestamp("us", tz="UTC")
 
@@ -84,8 +85,17 @@ STORED_EXCHANGE_SCHEMA = pa.schema(
         *MESSAGE_FLAG_FIELDS,
     ]
 )
-"""The ``exchanges`` table of the store: the canonical record without its JSON texts, with
-the message flags derived from them at ingest (schema/stored.py)."""
+"""A stored exchange: the canonical record without its JSON texts, with the message flags
+derived from them at ingest (schema/stored.py)."""
+
+EXCHANGE_TABLE_SCHEMA = pa.schema(
+    [
+        pa.field("pair_id", pa.int64(), nullable=False) if field.name == "prompt_text" else field
+        for field in STORED_EXCHANGE_SCHEMA
+    ]
+)
+"""The ``exchanges`` table: a stored exchange with its prompt text replaced by the key of its
+(prompt, system prompt) pair, whose text is kept once in ``prompts`` (schema/prompts.py)."""
 
 ACCOUNT_SCHEMA = pa.schema(
     [

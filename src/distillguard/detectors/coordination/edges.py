@@ -83,7 +83,7 @@ def memberships(
 
     ``node_order`` is :func:`_stable_hash` of every account id by node id, when the caller
     computed it once for all views."""
-    raw = view.query(con, cfg).execute()
+    raw = view.rows(con, cfg)
     frame = pd.DataFrame(
         {"account": raw["account_id"].map(index), "value": raw["value"].astype(str)}
     ).dropna()

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import ibis
 import pandas as pd
 
+from distillguard.engine.texts import with_prompt_text
 from distillguard.features.templates import instruction_sentence_texts
 from distillguard.features.text import prepare
 
@@ -55,7 +56,8 @@ def label_sentences(
     )
     exchanges = con.table("exchanges")
     ids = sorted(set(examples["exchange_id"].astype(str)))
-    prompts = exchanges.filter(exchanges.exchange_id.isin(ids)).select("exchange_id", "prompt_text")
+    picked = exchanges.filter(exchanges.exchange_id.isin(ids)).select("exchange_id", "pair_id")
+    prompts = with_prompt_text(con, picked).select("exchange_id", "prompt_text")
     text_of = dict(prompts.execute().itertuples(index=False, name=None))
     for cid, exchange in zip(examples["cluster_id"], examples["exchange_id"], strict=True):
         prompt = text_of.get(exchange)

@@ -16,7 +16,9 @@ from typing import TYPE_CHECKING
 
 import ibis
 import ibis.expr.types as ir
+import pandas as pd
 
+from distillguard.detectors.coordination.band_counts import lsh_band_rows
 from distillguard.detectors.coordination.config import CoordinationConfig
 
 if TYPE_CHECKING:
@@ -34,6 +36,15 @@ class View:
     family: str
     needs_features: bool
     query: Callable[[BaseBackend, CoordinationConfig], ir.Table]
+    """The view's definition: ``(account_id, value)`` rows, as a relational query."""
+    counted: Callable[[BaseBackend, CoordinationConfig], pd.DataFrame] | None = None
+    """The same rows worked out another way, where the query is costly at scale."""
+
+    def rows(self, con: BaseBackend, cfg: CoordinationConfig) -> pd.DataFrame:
+        """The view's ``(account_id, value)`` rows (see :attr:`counted`)."""
+        if self.counted is not None and "prompt_features" in set(con.list_tables()):
+            return self.counted(con, cfg)
+        return self.query(con, cfg).execute()
 
 
 def ip_prefix(ip: ir.StringValue) -> ir.StringValue:
@@ -186,10 +197,6 @@ def client_fingerprint(con: BaseBackend, cfg: CoordinationConfig) -> ir.Table:
     return _characteristic(tuples, fp, totals, 0.5, cfg.min_count, weight=tuples.uses)
 
 
-def _features(con: BaseBackend) -> ir.Table:
-    return con.table("exchange_features")
-
-
 def _pair_uses(con: BaseBackend) -> ir.Table:
     """Each account's uses of each distinct prompt, with that prompt's features: one row per
     (account, prompt) with ``uses``, instead of one per exchange.
@@ -199,25 +206,25 @@ def _pair_uses(con: BaseBackend) -> ir.Table:
     exchange (256M rows at 16M exchanges).  Weighted by ``uses`` the counts are the same,
     and an account that resends its prompts costs one row per prompt.  Where repeats are
     across accounts instead, it saves little: 13.3M band rows against 15.9M on the
-    simulator's 1M benchmark input (docs/benchmarks.md, seventh round).  Where the
-    store keeps features per distinct prompt (``prompt_features`` and ``exchange_pairs``,
-    features/exchange_features.py) the uses come from there; elsewhere (Spark) each
-    exchange is one use.
+    simulator's 1M benchmark input (docs/benchmarks.md, seventh round).  Exchanges name
+    their prompt by ``pair_id`` and the store keeps its features once
+    (``prompt_features``, features/exchange_features.py), so the uses are counted on the
+    narrow ``exchanges`` columns and the features joined once per (account, prompt).  A
+    backend given only an ``exchange_features`` table counts each exchange as one use.
     """
-    tables = set(con.list_tables())
-    if {"prompt_features", "exchange_pairs"} <= tables:
-        x = con.table("exchange_pairs")
-        uses = x.group_by(["account_id", "pair_id"]).aggregate(uses=x.count())
-        return uses.join(con.table("prompt_features"), "pair_id")
-    f = _features(con)
-    return f.mutate(uses=ibis.literal(1, "int64"))
+    if "prompt_features" not in set(con.list_tables()):
+        f = con.table("exchange_features")
+        return f.mutate(uses=ibis.literal(1, "int64"))
+    x = con.table("exchanges")
+    uses = x.group_by(["account_id", "pair_id"]).aggregate(uses=x.count())
+    return uses.join(con.table("prompt_features"), "pair_id")
 
 
 def _pair_totals(con: BaseBackend) -> ir.Table:
-    """Exchanges per account, from the narrowest table that has them."""
-    if "exchange_pairs" in set(con.list_tables()):
-        return _totals(con.table("exchange_pairs"))
-    return _totals(_features(con))
+    """Exchanges per account (featured ones, where only ``exchange_features`` is given)."""
+    if "prompt_features" not in set(con.list_tables()):
+        return _totals(con.table("exchange_features"))
+    return _totals(con.table("exchanges"))
 
 
 def wrapper(con: BaseBackend, cfg: CoordinationConfig) -> ir.Table:
@@ -291,7 +298,7 @@ VIEWS: tuple[View, ...] = (
     View("client_fingerprint", 0.3, "infrastructure", False, client_fingerprint),
     View("wrapper", 0.7, "template", True, wrapper),
     View("template", 0.5, "template", True, template),
-    View("lsh_band", 0.4, "template", True, lsh_band),
+    View("lsh_band", 0.4, "template", True, lsh_band, lsh_band_rows),
     View("instruction_sentence", 0.75, "template", True, instruction_sentence),
 )
 """Every view, strongest first.  Base weights say how much one rare shared value means:

@@ -6,16 +6,18 @@ for, so each account contributes at most ``per_account`` *distinct* prompts:
 1. every exchange gets a stable rank, ``xxh64(exchange_id)`` (the same on any machine and in
    any process, unlike Python's ``hash``);
 2. per account, the ``oversample × per_account`` exchanges of lowest rank are read from the
-   ``exchanges`` table (``prompt_text``, the last user message) — a uniform sample of the
-   account's traffic, the same in every run;
+   store with their ``prompt_text`` (the last user message, joined from ``prompts``) — a
+   uniform sample of the account's traffic, the same in every run;
 3. prompts are de-duplicated on a light normal form (case, spacing, digits), keeping the
    lowest-ranked copy, and the first ``per_account`` are embedded with the shipped static
    model (:mod:`distillguard.features.embeddings`).
 
 Counts the sample cannot give (exchanges, distinct prompts over *all* of an account's
-traffic) come from one relational aggregate.  The frame is built once per scan and shared by
-DG-301, DG-302 and DG-303 through :meth:`ScanContext.frame`; its ``attrs`` carry the embedding
-matrix (rows aligned with the frame), the per-account table and the reference sample.
+traffic) come from one relational aggregate; a distinct prompt there is a distinct
+(prompt, system prompt) pair, the store's ``pair_id``.  The frame is built once per scan and
+shared by DG-301, DG-302 and DG-303 through :meth:`ScanContext.frame`; its ``attrs`` carry
+the embedding matrix (rows aligned with the frame), the per-account table and the reference
+sample.
 
 The system prompt is not embedded: an application's fixed system prompt would make all its
 requests look alike and hide what is asked.
@@ -37,6 +39,7 @@ import xxhash
 from ibis import _
 
 from distillguard.detectors.behaviour.common import check_unit, load_settings
+from distillguard.engine.texts import with_prompt_text
 
 if TYPE_CHECKING:
     from distillguard.detectors.context import ScanContext
@@ -124,7 +127,7 @@ def _pick(
 def _account_counts(context: ScanContext) -> pd.DataFrame:
     exchanges = context.con.table("exchanges")
     table = exchanges.group_by("account_id").aggregate(
-        exchanges=_.count(), distinct_prompts=_.prompt_text.nunique()
+        exchanges=_.count(), distinct_prompts=_.pair_id.nunique()
     )
     frame = context.con.to_pandas(table.order_by("account_id"))
     return frame.set_index("account_id", drop=False)
@@ -147,9 +150,12 @@ def _build(context: ScanContext) -> pd.DataFrame:
     wanted = [exchange_ids[i] for i in chosen]
     # Only the ids travel to the engine: Spark has no unsigned 64-bit type for the ranks.
     picked = ibis.memtable(pa.table({"exchange_id": pa.array(wanted, pa.string())}))
+    chosen_rows = with_prompt_text(
+        con, exchanges.join(picked, "exchange_id").select("account_id", "exchange_id", "pair_id")
+    )
     texts = con.to_pyarrow(
-        exchanges.join(picked, "exchange_id").select(
-            "account_id", "exchange_id", text=exchanges.prompt_text.substr(0, TEXT_CHARS)
+        chosen_rows.select(
+            "account_id", "exchange_id", text=chosen_rows.prompt_text.substr(0, TEXT_CHARS)
         )
     ).to_pandas()
     rank_of = pd.Series(ranks[chosen], index=pd.Index(wanted, dtype=object), dtype=np.uint64)

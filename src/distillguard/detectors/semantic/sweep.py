@@ -165,7 +165,7 @@ def _fleet_counts(context: ScanContext, fleet_list: list[Subject]) -> pd.DataFra
     table = ibis.memtable(members)
     joined = exchanges.join(table, "account_id")
     grouped = joined.group_by("cluster_id").aggregate(
-        exchanges=_.count(), distinct_prompts=_.prompt_text.nunique()
+        exchanges=_.count(), distinct_prompts=_.pair_id.nunique()
     )
     return context.con.to_pandas(grouped).set_index("cluster_id")
 
