@@ -19,13 +19,18 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import ibis
-import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 import pandas as pd
 from ibis import _
 
 from distillguard.engine.timestamps import utc_columns
-from distillguard.evaluation.account_features import behaviour_features
+from distillguard.evaluation.account_features import (
+    arrivals,
+    behaviour_features,
+    client_ips,
+    hour_of_day_counts,
+    hourly_counts,
+)
 
 if TYPE_CHECKING:
     from distillguard.detectors.context import ScanContext
@@ -77,27 +82,12 @@ def _has_table(context: ScanContext, name: str) -> bool:
     return name in context.con.list_tables()
 
 
-def utc_wall_clock(ts: ir.TimestampValue) -> ir.TimestampValue:
-    """A UTC timestamp as a zone-less one (its UTC wall clock), for calendar arithmetic.
-
-    The store keeps timestamps in UTC and every session runs in UTC (Ibis sets DuckDB's
-    zone, distillguard Spark's), so hours, truncations and microsecond differences of the
-    zone-less value are those of the original.  On DuckDB they cost a third as much: on a
-    zoned timestamp they go through ICU's time-zone arithmetic, row by row.
-    """
-    return ts.cast(dt.Timestamp())
-
-
 def _burst_timing(exchanges: ir.Table) -> ir.Table:
     """Regularity of gaps inside bursts: coefficient of variation and the share of gaps
     within ±10% of the account's median in-burst gap (a script's metronome)."""
-    # The same gaps as the inter-arrival statistics of behaviour_features, written the
-    # same way so the engine computes them once for both.
-    order = ibis.window(group_by="account_id", order_by="ts")
-    gaps = exchanges.select("account_id", "ts").mutate(prev=_.ts.lag().over(order))
-    gaps = gaps.mutate(
-        gap=_.ts.delta(_.prev, unit="microsecond").cast("float64") / MICROS_PER_SECOND
-    )
+    # The gaps of the inter-arrival statistics of behaviour_features: the same expression,
+    # so the engine sorts the exchanges and computes them once for both.
+    gaps = arrivals(exchanges)
     inside = gaps.filter(_.gap.notnull() & (_.gap <= BURST_GAP_SECONDS))
     stats = inside.group_by("account_id").aggregate(
         burst_gaps=_.gap.count(),
@@ -128,9 +118,7 @@ def _quiet_hours(exchanges: ir.Table) -> ir.Table:
     window that holds no traffic makes the share zero.  (The same per-hour counts feed the
     hour entropy, so the engine computes them once.)
     """
-    hours = exchanges.group_by(["account_id", exchanges.ts.hour().name("hour")]).aggregate(
-        n=_.count()
-    )
+    hours = hour_of_day_counts(exchanges)
     by_hour = hours.group_by("account_id").aggregate(
         total=hours.n.sum(),
         **{f"hour_{h}": ibis.ifelse(hours.hour == h, hours.n, 0).sum() for h in range(24)},
@@ -146,34 +134,44 @@ def _quiet_hours(exchanges: ir.Table) -> ir.Table:
     return by_hour.select("account_id", quiet_share=quietest.cast("float64") / by_hour.total)
 
 
-def _request_shape(exchanges: ir.Table) -> ir.Table:
-    """Extraction parameters, conversation use, reasoning tokens, address prefixes."""
-    ip = exchanges.client_ip
+def _request_shape(exchanges: ir.Table) -> dict[str, ir.Value]:
+    """Extraction parameters, conversation use and reasoning tokens: per-account reductions
+    of ``exchanges``, computed in the pass of :func:`behaviour_features`."""
+    single = exchanges.n_messages <= 1
+    return {
+        "strict_single_turn_share": single.cast("float64").mean(),
+        "conversation_share": exchanges.conversation_id.notnull().cast("float64").mean(),
+        "one_shot_share": (single & exchanges.conversation_id.isnull()).cast("float64").mean(),
+        "mean_generated_tokens": (
+            exchanges.output_tokens.fill_null(0) + exchanges.reasoning_tokens.fill_null(0)
+        ).mean(),
+        "mean_reasoning_tokens": exchanges.reasoning_tokens.fill_null(0).mean(),
+        "median_output_tokens": exchanges.output_tokens.median(),
+        "max_tokens_mean": exchanges.max_tokens.mean(),
+        "big_max_tokens_share": (exchanges.max_tokens.fill_null(0) >= BIG_MAX_TOKENS)
+        .cast("float64")
+        .mean(),
+        "high_effort_share": (exchanges.reasoning_effort.fill_null("") == "high")
+        .cast("float64")
+        .mean(),
+        "multi_sample_share": (exchanges.n.fill_null(1) > 1).cast("float64").mean(),
+    }
+
+
+def _active_hours(exchanges: ir.Table) -> ir.Table:
+    """UTC clock hours with traffic, from the per-hour counts behaviour_features reads."""
+    return hourly_counts(exchanges).group_by("account_id").aggregate(active_hours=_.count())
+
+
+def _address_prefixes(exchanges: ir.Table) -> ir.Table:
+    """Distinct address prefixes (IPv4 /24, IPv6 first three groups; an address that is
+    neither counts as itself), matched once per distinct (account, address)."""
+    ips = client_ips(exchanges)
+    ip = ips.client_ip
     v4 = ip.re_extract(r"^(\d+\.\d+\.\d+)\.\d+$", 1)
     v6 = ip.re_extract(r"^([0-9A-Fa-f]*:[0-9A-Fa-f]*:[0-9A-Fa-f]*)", 1)
     prefix = ibis.cases((v4 != "", v4), (v6 != "", v6), else_=ip)
-    return exchanges.group_by("account_id").aggregate(
-        active_hours=utc_wall_clock(exchanges.ts).truncate("h").nunique(),
-        strict_single_turn_share=(exchanges.n_messages <= 1).cast("float64").mean(),
-        conversation_share=exchanges.conversation_id.notnull().cast("float64").mean(),
-        one_shot_share=((exchanges.n_messages <= 1) & exchanges.conversation_id.isnull())
-        .cast("float64")
-        .mean(),
-        mean_generated_tokens=(
-            exchanges.output_tokens.fill_null(0) + exchanges.reasoning_tokens.fill_null(0)
-        ).mean(),
-        mean_reasoning_tokens=exchanges.reasoning_tokens.fill_null(0).mean(),
-        median_output_tokens=exchanges.output_tokens.median(),
-        max_tokens_mean=exchanges.max_tokens.mean(),
-        big_max_tokens_share=(exchanges.max_tokens.fill_null(0) >= BIG_MAX_TOKENS)
-        .cast("float64")
-        .mean(),
-        high_effort_share=(exchanges.reasoning_effort.fill_null("") == "high")
-        .cast("float64")
-        .mean(),
-        multi_sample_share=(exchanges.n.fill_null(1) > 1).cast("float64").mean(),
-        distinct_prefixes=prefix.nunique(),
-    )
+    return ips.group_by("account_id").aggregate(distinct_prefixes=prefix.nunique())
 
 
 def _fingerprint_text(exchanges: ir.Table) -> ir.StringValue:
@@ -263,14 +261,19 @@ def account_expression(context: ScanContext) -> ir.Table:
     """The unexecuted per-account expression over the store's tables (see module doc)."""
     exchanges = context.con.table("exchanges")
     accounts = context.con.table("accounts") if _has_table(context, "accounts") else None
-    table = behaviour_features(exchanges, accounts)
-    for part in (
-        _burst_timing(exchanges),
-        _quiet_hours(exchanges),
-        _request_shape(exchanges),
-        _parameter_fingerprint(exchanges),
-    ):
+    shape = _request_shape(exchanges)
+    # The request-shape reductions ride in behaviour_features' one pass over the exchanges;
+    # ``columns`` keeps the frame's column order as it was when they were a separate table.
+    table = behaviour_features(exchanges, accounts, extra=shape)
+    columns = [c for c in table.columns if c not in shape]
+    for part in (_burst_timing(exchanges), _quiet_hours(exchanges), _active_hours(exchanges)):
         table = _join(table, part)
+        columns += [c for c in part.columns if c != "account_id"]
+    columns += list(shape)
+    for part in (_address_prefixes(exchanges), _parameter_fingerprint(exchanges)):
+        table = _join(table, part)
+        columns += [c for c in part.columns if c != "account_id"]
+    table = table.select(*columns)
     table = table.mutate(
         output_input_ratio=ibis.ifelse(
             _.sum_input_tokens > 0,

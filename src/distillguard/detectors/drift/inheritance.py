@@ -170,30 +170,47 @@ def _with_values(context: ScanContext, column: str, values: pa.Array) -> ir.Tabl
     return rows.semi_join(keys, rows.value == keys.wanted_value)
 
 
-def _usage(context: ScanContext, column: str, values: list[int]) -> pd.DataFrame:
-    """Per (account, value): uses and distinct tasks, for the given fingerprint values."""
-    wanted = _with_values(context, column, pa.array(values, pa.int64()))
-    grouped = wanted.group_by(["account_id", "value"]).aggregate(
-        uses=wanted.count(), tasks=wanted.text_hash.nunique()
-    )
-    frame = context.con.to_pandas(grouped)
-    return frame.astype({"uses": "int64", "tasks": "int64"})
-
-
-def _value_tasks(
+def _usage(
     context: ScanContext, column: str, values: list[int], settings: Settings
-) -> dict[int, int]:
-    """Distinct tasks wrapped by each value that carries harvesting (at least
-    ``min_harvest_share`` of the requests using it ask for a harvestable output); values
-    that do not are left out."""
+) -> tuple[pd.DataFrame, dict[int, int]]:
+    """Per (account, value) uses and distinct tasks, for the given fingerprint values; and
+    the distinct tasks wrapped by each value that carries harvesting (at least
+    ``min_harvest_share`` of the requests using it ask for a harvestable output), values
+    that do not left out.
+
+    One query for both: the requests carrying the values are counted once per (account,
+    value, task), and the per-value numbers, summed from those counts, ride along on the
+    per-account rows (each value's rows repeat them).  Two queries would each read, join
+    (and for a list column unnest) every exchange's features again.
+    """
     wanted = _with_values(context, column, pa.array(values, pa.int64()))
-    grouped = wanted.group_by("value").aggregate(
-        tasks=wanted.text_hash.nunique(),
-        harvest=asks_for_harvest(wanted).cast("float64").mean(),
+    per_task = wanted.group_by(["account_id", "value", "text_hash"]).aggregate(
+        n=wanted.count(), harvest=asks_for_harvest(wanted).cast("int64").sum()
     )
-    frame = context.con.to_pandas(grouped)
-    frame = frame[frame["harvest"].to_numpy(dtype=np.float64) >= settings.min_harvest_share]
-    return dict(zip(frame["value"].astype("int64"), frame["tasks"].astype("int64"), strict=True))
+    usage = per_task.group_by(["account_id", "value"]).aggregate(
+        uses=per_task.n.sum(), tasks=per_task.text_hash.count()
+    )
+    per_value = per_task.group_by("value").aggregate(
+        value_tasks=per_task.text_hash.nunique(),
+        harvest=per_task.harvest.sum().cast("float64") / per_task.n.sum(),
+    )
+    joined = usage.join(per_value, "value")
+    frame = context.con.to_pandas(
+        joined.select("account_id", "value", "uses", "tasks", "value_tasks", "harvest")
+    )
+    frame = frame.astype({"value": "int64", "uses": "int64", "tasks": "int64"})
+    by_value = frame.drop_duplicates("value")
+    by_value = by_value[
+        by_value["harvest"].to_numpy(dtype=np.float64) >= settings.min_harvest_share
+    ]
+    tasks = dict(
+        zip(
+            by_value["value"].tolist(),
+            by_value["value_tasks"].astype("int64").tolist(),
+            strict=True,
+        )
+    )
+    return frame[["account_id", "value", "uses", "tasks"]], tasks
 
 
 def _shared_by_members(
@@ -214,12 +231,18 @@ def _shared_by_members(
     )
     grouped = grouped.filter(grouped.members >= settings.min_members)
     frame = context.con.to_pandas(grouped)
+    sizes = {cid: len(members) for cid, members in clusters.items()}
     out: dict[int, set[str]] = defaultdict(set)
+    # Plain lists: iterating the engine's (Arrow-backed) columns element by element is
+    # slower than the query at scale.
     for cid, value, members in zip(
-        frame["cluster_id"], frame["value"], frame["members"], strict=True
+        map(str, frame["cluster_id"].tolist()),
+        frame["value"].tolist(),
+        frame["members"].tolist(),
+        strict=True,
     ):
-        if members >= settings.min_coverage * len(clusters[str(cid)]):
-            out[int(value)].add(str(cid))
+        if members >= settings.min_coverage * sizes[cid]:
+            out[int(value)].add(cid)
     return out
 
 
@@ -276,8 +299,7 @@ def inherit(
         values = sorted(candidates[kind])
         if not values:
             continue
-        usage = _usage(context, column, values)
-        tasks = _value_tasks(context, column, values, settings)
+        usage, tasks = _usage(context, column, values, settings)
         outsiders, siblings = _distinctive_reuse(
             usage, tasks, candidates[kind], cluster_of, sizes, settings
         )
