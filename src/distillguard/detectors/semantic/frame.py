@@ -91,11 +91,22 @@ def sample_settings(context: ScanContext) -> SampleSettings:
     return load_settings(SampleSettings, SETTINGS_ID, values)
 
 
-def stable_rank(ids: list[str]) -> npt.NDArray[np.uint64]:
+RANK_CHUNK = 1 << 20
+"""Ids turned into Python strings at a time for :func:`stable_rank` (16M exchange ids as
+Python strings at once would hold about a gigabyte)."""
+
+
+def stable_rank(ids: pa.Array | pa.ChunkedArray | list[str]) -> npt.NDArray[np.uint64]:
     """``xxh64`` of each id: a rank that is the same on every machine and run."""
-    return np.fromiter(
-        map(xxhash.xxh64_intdigest, map(str.encode, ids)), dtype=np.uint64, count=len(ids)
-    )
+    if isinstance(ids, list):
+        ids = pa.array(ids, pa.string())
+    ranks = np.empty(len(ids), dtype=np.uint64)
+    for start in range(0, len(ids), RANK_CHUNK):
+        chunk = ids.slice(start, RANK_CHUNK).to_pylist()
+        ranks[start : start + len(chunk)] = np.fromiter(
+            map(xxhash.xxh64_intdigest, map(str.encode, chunk)), dtype=np.uint64, count=len(chunk)
+        )
+    return ranks
 
 
 def prompt_key(text: str) -> int:
@@ -144,10 +155,10 @@ def _build(context: ScanContext) -> pd.DataFrame:
     account_codes = np.asarray(
         pc.dictionary_encode(ids.column("account_id").combine_chunks()).indices, dtype=np.int64
     )
-    exchange_ids = ids.column("exchange_id").to_pylist()
+    exchange_ids = ids.column("exchange_id")
     ranks = stable_rank(exchange_ids)
     chosen = _pick(account_codes, ranks, settings.per_account * settings.oversample)
-    wanted = [exchange_ids[i] for i in chosen]
+    wanted = exchange_ids.take(pa.array(chosen, pa.int64())).to_pylist()
     # Only the ids travel to the engine: Spark has no unsigned 64-bit type for the ranks.
     picked = ibis.memtable(pa.table({"exchange_id": pa.array(wanted, pa.string())}))
     chosen_rows = with_prompt_text(
