@@ -17,6 +17,7 @@ import pyarrow as pa
 import pytest
 
 from distillguard.detectors.base import Evidence
+from distillguard.detectors.behaviour.common import log_ramp, ramp
 from distillguard.detectors.context import ScanContext
 from distillguard.detectors.coordination.findings import FRAME as COORDINATION_FRAME
 from distillguard.detectors.coordination.findings import ClusterFindings
@@ -220,3 +221,54 @@ def test_a_crowds_semantic_evidence_counts_in_the_template_family() -> None:
     fleet = Subject("C-2", "cluster", rows, ("a", "b"), 3, 3)
     assert make_evidence(sweep.INFO, crowd, 0.5, "s", {}).family == "template"
     assert make_evidence(sweep.INFO, fleet, 0.5, "s", {}).family == "semantic"
+
+
+def test_account_table_holds_the_groups_of_account_rows(store: Any) -> None:
+    from distillguard.detectors.semantic.subjects import account_table, accounts
+
+    context = _context(store)
+    frame = semantic_frame(context)
+    table = account_table(frame)
+    rows = account_rows(frame)
+    assert table.ids == list(rows)
+    assert all(np.array_equal(table.rows(i), rows[a]) for i, a in enumerate(table.ids))
+    subjects = accounts(context)
+    assert [s.subject for s in subjects] == table.ids
+    counts = frame.attrs["accounts"]
+    assert all(s.exchanges == counts.loc[s.subject, "exchanges"] for s in subjects)
+
+
+def test_batched_spreads_are_those_of_sample_stats(store: Any) -> None:
+    frame = semantic_frame(_context(store))
+    vectors = frame.attrs["embeddings"]
+    rng = np.random.default_rng(0)
+    for size in (2, 16, 48, 130):
+        rows = rng.integers(0, len(vectors), (4, size))
+        batched = distribution.spreads(vectors[rows])
+        assert [float(v) for v in batched] == [sweep.sample_stats(vectors[r], 1.0)[1] for r in rows]
+
+
+def test_vectorised_strengths_are_those_of_one_subject_at_a_time(store: Any) -> None:
+    context = _context(store)
+    settings = distribution.Settings(emit_above=0.0)
+    run = distribution._run(context, settings)
+    assert run is not None
+    account_tests, _ = run
+    strengths = distribution.account_strengths(account_tests, settings)
+    assert len(strengths) > 50
+    for entry, strength in enumerate(strengths.tolist()):
+        assert strength == distribution.strength_of(account_tests.tested(entry), settings)
+    tags = capability_tags.Settings()
+    shares = np.linspace(0.0, 1.0, 41)
+    distinct = np.arange(41, dtype=np.int64) * 9
+    batched, _, _ = capability_tags.judge(shares, distinct, 0.45, tags)
+    values = zip(shares.tolist(), distinct.tolist(), batched.tolist(), strict=True)
+    for share, prompts, strength in values:
+        lift = share / 0.45
+        alone = ramp_product(
+            tags.cap,
+            lambda share=share: float(ramp(share, tags.min_share, tags.full_share)),
+            lambda lift=lift: float(ramp(lift, tags.min_lift, tags.full_lift)),
+            lambda c=share * prompts: float(log_ramp(c, tags.min_count, tags.full_count)),
+        )
+        assert strength == alone

@@ -9,10 +9,13 @@ from hypothesis import strategies as st
 from distillguard.detectors.semantic.mmd import (
     NullTable,
     Reference,
+    _distinct_rows,
     kernel,
+    kernels,
     median_bandwidth,
     mmd2,
     permutation_pvalue,
+    split_masks,
 )
 
 
@@ -128,3 +131,67 @@ def test_an_early_stop_never_changes_whether_a_test_reaches_alpha() -> None:
             assert early == full  # a significant test counts every shuffle
         else:
             assert alpha < early[1] <= full[1]  # stopped: a lower bound above alpha
+
+
+def test_split_masks_draw_what_one_permutation_per_split_draws() -> None:
+    for total, n, width in ((856, 256, 400), (25, 5, 7), (3, 1, 2)):
+        rng, expected = np.random.default_rng(4), np.zeros((total, width))
+        for column in range(width):
+            expected[rng.permutation(total)[:n], column] = 1.0
+        after = rng.integers(0, 2**40, 3)
+        shared = np.random.default_rng(4)
+        assert np.array_equal(split_masks(shared, total, n, width), expected)
+        assert np.array_equal(shared.integers(0, 2**40, 3), after)  # the same stream after
+
+
+def test_batched_account_statistics_are_those_of_one_account_bit_for_bit() -> None:
+    rng = np.random.default_rng(8)
+    reference = _unit(rng, 200, 16)
+    fixed = Reference(reference, median_bandwidth(reference))
+    vectors = _unit(rng, 300, 16, centre=np.full(16, 0.2))
+    affinity = fixed.affinity(vectors)
+    for size in (2, 16, 48):
+        rows = rng.integers(0, 300, (9, size))
+        batched = fixed.mmd2_many(vectors[rows], affinity[rows])
+        for index, sample_rows in enumerate(rows):
+            one = fixed.mmd2_with(vectors[sample_rows], affinity[sample_rows])
+            assert batched[index] == one
+        assert np.array_equal(
+            kernels(vectors[rows], 0.7)[3], kernel(vectors[rows[3]], vectors[rows[3]], 0.7)
+        )
+
+
+def test_batched_fleet_tests_give_the_same_statistics_and_pvalues() -> None:
+    rng = np.random.default_rng(13)
+    reference = _unit(rng, 150, 8)
+    fixed = Reference(reference, median_bandwidth(reference))
+    centre = np.ones(8) / np.sqrt(8)
+    samples = [
+        _unit(rng, 24, 8, centre),
+        _unit(rng, 24, 8),
+        reference[:24].copy(),
+        _unit(rng, 40, 8, centre),
+        _unit(rng, 5, 8),
+        _unit(rng, 24, 8, centre * 0.5),
+    ]
+    for stop_above in (None, 0.003, 0.2):
+        one_by_one = [
+            fixed.permutation_pvalue(x, permutations=120, seed=3, stop_above=stop_above)
+            for x in samples
+        ]
+        batched = fixed.permutation_pvalues(
+            samples, permutations=120, seed=3, stop_above=stop_above, chunk_rows=50
+        )
+        assert batched == one_by_one
+
+
+def test_distinct_rows_group_equal_rows_whatever_the_hash_says() -> None:
+    rng = np.random.default_rng(3)
+    distinct = _unit(rng, 50, 16)
+    vectors = distinct[rng.integers(0, 50, 400)]
+    rows, where = _distinct_rows(vectors)
+    assert len(rows) == len(np.unique(vectors, axis=0))
+    assert np.array_equal(rows[where], vectors)
+    odd = _unit(rng, 40, 3)[rng.integers(0, 40, 100)]  # 12-byte rows: no 8-byte words
+    rows, where = _distinct_rows(odd)
+    assert np.array_equal(rows[where], odd) and len(rows) == len(np.unique(odd, axis=0))

@@ -23,6 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
 from distillguard.detectors.base import ATLAS, DetectorInfo, Evidence
 from distillguard.detectors.behaviour.common import (
@@ -39,15 +40,15 @@ from distillguard.detectors.context import ScanContext
 from distillguard.detectors.semantic.frame import (
     HARVESTABLE,
     SampleSettings,
+    bare,
     semantic_frame,
 )
 from distillguard.detectors.semantic.subjects import (
     Subject,
-    accounts,
+    account_table,
     describe_mix,
     fleets,
     make_evidence,
-    ramp_product,
     tag_mix,
 )
 
@@ -107,16 +108,25 @@ def reference_share(context: ScanContext) -> float:
     return float(np.isin(labels, HARVESTABLE).mean())
 
 
-def _judge(
-    subject: Subject, share: float, base: float, settings: Settings
-) -> tuple[float, float, float]:
-    lift = share / max(base, 0.01)
-    distinct = share * subject.distinct_prompts
-    strength = ramp_product(
-        settings.cap,
-        lambda: float(ramp(share, settings.min_share, settings.full_share)),
-        lambda: float(ramp(lift, settings.min_lift, settings.full_lift)),
-        lambda: float(log_ramp(distinct, settings.min_count, settings.full_count)),
+def judge(
+    shares: npt.NDArray[np.float64],
+    distinct_prompts: npt.NDArray[np.int64],
+    base: float,
+    settings: Settings,
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """(strength, lift, distinct harvestable prompts) of many subjects at once.
+
+    The formula of the module docstring, elementwise: the same numbers as judging each
+    subject alone with :func:`ramp_product` (its factors are ramps in [0, 1], so a product
+    that reached 0 stays 0 whether or not the later factors are computed).
+    """
+    lift = shares / max(base, 0.01)
+    distinct = shares * distinct_prompts
+    strength: npt.NDArray[np.float64] = (
+        settings.cap
+        * ramp(shares, settings.min_share, settings.full_share)
+        * ramp(lift, settings.min_lift, settings.full_lift)
+        * log_ramp(distinct, settings.min_count, settings.full_count)
     )
     return strength, lift, distinct
 
@@ -128,15 +138,36 @@ def detect(context: ScanContext) -> list[Evidence]:
     if frame.empty:
         return []
     base = reference_share(context)
-    harvestable = frame["harvestable"].to_numpy()
+    harvestable = bare(frame)["harvestable"].to_numpy()
+    # Accounts: judged all at once, a Subject made only for those reported.
+    table = account_table(frame)
+    chosen = np.flatnonzero(table.sizes >= settings.min_prompts)
+    # A bool mean is the count over the size: exact, whichever way it is summed.
+    shares = table.sums(harvestable.astype(np.float64))[chosen] / table.sizes[chosen]
+    strengths, lifts, distincts = judge(shares, table.distinct_prompts[chosen], base, settings)
+    reported: list[tuple[Subject, float, float, float, float]] = [
+        (
+            table.subject(int(chosen[i])),
+            float(shares[i]),
+            float(strengths[i]),
+            float(lifts[i]),
+            float(distincts[i]),
+        )
+        for i in np.flatnonzero(strengths > settings.emit_above)
+    ]
+    fleet_list = [
+        f for f in fleets(context, settings.fleet_cap) if len(f.rows) >= settings.min_prompts
+    ]
+    fleet_shares = np.array([float(harvestable[f.rows].mean()) for f in fleet_list])
+    fleet_distinct = np.array([f.distinct_prompts for f in fleet_list], dtype=np.int64)
+    strengths, lifts, distincts = judge(fleet_shares, fleet_distinct, base, settings)
+    reported += [
+        (fleet, float(fleet_shares[i]), float(strengths[i]), float(lifts[i]), float(distincts[i]))
+        for i, fleet in enumerate(fleet_list)
+        if strengths[i] > settings.emit_above
+    ]
     evidence: list[Evidence] = []
-    for subject in [*accounts(context), *fleets(context, settings.fleet_cap)]:
-        if len(subject.rows) < settings.min_prompts:
-            continue
-        share = float(harvestable[subject.rows].mean())
-        strength, lift, distinct = _judge(subject, share, base, settings)
-        if strength <= settings.emit_above:
-            continue
+    for subject, share, strength, lift, distinct in reported:
         mix = tag_mix(frame, subject.rows)
         kind = "fleet" if subject.kind == "cluster" else "account"
         summary = (

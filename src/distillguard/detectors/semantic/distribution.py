@@ -37,6 +37,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
+import pandas as pd
 
 from distillguard.detectors.base import ATLAS, DetectorInfo, Evidence
 from distillguard.detectors.behaviour.common import (
@@ -49,15 +50,16 @@ from distillguard.detectors.behaviour.common import (
     rounded,
 )
 from distillguard.detectors.context import ScanContext
-from distillguard.detectors.semantic.frame import semantic_frame
+from distillguard.detectors.semantic.frame import bare, semantic_frame
 from distillguard.detectors.semantic.mmd import (
     NullTable,
     Reference,
     median_bandwidth,
 )
 from distillguard.detectors.semantic.subjects import (
+    AccountTable,
     Subject,
-    accounts,
+    account_table,
     describe_mix,
     fleets,
     make_evidence,
@@ -66,7 +68,6 @@ from distillguard.detectors.semantic.subjects import (
     tag_mix,
     who,
 )
-from distillguard.detectors.semantic.sweep import sample_stats
 
 INFO = DetectorInfo(
     id="DG-303",
@@ -133,45 +134,86 @@ class Tested:
     spread: float
 
 
-def _tests(context: ScanContext, settings: Settings) -> list[Tested]:
-    frame = semantic_frame(context)
-    vectors: FloatArray = frame.attrs["embeddings"]
-    reference: FloatArray = frame.attrs["reference"]
-    harvestable = frame["harvestable"].to_numpy()
-    if len(reference) < 20:
-        return []
-    fixed = Reference(reference, median_bandwidth(reference))
-    null = NullTable.of(fixed, alpha=settings.alpha, draws=settings.null_draws)
-    subjects = [s for s in accounts(context) if len(s.rows) >= settings.min_prompts]
+@dataclass(frozen=True)
+class AccountTests:
+    """The tests of every account with enough prompts, as arrays (entry ``i`` is account
+    number ``accounts[i]`` of ``table``, in id order): a :class:`Tested` is made only for the
+    accounts a scan reports."""
 
-    def _shape(subject: Subject) -> tuple[float, float]:
-        _, spread = sample_stats(vectors[subject.rows], 1.0)
-        return float(harvestable[subject.rows].mean()), spread
+    table: AccountTable
+    accounts: npt.NDArray[np.intp]
+    statistic: npt.NDArray[np.float64]
+    threshold: npt.NDArray[np.float64]
+    harvest: npt.NDArray[np.float64]
+    spread: npt.NDArray[np.float64]
 
-    affinity = fixed.affinity(vectors)
-    statistics = {s.subject: fixed.mmd2_with(vectors[s.rows], affinity[s.rows]) for s in subjects}
-    by_bucket: dict[int, list[float]] = defaultdict(list)
-    for s in subjects:
-        by_bucket[NullTable.bucket(len(s.rows))].append(statistics[s.subject])
-    population = {
-        size: robust_upper(values, settings.population_z) for size, values in by_bucket.items()
-    }
-    out = []
-    for s in subjects:
-        size = NullTable.bucket(len(s.rows))
-        threshold = max(null.row(len(s.rows))[2], population[size], 1e-9)
-        out.append(Tested(s, statistics[s.subject], threshold, None, *_shape(s)))
-    for fleet in fleets(context, settings.fleet_cap):
-        if len(fleet.rows) < settings.min_prompts:
-            continue
-        # A fleet whose p-value must exceed alpha gives no evidence whatever its exact
-        # value, so its test stops as soon as that is certain (most fleets are benign).
-        statistic, pvalue = fixed.permutation_pvalue(
-            vectors[fleet.rows], permutations=settings.permutations, stop_above=settings.alpha
+    def tested(self, entry: int) -> Tested:
+        """Entry ``entry`` as a :class:`Tested`."""
+        return Tested(
+            self.table.subject(int(self.accounts[entry])),
+            float(self.statistic[entry]),
+            float(self.threshold[entry]),
+            None,
+            float(self.harvest[entry]),
+            float(self.spread[entry]),
         )
-        threshold = max(null.row(len(fleet.rows))[2], 1e-9)
-        out.append(Tested(fleet, statistic, threshold, pvalue, *_shape(fleet)))
-    return out
+
+
+ACCOUNTS_PER_BATCH = 2_048
+"""Accounts of one sample size whose kernels are computed in one array (48 prompts each:
+38 MB of float64 kernels), so memory stays flat however many accounts a log holds."""
+
+
+def spreads(samples: FloatArray) -> npt.NDArray[np.float64]:
+    """Mean pairwise cosine distance of each sample of a stack of equal-size samples: the
+    spread of :func:`~distillguard.detectors.semantic.sweep.sample_stats`, bit for bit (the
+    same float32 products and sums, one sample per contiguous row)."""
+    count, n, _ = samples.shape
+    if n < 2:
+        return np.zeros(count)
+    similarity = np.matmul(samples, samples.transpose(0, 2, 1))
+    diagonal = np.arange(n)
+    similarity[:, diagonal, diagonal] = 0.0
+    mean = similarity.reshape(count, n * n).sum(axis=1) / (n * (n - 1))
+    result: npt.NDArray[np.float64] = 1.0 - mean.astype(np.float64)
+    return result
+
+
+def _account_tests(
+    table: AccountTable,
+    vectors: FloatArray,
+    harvestable: npt.NDArray[np.bool_],
+    fixed: Reference,
+    null: NullTable,
+    settings: Settings,
+) -> AccountTests:
+    """Every account's statistic, threshold and shape, the accounts of one sample size at a
+    time (the same numbers as testing them one by one: see :meth:`Reference.mmd2_many`)."""
+    chosen = np.flatnonzero(table.sizes >= settings.min_prompts)
+    statistic = np.zeros(len(chosen))
+    spread = np.zeros(len(chosen))
+    sizes = table.sizes[chosen]
+    # A bool mean is the count over the size: exact, whichever way it is summed.
+    harvest = table.sums(harvestable.astype(np.float64))[chosen] / sizes
+    affinity = fixed.affinity(vectors)
+    for size in np.unique(sizes).tolist():
+        of_size = np.flatnonzero(sizes == size)
+        for start in range(0, len(of_size), ACCOUNTS_PER_BATCH):
+            batch = of_size[start : start + ACCOUNTS_PER_BATCH]
+            rows = table.rows_of(chosen[batch], size)
+            samples = vectors[rows]
+            statistic[batch] = fixed.mmd2_many(samples, affinity[rows])
+            spread[batch] = spreads(samples)
+    # Calibration per size bucket: the null's quantile and the population's robust tail.
+    distinct_sizes, size_index = np.unique(sizes, return_inverse=True)
+    buckets = np.array([NullTable.bucket(n) for n in distinct_sizes.tolist()], np.int64)
+    buckets = buckets[size_index.ravel()] if len(sizes) else np.zeros(0, np.int64)
+    threshold = np.zeros(len(chosen))
+    for bucket in np.unique(buckets).tolist():
+        in_bucket = buckets == bucket
+        population = robust_upper(statistic[in_bucket].tolist(), settings.population_z)
+        threshold[in_bucket] = max(null.row(bucket)[2], population, 1e-9)
+    return AccountTests(table, chosen, statistic, threshold, harvest, spread)
 
 
 def robust_upper(values: list[float], z: float) -> float:
@@ -180,6 +222,60 @@ def robust_upper(values: list[float], z: float) -> float:
     array = np.asarray(values, dtype=float)
     median = float(np.median(array))
     return median + z * 1.4826 * float(np.median(np.abs(array - median)))
+
+
+def _fleet_tests(
+    context: ScanContext,
+    vectors: FloatArray,
+    harvestable: npt.NDArray[np.bool_],
+    fixed: Reference,
+    null: NullTable,
+    settings: Settings,
+) -> list[Tested]:
+    tested = [f for f in fleets(context, settings.fleet_cap) if len(f.rows) >= settings.min_prompts]
+    # A fleet whose p-value must exceed alpha gives no evidence whatever its exact value, so
+    # its test stops as soon as that is certain (most fleets are benign).
+    results = fixed.permutation_pvalues(
+        [vectors[f.rows] for f in tested],
+        permutations=settings.permutations,
+        stop_above=settings.alpha,
+    )
+    spread = np.zeros(len(tested))
+    by_size: dict[int, list[int]] = defaultdict(list)
+    for index, fleet in enumerate(tested):
+        by_size[len(fleet.rows)].append(index)
+    for indices in by_size.values():
+        spread[indices] = spreads(vectors[np.stack([tested[i].rows for i in indices])])
+    out = []
+    for index, (fleet, (statistic, pvalue)) in enumerate(zip(tested, results, strict=True)):
+        threshold = max(null.row(len(fleet.rows))[2], 1e-9)
+        harvest = float(harvestable[fleet.rows].mean())
+        out.append(Tested(fleet, statistic, threshold, pvalue, harvest, float(spread[index])))
+    return out
+
+
+def _run(context: ScanContext, settings: Settings) -> tuple[AccountTests, list[Tested]] | None:
+    """The accounts' and the fleets' tests (None when the reference is too small)."""
+    frame = semantic_frame(context)
+    vectors: FloatArray = frame.attrs["embeddings"]
+    reference: FloatArray = frame.attrs["reference"]
+    if len(reference) < 20:
+        return None
+    harvestable = bare(frame)["harvestable"].to_numpy()
+    fixed = Reference(reference, median_bandwidth(reference))
+    null = NullTable.of(fixed, alpha=settings.alpha, draws=settings.null_draws)
+    table = account_table(frame)
+    account_tests = _account_tests(table, vectors, harvestable, fixed, null, settings)
+    return account_tests, _fleet_tests(context, vectors, harvestable, fixed, null, settings)
+
+
+def _tests(context: ScanContext, settings: Settings) -> list[Tested]:
+    """Every subject's test: the accounts with enough prompts in id order, then the fleets."""
+    run = _run(context, settings)
+    if run is None:
+        return []
+    account_tests, fleet_tests = run
+    return [account_tests.tested(i) for i in range(len(account_tests.accounts))] + fleet_tests
 
 
 def strength_of(test: Tested, settings: Settings) -> float:
@@ -197,36 +293,63 @@ def strength_of(test: Tested, settings: Settings) -> float:
     )
 
 
+def account_strengths(tests: AccountTests, settings: Settings) -> npt.NDArray[np.float64]:
+    """:func:`strength_of` of every account test at once, the same numbers: the ramps are
+    elementwise and the product is taken in the same order (a factor after a 0 is in
+    [0, 1], so the product stays 0 as :func:`ramp_product`'s early return does)."""
+    ratio = tests.statistic / tests.threshold
+    result: npt.NDArray[np.float64] = (
+        settings.account_cap
+        * ramp(ratio, settings.min_ratio, settings.full_ratio)
+        * ramp(tests.harvest, settings.min_harvest, settings.full_harvest)
+        * ramp(tests.spread, settings.min_spread, settings.full_spread)
+    )
+    return result
+
+
 def detect(context: ScanContext) -> list[Evidence]:
     """Evidence for accounts and fleets whose prompts are distributed unlike benign traffic."""
     settings = load_settings(Settings, INFO.id, context.settings(INFO.id))
     frame = semantic_frame(context)
     if frame.empty:
         return []
+    run = _run(context, settings)
+    if run is None:
+        return []
+    account_tests, fleet_tests = run
+    strengths = account_strengths(account_tests, settings)
+    reported = [
+        (account_tests.tested(int(entry)), float(strengths[entry]))
+        for entry in np.flatnonzero(strengths > settings.emit_above)
+    ]
+    reported += [(test, strength_of(test, settings)) for test in fleet_tests]
     evidence: list[Evidence] = []
-    for test in _tests(context, settings):
-        strength = strength_of(test, settings)
+    for test, strength in reported:
         if strength <= settings.emit_above:
             continue
-        subject = test.subject
-        test_words = (
-            f"permutation p = {test.pvalue:.3f}"
-            if test.pvalue is not None
-            else f"{percent(1 - settings.alpha)} null threshold"
-        )
-        summary = (
-            f"the {count(len(subject.rows))} sampled prompts of this {who(subject)} are "
-            f"distributed unlike benign reference traffic (MMD² {test.statistic:.3f}, "
-            f"{test.statistic / test.threshold:.1f}× the threshold; {test_words}), "
-            f"towards {describe_mix(tag_mix(frame, subject.rows))}"
-        )
-        details: dict[str, object] = {
-            "sampled_prompts": len(subject.rows),
-            "mmd2": rounded(test.statistic),
-            "threshold": rounded(test.threshold),
-            "pvalue": None if test.pvalue is None else rounded(test.pvalue),
-            "harvestable_share": rounded(test.harvest),
-            "spread": rounded(test.spread),
-        }
-        evidence.append(make_evidence(INFO, subject, strength, summary, details))
+        evidence.append(_evidence(frame, test, strength, settings))
     return evidence
+
+
+def _evidence(frame: pd.DataFrame, test: Tested, strength: float, settings: Settings) -> Evidence:
+    subject = test.subject
+    test_words = (
+        f"permutation p = {test.pvalue:.3f}"
+        if test.pvalue is not None
+        else f"{percent(1 - settings.alpha)} null threshold"
+    )
+    summary = (
+        f"the {count(len(subject.rows))} sampled prompts of this {who(subject)} are "
+        f"distributed unlike benign reference traffic (MMD² {test.statistic:.3f}, "
+        f"{test.statistic / test.threshold:.1f}× the threshold; {test_words}), "
+        f"towards {describe_mix(tag_mix(frame, subject.rows))}"
+    )
+    details: dict[str, object] = {
+        "sampled_prompts": len(subject.rows),
+        "mmd2": rounded(test.statistic),
+        "threshold": rounded(test.threshold),
+        "pvalue": None if test.pvalue is None else rounded(test.pvalue),
+        "harvestable_share": rounded(test.harvest),
+        "spread": rounded(test.spread),
+    }
+    return make_evidence(INFO, subject, strength, summary, details)

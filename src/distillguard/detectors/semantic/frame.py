@@ -229,9 +229,19 @@ def semantic_frame(context: ScanContext) -> pd.DataFrame:
     return context.frame(FRAME_NAME, _build)
 
 
+def bare(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame's columns without its ``attrs`` (the data is shared, not copied).
+
+    pandas deep-copies a frame's ``attrs`` into every Series taken from it, and the semantic
+    frame's attrs hold the embedding of every sampled prompt: at 1M exchanges each
+    ``frame[column]`` copied 95 MB (0.1 s), and the copy grows with the log.
+    """
+    return pd.DataFrame(frame, copy=False)
+
+
 def account_rows(frame: pd.DataFrame) -> dict[str, npt.NDArray[np.int64]]:
     """Row positions of each account's sampled prompts (ascending), accounts in id order."""
-    codes, ids = pd.factorize(frame["account_id"], sort=True)
+    codes, ids = pd.factorize(bare(frame)["account_id"], sort=True)
     order = np.argsort(codes, kind="stable").astype(np.int64)
     sizes = np.bincount(codes, minlength=len(ids))
     ends = np.cumsum(sizes)

@@ -21,6 +21,8 @@ Two ways to judge a statistic:
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -42,8 +44,21 @@ def median_bandwidth(sample: FloatArray, cap: int = 1_000) -> float:
 
 def kernel(a: FloatArray, b: FloatArray, sigma: float) -> npt.NDArray[np.float64]:
     """RBF kernel matrix between the rows of ``a`` and ``b`` (unit vectors)."""
-    squared = np.clip(2.0 - 2.0 * (a.astype(np.float64) @ b.astype(np.float64).T), 0.0, None)
-    result: npt.NDArray[np.float64] = np.exp(-squared / (2.0 * sigma * sigma))
+    return _rbf_of_products(a.astype(np.float64) @ b.astype(np.float64).T, sigma)
+
+
+def _rbf_of_products(products: npt.NDArray[np.float64], sigma: float) -> npt.NDArray[np.float64]:
+    """``exp(−clip(2 − 2p, 0) / 2σ²)`` of dot products ``p``, in place.
+
+    The same numbers as the plain expression (negating a value and doubling it are exact,
+    and ``(−s)/c == s/(−c)``), without its five temporary matrices: the kernels of a scan's
+    fleets are most of what DG-303 writes to memory.
+    """
+    products *= -2.0
+    products += 2.0
+    np.maximum(products, 0.0, out=products)
+    products /= -(2.0 * sigma * sigma)
+    result: npt.NDArray[np.float64] = np.exp(products, out=products)
     return result
 
 
@@ -63,6 +78,32 @@ def mmd2(x: FloatArray, y: FloatArray, sigma: float) -> float:
         + _offdiag_mean(kernel(y, y, sigma))
         - 2.0 * float(kernel(x, y, sigma).mean())
     )
+
+
+def kernels(samples: FloatArray, sigma: float) -> npt.NDArray[np.float64]:
+    """:func:`kernel` of each sample against itself, for a stack of equal-size samples
+    (``samples[i]`` is one sample): ``result[i] == kernel(samples[i], samples[i], sigma)``.
+
+    The same numbers bit for bit: each slice is the same BLAS product as :func:`kernel`'s
+    (two separate copies, as there, so BLAS takes the general product and not its symmetric
+    shortcut), and the rest is elementwise.
+    """
+    left = samples.astype(np.float64)
+    right = samples.astype(np.float64)
+    return _rbf_of_products(np.matmul(left, right.transpose(0, 2, 1)), sigma)
+
+
+def offdiag_means(matrices: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """``_offdiag_mean`` of each square matrix of a stack, with the same sums in the same
+    order: each matrix's total is a contiguous row of the flattened stack and each diagonal
+    is made contiguous, so numpy sums both as it sums one matrix's."""
+    count, n, _ = matrices.shape
+    if n < 2:
+        return np.zeros(count)
+    totals = matrices.reshape(count, n * n).sum(axis=1)
+    traces = np.ascontiguousarray(np.diagonal(matrices, axis1=1, axis2=2)).sum(axis=1)
+    result: npt.NDArray[np.float64] = (totals - traces) / (n * (n - 1))
+    return result
 
 
 @dataclass
@@ -106,6 +147,17 @@ class Reference:
             raise ValueError("MMD needs at least two rows in each sample")
         return _offdiag_mean(kernel(x, x, self.sigma)) + self.within - 2.0 * float(affinity.mean())
 
+    def mmd2_many(
+        self, samples: FloatArray, affinities: npt.NDArray[np.float64]
+    ) -> npt.NDArray[np.float64]:
+        """:meth:`mmd2_with` of each sample of a stack of equal-size samples (bit for bit):
+        thousands of accounts of one sample size in a few array operations."""
+        if samples.shape[1] < 2:
+            raise ValueError("MMD needs at least two rows in each sample")
+        within = offdiag_means(kernels(samples, self.sigma))
+        result: npt.NDArray[np.float64] = within + self.within - 2.0 * affinities.mean(axis=1)
+        return result
+
     def mmd2(self, x: FloatArray) -> float:
         """Unbiased ``MMD²`` of ``x`` against the reference (same value as :func:`mmd2`)."""
         if len(x) < 2:
@@ -137,15 +189,184 @@ class Reference:
         pooled = np.block([[top], [top[:, len(x) :].T, self.matrix]])
         return _pvalue_of_pooled(pooled, len(x), permutations, seed, stop_above)
 
+    def permutation_pvalues(
+        self,
+        samples: Sequence[FloatArray],
+        *,
+        permutations: int = 400,
+        seed: int = 0,
+        stop_above: float | None = None,
+        chunk_rows: int = 8_192,
+    ) -> list[tuple[float, float]]:
+        """:meth:`permutation_pvalue` of each sample (every fleet of a scan), in order.
+
+        Every test draws its shuffles from the same seed, so samples of one size are shuffled
+        identically: their splits are drawn once, and the reference's own share of each
+        shuffled statistic (``z_rᵀ K_rr z_r``, most of the pooled kernel) is computed once
+        for all of them.  Of each sample only its own rows of the pooled kernel are
+        multiplied by the splits, ``n × (n + r)`` per shuffle instead of ``(n + r)²``, and
+        the samples of one size (``chunk_rows`` rows at a time) share one matrix product.
+
+        The observed statistics are the same numbers as :meth:`permutation_pvalue`'s, bit
+        for bit (the same blocks with the same memory layout, summed the same way).  Each
+        shuffled statistic is the same sum of kernel values taken in another order, so it
+        can differ in the last bits (about 1e-16; statistics are compared with a 1e-12
+        tolerance): a p-value could differ only for a shuffle whose statistic lies within
+        that rounding of the tolerance's edge.  On a 1M-exchange log every one of its
+        fleets' p-values was the same (no shuffle came nearer than 1e-6 to that edge).
+        """
+        results: list[tuple[float, float]] = [(0.0, 0.0)] * len(samples)
+        by_size: dict[int, list[int]] = defaultdict(list)
+        for index, sample in enumerate(samples):
+            by_size[len(sample)].append(index)
+        for n, indices in by_size.items():
+            if n < 2:
+                for index in indices:
+                    results[index] = self.permutation_pvalue(
+                        samples[index], permutations=permutations, seed=seed, stop_above=stop_above
+                    )
+                continue
+            first = min(FIRST_SHUFFLES, permutations) if stop_above is not None else permutations
+            widths = tuple(w for w in (first, permutations - first) if w)
+            shuffles = _SharedShuffles(self, n, widths, np.random.default_rng(seed))
+            step = max(1, chunk_rows // n)
+            for start in range(0, len(indices), step):
+                chunk = indices[start : start + step]
+                tested = shuffles.pvalues([samples[i] for i in chunk], permutations, stop_above)
+                for index, result in zip(chunk, tested, strict=True):
+                    results[index] = result
+        return results
+
+
+@dataclass
+class _SharedShuffles:
+    """The shuffles of every sample of ``n`` rows pooled with one :class:`Reference`: the
+    splits (drawn as one test of that size draws them) and what they share."""
+
+    reference: Reference
+    n: int
+    widths: tuple[int, ...]
+    """Shuffles per block: the first block may stop a test early (:func:`_pvalue_of_pooled`)."""
+    rng: np.random.Generator
+    blocks: list[
+        tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64]]
+    ] = field(default_factory=list)
+    """Per block drawn so far: (splits, the splits with their reference rows doubled,
+    ``z_rᵀ K_rr z_r`` of each split)."""
+    within_reference: float = field(init=False)
+
+    def __post_init__(self) -> None:
+        size = len(self.reference.sample)
+        # The reference's own term of the observed statistic, summed over the same memory
+        # layout as the pooled matrix's bottom-right block (rows n + size apart), so that it
+        # is the same number as in :func:`_mmd2_from_pooled`.
+        layout = np.empty((size, self.n + size))
+        layout[:, :size] = self.reference.matrix
+        self.within_reference = _offdiag_mean(layout[:, :size])
+
+    def block(
+        self, index: int
+    ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+        """Block ``index`` (see :attr:`blocks`), drawn on first use (blocks in order, so the
+        draws are those of one test)."""
+        size = len(self.reference.sample)
+        while len(self.blocks) <= index:
+            masks = split_masks(self.rng, self.n + size, self.n, self.widths[len(self.blocks)])
+            rest = masks[self.n :]
+            quad = np.einsum("ij,ij->j", rest, self.reference.matrix @ rest)
+            weighted = masks.copy()
+            weighted[self.n :] *= 2.0
+            self.blocks.append((masks, weighted, quad))
+        return self.blocks[index]
+
+    def pvalues(
+        self, samples: list[FloatArray], permutations: int, stop_above: float | None
+    ) -> list[tuple[float, float]]:
+        """(``MMD²``, p-value) of each sample (all of ``n`` rows), as
+        :meth:`Reference.permutation_pvalue` computes them (see
+        :meth:`Reference.permutation_pvalues` for what is shared)."""
+        reference, n = self.reference, self.n
+        size = len(reference.sample)
+        total = n + size
+        tops = np.empty((len(samples), n, total))
+        observed = np.empty(len(samples))
+        for index, sample in enumerate(samples):
+            top = kernel(sample, np.vstack([sample, reference.sample]), reference.sigma)
+            tops[index] = top
+            observed[index] = (
+                _offdiag_mean(top[:, :n]) + self.within_reference - 2.0 * float(top[:, n:].mean())
+            )
+        # Row sums, total and diagonal of each pooled matrix [[top], [topᵀ, K_rr]].
+        row_sums = np.concatenate(
+            [tops.sum(axis=2), tops[:, :, n:].sum(axis=1) + reference.matrix.sum(axis=1)], axis=1
+        )
+        grand = row_sums.sum(axis=1)
+        diagonal = np.concatenate(
+            [
+                np.diagonal(tops[:, :, :n], axis1=1, axis2=2),
+                np.broadcast_to(np.diag(reference.matrix), (len(samples), size)),
+            ],
+            axis=1,
+        )
+        trace = diagonal.sum(axis=1)
+        reached = np.ones(len(samples), dtype=np.int64)
+        live = np.arange(len(samples))
+        m = float(total - n)
+        for index in range(len(self.widths)):
+            if not len(live):
+                break
+            masks, weighted, reference_quad = self.block(index)
+            own = tops if len(live) == len(samples) else tops[live]
+            # zᵀKz = z_xᵀ (K_xx z_x + 2 K_xr z_r) + z_rᵀ K_rr z_r, as K_rx = K_xrᵀ: one
+            # product of each sample's rows with the splits whose reference rows weigh 2.
+            inner = (own.reshape(-1, total) @ weighted).reshape(len(live), n, -1)
+            quad = np.einsum("fij,ij->fj", inner, masks[:n])
+            quad += reference_quad
+            cross = row_sums[live] @ masks - quad
+            on_diagonal = diagonal[live] @ masks
+            within_x = quad - on_diagonal
+            within_y = grand[live, None] - 2.0 * cross - quad - (trace[live, None] - on_diagonal)
+            statistics = within_x / (n * (n - 1)) + within_y / (m * (m - 1)) - 2.0 * cross / (n * m)
+            reached[live] += (statistics >= observed[live, None] - 1e-12).sum(axis=1)
+            if stop_above is not None:
+                live = live[reached[live] / (permutations + 1) <= stop_above]
+        return [
+            (float(value), int(count) / (permutations + 1))
+            for value, count in zip(observed, reached, strict=True)
+        ]
+
 
 def _distinct_rows(vectors: FloatArray) -> tuple[FloatArray, npt.NDArray[np.intp]]:
-    """(the distinct rows, each row's index among them); rows are compared bytewise."""
+    """(the distinct rows, each row's index among them); rows are compared bytewise.
+
+    Rows are grouped by a 64-bit hash of their bytes (sorting 8-byte keys, not whole rows,
+    halved :meth:`Reference.affinity`'s time on a 1M-exchange log; its 373k rows held 21k
+    distinct vectors), then every row is checked byte for byte
+    against its group's first row; should two different rows share a hash, the rows are
+    grouped by their bytes instead.  Which order the distinct rows come in does not matter
+    to :meth:`Reference.affinity` (each row's value is computed alone).
+    """
     if len(vectors) == 0:
         return vectors, np.zeros(0, np.intp)
     contiguous = np.ascontiguousarray(vectors)
-    records = contiguous.view(np.dtype((np.void, contiguous.dtype.itemsize * vectors.shape[1])))
+    row_bytes = contiguous.dtype.itemsize * vectors.shape[1]
+    if row_bytes % 8 == 0 and row_bytes // 8 <= len(_HASH_MULTIPLIERS):
+        words = contiguous.view(np.uint64).reshape(len(contiguous), row_bytes // 8)
+        hashes = (words * _HASH_MULTIPLIERS[: words.shape[1]]).sum(axis=1, dtype=np.uint64)
+        hashes ^= hashes >> np.uint64(29)
+        _, first, where = np.unique(hashes, return_index=True, return_inverse=True)
+        where = where.ravel()
+        if np.array_equal(words, words[first][where]):
+            return contiguous[first], where
+    records = contiguous.view(np.dtype((np.void, row_bytes)))
     _, first, where = np.unique(records.ravel(), return_index=True, return_inverse=True)
     return contiguous[first], where.ravel()
+
+
+_HASH_MULTIPLIERS = np.random.default_rng(20_260_303).integers(
+    1, 2**63, size=512, dtype=np.uint64
+) * np.uint64(2) + np.uint64(1)
+"""Odd multipliers of a row hash (:func:`_distinct_rows`): rows of up to 4 kB."""
 
 
 def _mmd2_from_pooled(matrix: npt.NDArray[np.float64], n: int) -> float:
@@ -176,6 +397,22 @@ def _mmd2_for_splits(
         within_x / (n * (n - 1)) + within_y / (m * (m - 1)) - 2.0 * cross / (n * m)
     )
     return result
+
+
+def split_masks(
+    rng: np.random.Generator, total: int, n: int, width: int
+) -> npt.NDArray[np.float64]:
+    """``width`` random splits of ``total`` rows, one column each: 1 on the first ``n``
+    entries of a ``rng.permutation(total)``, 0 elsewhere.
+
+    ``rng.permuted`` of ``width`` stacked ``arange(total)`` shuffles row after row with the
+    generator's own shuffle, so it draws exactly what ``width`` calls of
+    ``rng.permutation(total)`` draw (the tests check it), in one call instead of ``width``.
+    """
+    shuffled = rng.permuted(np.tile(np.arange(total), (width, 1)), axis=1)
+    masks = np.zeros((total, width))
+    masks[shuffled[:, :n], np.arange(width)[:, None]] = 1.0
+    return masks
 
 
 def permutation_pvalue(
@@ -215,9 +452,7 @@ def _pvalue_of_pooled(
     for width in (first, permutations - first):
         if not width:
             continue
-        masks = np.zeros((len(matrix), width))
-        for column in range(width):
-            masks[rng.permutation(len(matrix))[:n], column] = 1.0
+        masks = split_masks(rng, len(matrix), n, width)
         reached += int((_mmd2_for_splits(matrix, masks) >= observed - 1e-12).sum())
         if stop_above is not None and reached / (permutations + 1) > stop_above:
             break
@@ -266,9 +501,7 @@ class NullTable:
             if self._matrix is None:
                 self._matrix = kernel(self.reference, self.reference, self.sigma)
             matrix = self._matrix
-            masks = np.zeros((len(self.reference), self.draws))
-            for column in range(self.draws):
-                masks[rng.permutation(len(self.reference))[:size_drawn], column] = 1.0
+            masks = split_masks(rng, len(self.reference), size_drawn, self.draws)
             values = _mmd2_for_splits(matrix, masks)
             self.rows[size] = (
                 float(values.mean()),

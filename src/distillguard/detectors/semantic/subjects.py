@@ -19,7 +19,7 @@ import pandas as pd
 
 from distillguard.detectors.base import DetectorInfo, Evidence
 from distillguard.detectors.behaviour.common import ramp, rounded
-from distillguard.detectors.semantic.frame import account_rows, semantic_frame
+from distillguard.detectors.semantic.frame import bare, semantic_frame
 
 if TYPE_CHECKING:
     from distillguard.detectors.context import ScanContext
@@ -45,34 +45,80 @@ class Subject:
     fleet tied by nothing but what its members send (see :func:`fleets`)."""
 
 
-def _counts(frame: pd.DataFrame) -> tuple[dict[str, int], dict[str, int]]:
-    """Exchanges and distinct prompts of each account, as dicts: thousands of ``.at``
-    lookups on the frame's counts took longer than the rest of :func:`accounts`."""
+@dataclass(frozen=True)
+class AccountTable:
+    """Every sampled account as flat arrays, accounts in id order (as :func:`accounts`).
+
+    The rows of account ``i`` are ``order[starts[i] : starts[i] + sizes[i]]``, ascending: the
+    groups of :func:`~distillguard.detectors.semantic.frame.account_rows`.  A detector can
+    then judge all accounts of one sample size in one array operation and build a
+    :class:`Subject` only for the few it reports (349k accounts at 16M exchanges).
+    """
+
+    ids: list[str]
+    order: npt.NDArray[np.int64]
+    starts: npt.NDArray[np.int64]
+    sizes: npt.NDArray[np.int64]
+    exchanges: npt.NDArray[np.int64]
+    distinct_prompts: npt.NDArray[np.int64]
+
+    def rows(self, account: int) -> npt.NDArray[np.int64]:
+        """The frame rows of account number ``account`` (ascending)."""
+        start = int(self.starts[account])
+        return self.order[start : start + int(self.sizes[account])]
+
+    def rows_of(self, chosen: npt.NDArray[np.intp], size: int) -> npt.NDArray[np.int64]:
+        """The rows of the ``chosen`` accounts, all of ``size`` rows: one row of the result
+        per account."""
+        offsets = np.arange(size, dtype=np.int64)
+        result: npt.NDArray[np.int64] = self.order[self.starts[chosen][:, None] + offsets]
+        return result
+
+    def sums(self, values: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        """Each account's sum of a per-row value (in row order)."""
+        if len(self.ids) == 0:
+            return np.zeros(0)
+        result: npt.NDArray[np.float64] = np.add.reduceat(values[self.order], self.starts)
+        return result
+
+    def subject(self, account: int) -> Subject:
+        """The :class:`Subject` of account number ``account``."""
+        name = self.ids[account]
+        return Subject(
+            subject=name,
+            kind="account",
+            rows=self.rows(account),
+            members=(name,),
+            exchanges=int(self.exchanges[account]),
+            distinct_prompts=int(self.distinct_prompts[account]),
+        )
+
+
+def account_table(frame: pd.DataFrame) -> AccountTable:
+    """The :class:`AccountTable` of the semantic frame."""
+    codes, uniques = pd.factorize(bare(frame)["account_id"], sort=True)
+    ids = [str(a) for a in uniques.tolist()]
+    order = np.argsort(codes, kind="stable").astype(np.int64)
+    sizes = np.bincount(codes, minlength=len(ids)).astype(np.int64)
+    starts = np.cumsum(sizes) - sizes
     counts = frame.attrs["accounts"]
-    ids = [str(a) for a in counts.index.tolist()]
-    return (
-        dict(zip(ids, counts["exchanges"].tolist(), strict=True)),
-        dict(zip(ids, counts["distinct_prompts"].tolist(), strict=True)),
+    where = pd.Index([str(a) for a in counts.index.tolist()]).get_indexer(ids)
+    if (where < 0).any():
+        raise KeyError(ids[int(np.flatnonzero(where < 0)[0])])
+    return AccountTable(
+        ids=ids,
+        order=order,
+        starts=starts,
+        sizes=sizes,
+        exchanges=counts["exchanges"].to_numpy()[where].astype(np.int64),
+        distinct_prompts=counts["distinct_prompts"].to_numpy()[where].astype(np.int64),
     )
 
 
 def accounts(context: ScanContext) -> list[Subject]:
     """Every account with at least one sampled prompt, in id order."""
-    frame = semantic_frame(context)
-    exchanges, distinct = _counts(frame)
-    out = []
-    for account, rows in account_rows(frame).items():
-        out.append(
-            Subject(
-                subject=account,
-                kind="account",
-                rows=rows,
-                members=(account,),
-                exchanges=int(exchanges[account]),
-                distinct_prompts=int(distinct[account]),
-            )
-        )
-    return out
+    table = account_table(semantic_frame(context))
+    return [table.subject(account) for account in range(len(table.ids))]
 
 
 def fleets(context: ScanContext, fleet_cap: int) -> list[Subject]:
@@ -81,16 +127,16 @@ def fleets(context: ScanContext, fleet_cap: int) -> list[Subject]:
     from distillguard.detectors.coordination.scoring import tied_by_content_only
 
     frame = semantic_frame(context)
-    exchanges, distinct = _counts(frame)
-    by_account = account_rows(frame)
-    ranks = frame["rank"].to_numpy()
+    table = account_table(frame)
+    number = {account: i for i, account in enumerate(table.ids)}
+    ranks = bare(frame)["rank"].to_numpy()
     findings = find_clusters(context)
     out = []
     for cid in sorted(findings.clusters):
-        members = tuple(m for m in findings.clusters[cid] if m in by_account)
+        members = tuple(m for m in findings.clusters[cid] if m in number)
         if len(members) < 2:
             continue
-        rows = np.concatenate([by_account[m] for m in members])
+        rows = np.concatenate([table.rows(number[m]) for m in members])
         rows = rows[np.argsort(ranks[rows], kind="stable")][:fleet_cap]
         profile = findings.profiles.get(cid)
         # A crowd tied only by what it sends (a public benchmark harness, a stock phrase):
@@ -103,8 +149,8 @@ def fleets(context: ScanContext, fleet_cap: int) -> list[Subject]:
                 kind="cluster",
                 rows=np.sort(rows),
                 members=members,
-                exchanges=sum(int(exchanges[m]) for m in members),
-                distinct_prompts=sum(int(distinct[m]) for m in members),
+                exchanges=sum(int(table.exchanges[number[m]]) for m in members),
+                distinct_prompts=sum(int(table.distinct_prompts[number[m]]) for m in members),
                 diversity=float(profile.diversity) if profile is not None else 1.0,
                 family="template" if content_only else None,
             )
@@ -114,7 +160,7 @@ def fleets(context: ScanContext, fleet_cap: int) -> list[Subject]:
 
 def tag_mix(frame: pd.DataFrame, rows: npt.NDArray[np.int64]) -> list[tuple[str, float]]:
     """(tag, share) of a subject's sampled prompts, largest first."""
-    shares = frame["tag"].iloc[rows].value_counts(normalize=True)
+    shares = bare(frame)["tag"].iloc[rows].value_counts(normalize=True)
     return sorted(((str(t), float(s)) for t, s in shares.items()), key=lambda p: (-p[1], p[0]))
 
 

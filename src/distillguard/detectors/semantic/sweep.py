@@ -48,7 +48,7 @@ from distillguard.detectors.behaviour.common import (
     rounded,
 )
 from distillguard.detectors.context import ScanContext
-from distillguard.detectors.semantic.frame import semantic_frame
+from distillguard.detectors.semantic.frame import bare, semantic_frame
 from distillguard.detectors.semantic.subjects import (
     Subject,
     accounts,
@@ -177,7 +177,7 @@ def detect(context: ScanContext) -> list[Evidence]:
     if frame.empty:
         return []
     vectors: FloatArray = frame.attrs["embeddings"]
-    harvestable = frame["harvestable"].to_numpy()
+    harvestable = bare(frame)["harvestable"].to_numpy()
     fleet_list = fleets(context, settings.fleet_cap)
     fleet_counts = _fleet_counts(context, fleet_list)
     evidence: list[Evidence] = []
