@@ -13,16 +13,30 @@ def _uses(rows: list[tuple[str, str, str, int]]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["cluster_id", "account_id", "value", "uses"])
 
 
+def _wrapper_uses(rows: list[tuple[int, int, int | None, int]]) -> pd.DataFrame:
+    """Wrapper rows of :func:`_member_uses`: (cluster, member, wrapper or None, uses)."""
+    return pd.DataFrame(
+        {
+            "cluster": [r[0] for r in rows],
+            "member": [r[1] for r in rows],
+            "known": [r[2] is not None for r in rows],
+            "wrapper": [r[2] or 0 for r in rows],
+            "uses": [r[3] for r in rows],
+        }
+    ).astype({"cluster": "int64", "member": "int64", "wrapper": "int64", "uses": "int64"})
+
+
 def test_wrapper_use_is_measured_per_cluster() -> None:
-    uses = _uses(
+    # members by position: C-a's a1..a4 are 0..3, C-b's b1, b2 are 4, 5
+    uses = _wrapper_uses(
         [
-            ("C-a", "a1", "17", 9),
-            ("C-a", "a1", "18", 1),
-            ("C-a", "a2", "17", 1),
-            ("C-a", "a2", "18", 9),
-            ("C-a", "a3", "18", 1),
-            ("C-b", "b1", "5", 4),
-            ("C-b", "b2", "4", 4),
+            (0, 0, 17, 9),
+            (0, 0, 18, 1),
+            (0, 1, 17, 1),
+            (0, 1, 18, 9),
+            (0, 2, 18, 1),
+            (1, 4, 5, 4),
+            (1, 5, 4, 4),
         ]
     )
     clusters = {"C-a": ["a1", "a2", "a3", "a4"], "C-b": ["b1", "b2"]}
@@ -33,8 +47,18 @@ def test_wrapper_use_is_measured_per_cluster() -> None:
     assert found["C-b"] == ("4", 0.5, 0.5)
 
 
+def test_wrapper_ties_go_to_the_smaller_text_and_unknown_wrappers_count_for_members() -> None:
+    uses = _wrapper_uses([(0, 0, 12, 3), (0, 1, -5, 3), (0, 1, None, 4)])
+    found = _template_use(uses, {"C-a": ["a1", "a2"]}, CoordinationConfig(min_share=0.5))
+    # "-5" sorts before "12" as text; a2's four requests without a wrapper count against it
+    assert found["C-a"] == ("-5", 0.5, 0.0)
+
+
 def test_a_cluster_without_wrapper_use_has_no_measurement() -> None:
-    assert _template_use(_uses([]), {"C-a": ["a1", "a2"]}, CoordinationConfig()) == {}
+    empty = _wrapper_uses([])
+    assert _template_use(empty, {"C-a": ["a1", "a2"]}, CoordinationConfig()) == {}
+    unknown = _wrapper_uses([(0, 0, None, 3)])
+    assert _template_use(unknown, {"C-a": ["a1", "a2"]}, CoordinationConfig()) == {}
 
 
 def test_capabilities_keep_the_shares_of_ten_percent_or_more_most_used_first() -> None:

@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import scipy.sparse as sp
 import xxhash
 
@@ -78,15 +80,19 @@ def memberships(
     cfg: CoordinationConfig,
     index: dict[str, int],
     node_order: npt.NDArray[np.uint64] | None = None,
+    accounts_by_node: pd.Index | None = None,
 ) -> pd.DataFrame:
     """The view's ``(account, value)`` rows with how many accounts share each value.
 
-    ``node_order`` is :func:`_stable_hash` of every account id by node id, when the caller
-    computed it once for all views."""
+    ``node_order`` is :func:`_stable_hash` of every account id by node id, and
+    ``accounts_by_node`` the account ids in node id order, when the caller worked them out
+    once for all views (mapping the ids through the dict built a lookup table per view)."""
     raw = view.rows(con, cfg)
-    frame = pd.DataFrame(
-        {"account": raw["account_id"].map(index), "value": raw["value"].astype(str)}
-    ).dropna()
+    if accounts_by_node is None:
+        accounts_by_node = pd.Index(sorted(index, key=index.__getitem__), dtype=object)
+    node = accounts_by_node.get_indexer(raw["account_id"])
+    frame = pd.DataFrame({"account": node, "value": raw["value"].astype(str)})
+    frame = frame[node >= 0].dropna()
     frame["account"] = frame["account"].astype(np.int64)
     frame = frame.drop_duplicates().sort_values(["value", "account"], ignore_index=True)
     frame["sharers"] = frame.groupby("value")["account"].transform("size").astype(np.int64)
@@ -133,24 +139,40 @@ def expand_pairs(members: pd.DataFrame, cfg: CoordinationConfig) -> pd.DataFrame
     return pairs.groupby(["a", "b"], as_index=False, sort=True)["w"].max()
 
 
+def node_ids(column: pa.ChunkedArray | pa.Array, index: dict[str, int]) -> npt.NDArray[np.int64]:
+    """Node id of each account id in an Arrow column (every one must be in ``index``).
+
+    Each distinct account is looked up once (the column is dictionary-encoded first): a
+    lookup per row, of strings made into Python objects, cost more than the query did.
+    """
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    encoded = pc.dictionary_encode(column)
+    if encoded.null_count:
+        raise KeyError("an account id is missing")
+    lookup = np.array([index[str(v)] for v in encoded.dictionary.to_pylist()], dtype=np.int64)
+    return lookup[np.asarray(encoded.indices, dtype=np.int64)]
+
+
 def activity_buckets(
     con: BaseBackend, cfg: CoordinationConfig, index: dict[str, int]
 ) -> tuple[dict[int, npt.NDArray[np.int64]], int]:
     """Active ``bucket_seconds`` buckets per account, and the number of buckets in the window."""
     x = con.table("exchanges")
     bucket = (x.ts.epoch_seconds() // cfg.bucket_seconds).cast("int64")
-    rows = x.select(account_id=x.account_id, bucket=bucket).distinct().execute()
-    if rows.empty:
+    rows = con.to_pyarrow(x.select(account_id=x.account_id, bucket=bucket).distinct())
+    if rows.num_rows == 0:
         return {}, 1
-    nodes = rows["account_id"].map(index).to_numpy(np.int64)
-    values = rows["bucket"].to_numpy(np.int64)
+    nodes = node_ids(rows.column("account_id"), index)
+    values = np.asarray(rows.column("bucket"), dtype=np.int64)
     span = int(values.max() - values.min() + 1)
     order = np.lexsort((values, nodes))
     nodes, values = nodes[order], values[order]
-    cuts = np.flatnonzero(np.diff(nodes)) + 1
+    starts = np.r_[0, np.flatnonzero(np.diff(nodes)) + 1]
+    ends = np.r_[starts[1:], len(nodes)]
     out = {
-        int(group[0]): vals
-        for group, vals in zip(np.split(nodes, cuts), np.split(values, cuts), strict=True)
+        int(node): values[start:end]
+        for node, start, end in zip(nodes[starts].tolist(), starts, ends, strict=True)
     }
     return out, span
 
@@ -221,10 +243,11 @@ def build_graph(con: BaseBackend, cfg: CoordinationConfig) -> AccountGraph:
     features = _has_features(con)
     views = [v for v in VIEWS if features or not v.needs_features]
     node_order = _stable_hash(pd.Series(accounts, dtype=object))
+    accounts_by_node = pd.Index(accounts, dtype=object)
     members: dict[str, pd.DataFrame] = {}
     merged: pd.DataFrame | None = None
     for view in views:
-        members[view.name] = memberships(view, con, cfg, index, node_order)
+        members[view.name] = memberships(view, con, cfg, index, node_order, accounts_by_node)
         pairs = expand_pairs(members[view.name], cfg).rename(columns={"w": view.name})
         pairs[view.name] *= view.weight
         merged = pairs if merged is None else merged.merge(pairs, on=["a", "b"], how="outer")

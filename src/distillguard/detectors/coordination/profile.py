@@ -8,12 +8,14 @@ graph (which views tie the members, how synchronised they are).  Scoring reads o
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import ibis
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from distillguard.detectors.coordination.config import CoordinationConfig
@@ -95,19 +97,89 @@ def _traffic(con: BaseBackend, members: ibis.Table) -> pd.DataFrame:
     )
 
 
-def _feature_use(con: BaseBackend, members: ibis.Table, column: str) -> pd.DataFrame:
-    f = con.table("exchange_features")
-    joined = f.select("account_id", value=f[column].cast("string")).join(members, "account_id")
-    return (
-        joined.group_by(["cluster_id", "account_id", "value"])
-        .aggregate(uses=joined.count())
-        .execute()
+def _member_uses(
+    con: BaseBackend, clusters: dict[str, list[str]]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Members' exchanges counted per wrapper and per capability tag, from one query.
+
+    Wrapper use, all in integers: ``cluster`` and ``member`` (positions in ``clusters`` and
+    in its members, in order), ``known`` (the exchange has a wrapper), ``wrapper`` (its id,
+    0 when unknown), ``uses``: what :func:`_template_use` reads.  Capability use:
+    ``cluster_id``, ``value`` (the tag), ``uses``: what :func:`_capabilities` reads.
+
+    The members' exchanges (680k of 1M on the simulator's benchmark input) are grouped once,
+    by member number, wrapper and tag, rather than once per measurement by account id,
+    cluster id and the value as text; about one row per member and wrapper comes back (most
+    prompts have a wrapper of their own), as numbers.
+    """
+    rows = [(acct, member) for member, acct in enumerate(a for m in clusters.values() for a in m)]
+    numbers = ibis.memtable(
+        pd.DataFrame(rows, columns=["account_id", "member"]).astype({"member": np.int64})
     )
+    f = con.table("exchange_features")
+    joined = f.select("account_id", "wrapper_id", "capability").join(numbers, "account_id")
+    counted = joined.group_by(
+        member=joined.member,
+        known=joined.wrapper_id.notnull(),
+        wrapper=joined.wrapper_id.fill_null(0).cast("int64"),
+        capability=joined.capability.cast("string"),
+    ).aggregate(uses=joined.count())
+    frame = counted.execute()
+    sizes = np.array([len(m) for m in clusters.values()], dtype=np.int64)
+    cluster_of_member = np.repeat(np.arange(len(sizes), dtype=np.int64), sizes)
+    member = frame["member"].to_numpy(np.int64)
+    both = pd.DataFrame(
+        {
+            "cluster": cluster_of_member[member],
+            "member": member,
+            "known": frame["known"].to_numpy(bool),
+            "wrapper": frame["wrapper"].to_numpy(np.int64),
+            "capability": frame["capability"],
+            "uses": frame["uses"].to_numpy(np.int64),
+        }
+    )
+    keys = ["cluster", "member", "known", "wrapper"]
+    wrappers = both.groupby(keys, as_index=False, sort=False)["uses"].sum()
+    tags = both.groupby(["cluster", "capability"], as_index=False, sort=False, dropna=False)[
+        "uses"
+    ].sum()
+    ids = np.array(list(clusters), dtype=object)
+    capabilities = pd.DataFrame(
+        {
+            "cluster_id": ids[tags["cluster"].to_numpy(np.int64)],
+            "value": tags["capability"].to_numpy(),
+            "uses": tags["uses"].to_numpy(np.int64),
+        }
+    )
+    return wrappers, capabilities
 
 
 def _by_cluster(frame: pd.DataFrame, key: str) -> dict[object, pd.DataFrame]:
     """A frame's rows per value of ``key`` (original order kept), in one pass."""
     return {k: rows for k, rows in frame.groupby(key, sort=False)} if len(frame) else {}
+
+
+def _signups_by_cluster(
+    signups: pd.DataFrame,
+) -> tuple[dict[str, list[dict[str, Any]]], dict[str, npt.NDArray[np.int64]]]:
+    """Per cluster: its members' sign-up rows as records (original order), and their known
+    creation times in microseconds since the epoch; read once for all clusters."""
+    if signups.empty:
+        return {}, {}
+    created = signups["created_at"]
+    known = created.notna().to_numpy()
+    micros = np.zeros(len(signups), dtype=np.int64)
+    micros[known] = created[known].astype("int64").to_numpy()
+    records = signups.to_dict("records")
+    rows_of: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    positions: dict[str, list[int]] = defaultdict(list)
+    for position, (record, cid) in enumerate(
+        zip(records, signups["cluster_id"].tolist(), strict=True)
+    ):
+        rows_of[cid].append(record)
+        positions[cid].append(position)
+    created_of = {cid: micros[at][known[at]] for cid, at in positions.items()}
+    return dict(rows_of), created_of
 
 
 @dataclass(frozen=True)
@@ -186,17 +258,27 @@ def split_organisations(signups: pd.DataFrame, cfg: CoordinationConfig) -> froze
     accounts made (a startup or research programme joined by unrelated accounts), not an
     identity they have in common; such members count by their own domain or as themselves.
     """
-    split: set[str] = set()
     if signups.empty or "organization_id" not in signups:
         return frozenset()
-    for org, rows in signups.groupby("organization_id"):
-        if not _text(org) or len(rows) < 2:
+    return _split_organisations(signups.to_dict("records"), cfg)
+
+
+def _split_organisations(signups: list[dict[str, Any]], cfg: CoordinationConfig) -> frozenset[str]:
+    """:func:`split_organisations` of a cluster's sign-up rows as records (the profile reads
+    every cluster's rows once as records: a frame per cluster cost more than the work)."""
+    by_org: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in signups:
+        if (org := _text(row.get("organization_id"))) is not None:
+            by_org[org].append(row)
+    split: set[str] = set()
+    for org, rows in by_org.items():
+        if len(rows) < 2:
             continue
-        cards = [c for c in rows.get("payment_fingerprint", pd.Series(dtype=object)) if _text(c)]
+        cards = [c for r in rows if (c := _text(r.get("payment_fingerprint"))) is not None]
         domains = [
             d.lower()
-            for d in rows.get("email_domain", pd.Series(dtype=object))
-            if _text(d) and d.lower() not in cfg.webmail
+            for r in rows
+            if (d := _text(r.get("email_domain"))) is not None and d.lower() not in cfg.webmail
         ]
         shared_card = len(set(cards)) < len(cards)
         shared_domain = len(set(domains)) < len(domains)
@@ -205,7 +287,9 @@ def split_organisations(signups: pd.DataFrame, cfg: CoordinationConfig) -> froze
     return frozenset(split)
 
 
-def _identity(row: pd.Series, cfg: CoordinationConfig, split: frozenset[str] = frozenset()) -> str:
+def _identity(
+    row: Mapping[str, Any], cfg: CoordinationConfig, split: frozenset[str] = frozenset()
+) -> str:
     org = row.get("organization_id")
     if isinstance(org, str) and org and org not in split:
         return f"org:{org}"
@@ -215,13 +299,15 @@ def _identity(row: pd.Series, cfg: CoordinationConfig, split: frozenset[str] = f
     return f"self:{row['account_id']}"
 
 
-def _burst(created: pd.Series) -> tuple[float, float | None]:
-    times = np.sort(created.dropna().astype("int64").to_numpy()) / 1e6 / 86400.0
+def _burst(created: npt.NDArray[np.int64], signups: int) -> tuple[float, float | None]:
+    """Largest share of ``signups`` created within 24 hours, and the creation span in days
+    (``created``: the known creation times, microseconds since the epoch)."""
+    times = np.sort(created) / 1e6 / 86400.0
     if len(times) == 0:
         return 0.0, None
     right = np.searchsorted(times, times + 1.0, side="right")
     best = int((right - np.arange(len(times))).max())
-    return best / len(created), float(times[-1] - times[0])
+    return best / signups, float(times[-1] - times[0])
 
 
 def profile_clusters(
@@ -238,8 +324,9 @@ def profile_clusters(
     traffic = _traffic(con, members).set_index("cluster_id")
     signups = utc_columns(con.table("accounts").join(members, "account_id").execute())
     has_features = any(v in graph.memberships for v in ("wrapper", "template"))
-    wrappers = _feature_use(con, members, "wrapper_id") if has_features else pd.DataFrame()
-    capabilities = _feature_use(con, members, "capability") if has_features else pd.DataFrame()
+    wrappers, capabilities = (
+        _member_uses(con, clusters) if has_features else (pd.DataFrame(), pd.DataFrame())
+    )
     edges = graph.edges
     cluster_of = {acct: cid for cid, accts in clusters.items() for acct in accts}
     left = [cluster_of.get(graph.accounts[a]) for a in edges["a"].tolist()]
@@ -250,22 +337,22 @@ def profile_clusters(
     out: dict[str, ClusterProfile] = {}
     nodes_of = {cid: [index[a] for a in accts] for cid, accts in clusters.items()}
     shared = _shared_values(graph, nodes_of)
-    signups_of = _by_cluster(signups, "cluster_id")
+    signups_of, created_of = _signups_by_cluster(signups)
     edges_of = _by_cluster(edges, "cluster_id")
     template_use = _template_use(wrappers, clusters, cfg) if has_features else {}
     capability_mix = _capabilities(capabilities) if has_features else {}
     for cid, accts in clusters.items():
         p = ClusterProfile(cid, accts)
         p.ties = _ties(shared[cid], len(accts))
-        mine = signups_of.get(cid, signups.iloc[0:0])
+        mine = signups_of.get(cid, [])
         identity_of = {a: f"self:{a}" for a in accts}
-        split = split_organisations(mine, cfg)
-        for _, row in mine.iterrows():
+        split = _split_organisations(mine, cfg)
+        for row in mine:
             identity_of[str(row["account_id"])] = _identity(row, cfg, split)
         counts = Counter(identity_of.values())
         p.identities = len(counts)
         p.diversity = 1.0 - max(counts.values()) / len(accts)
-        p.burst, p.created_span_days = _burst(mine["created_at"]) if not mine.empty else (0.0, None)
+        p.burst, p.created_span_days = _burst(created_of[cid], len(mine)) if mine else (0.0, None)
         inner = edges_of.get(cid, edges.iloc[0:0])
         if len(inner):
             p.synchrony = float(inner["jaccard"].mean())
@@ -289,36 +376,60 @@ def profile_clusters(
 def _template_use(
     uses: pd.DataFrame, clusters: dict[str, list[str]], cfg: CoordinationConfig
 ) -> dict[str, tuple[str, float, float]]:
-    """Per cluster with wrapper use: its most used wrapper (then the smallest value), that
-    wrapper's share of the cluster's exchanges, and the share of members whose own traffic
-    relies on it (``min_share`` or more); ``uses`` is :func:`_feature_use` of the wrappers.
+    """Per cluster with wrapper use: its most used wrapper (then the smallest value, as
+    text), that wrapper's share of the cluster's exchanges, and the share of members whose
+    own traffic relies on it (``min_share`` or more); ``uses`` is :func:`_member_uses`.
 
     Computed for all clusters in a few group-bys rather than cluster by cluster.
     """
     if uses.empty:
         return {}
-    per_value = uses.groupby(["cluster_id", "value"])["uses"].sum()
-    totals: dict[str, int] = defaultdict(int)
-    top: dict[str, tuple[int, str]] = {}
-    for (cid, value), n in zip(per_value.index.tolist(), per_value.tolist(), strict=True):
-        totals[cid] += int(n)
-        if cid not in top or (-int(n), str(value)) < (-top[cid][0], top[cid][1]):
-            top[cid] = (int(n), str(value))
-    top_of = {cid: value for cid, (_, value) in top.items()}
-    per_account = uses.groupby(["cluster_id", "account_id"])["uses"].sum()
-    on_top = uses[(uses["value"] == uses["cluster_id"].map(top_of)).fillna(False).to_numpy(bool)]
-    top_uses = on_top.groupby(["cluster_id", "account_id"])["uses"].sum()
-    share = top_uses.reindex(per_account.index, fill_value=0) / per_account
-    relying = (share >= cfg.min_share).groupby(level="cluster_id").sum()
+    known = uses[uses["known"].to_numpy(bool)]
+    per_value = known.groupby(["cluster", "wrapper"], as_index=False, sort=False)["uses"].sum()
+    if per_value.empty:
+        return {}
+    totals = per_value.groupby("cluster")["uses"].sum()
+    most = per_value.groupby("cluster")["uses"].transform("max").to_numpy(np.int64)
+    # Ties on uses go to the smallest value as text ("-5" before "12"), as ids are written.
+    candidates = per_value[per_value["uses"].to_numpy(np.int64) == most]
+    top: dict[int, tuple[int, int, str]] = {}
+    for cluster, wrapper, n in zip(
+        candidates["cluster"].tolist(),
+        candidates["wrapper"].tolist(),
+        candidates["uses"].tolist(),
+        strict=True,
+    ):
+        text = str(wrapper)
+        if cluster not in top or text < top[cluster][2]:
+            top[cluster] = (int(n), int(wrapper), text)
+    top_wrapper = np.zeros(len(clusters), dtype=np.int64)
+    has_top = np.zeros(len(clusters), dtype=bool)
+    for cluster, (_, wrapper, _) in top.items():
+        top_wrapper[cluster], has_top[cluster] = wrapper, True
+    cluster = uses["cluster"].to_numpy(np.int64)
+    on_top = (
+        uses["known"].to_numpy(bool)
+        & has_top[cluster]
+        & (uses["wrapper"].to_numpy(np.int64) == top_wrapper[cluster])
+    )
+    per_member = uses.groupby(["cluster", "member"])["uses"].sum()
+    top_uses = uses[on_top].groupby(["cluster", "member"])["uses"].sum()
+    share = top_uses.reindex(per_member.index, fill_value=0) / per_member
+    relying = (share >= cfg.min_share).groupby(level="cluster").sum()
+    ids = list(clusters)
     return {
-        cid: (value, n / totals[cid], float(relying.get(cid, 0)) / len(clusters[cid]))
-        for cid, (n, value) in top.items()
+        ids[c]: (
+            text,
+            n / int(totals[c]),
+            float(relying.get(c, 0)) / len(clusters[ids[c]]),
+        )
+        for c, (n, _, text) in sorted(top.items())
     }
 
 
 def _capabilities(uses: pd.DataFrame) -> dict[str, list[str]]:
     """Per cluster: the capabilities of at least ``CAPABILITY_MIN_SHARE`` of its exchanges,
-    most used first (``uses`` is :func:`_feature_use` of the capability tags)."""
+    most used first (``uses``: see :func:`_member_uses`)."""
     if uses.empty:
         return {}
     per_value = uses.groupby(["cluster_id", "value"])["uses"].sum()
