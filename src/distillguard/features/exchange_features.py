@@ -1,13 +1,16 @@
-"""The per-exchange feature stage: every exchange's fingerprints, signals and capability.
+"""The feature stage: every exchange's fingerprints, signals and capability.
 
-:func:`features_for_batch` is a pure function from an Arrow batch of ``exchanges`` columns
-(:data:`INPUT_COLUMNS`) to a batch of ``EXCHANGE_FEATURE_SCHEMA``, so it runs the same in the
-local loop of :func:`compute_exchange_features` and under Spark ``mapInArrow``.
+The text work is done once per *distinct* (prompt, system prompt) pair the store holds
+(its ``prompts`` table): :func:`pair_features_batch` turns a batch of pairs into their
+features, in worker processes here and under Spark ``mapInArrow`` (engine/spark.py), and
+the view ``exchange_features`` (:func:`exchange_features_sql`) gives every exchange its
+pair's features and its capability.  Scripted traffic and popular prompts repeat a lot
+(647,866 distinct pairs in 16M simulated exchanges), and the classifier and the MinHash
+run once per batch of pairs.
 
-Speed comes from doing text work once per *distinct* (prompt, system prompt) pair in the
-batch — scripted traffic and popular prompts repeat a lot — and from batching the
-classifier (one vectorisation per batch) and the MinHash (one rensa call per batch); the
-per-row work left is column arithmetic in Arrow and NumPy.
+:func:`features_for_batch` is the same definition as a pure function of a batch of
+exchanges with their prompt text (:data:`INPUT_COLUMNS`); the tests hold the store's view
+to it row by row.
 """
 
 from __future__ import annotations
@@ -196,10 +199,11 @@ def _plain(column: pa.Array | pa.ChunkedArray) -> pa.Array:
 
 
 def features_for_batch(batch: pa.RecordBatch, cache: PairCache | None = None) -> pa.RecordBatch:
-    """Features of one batch of stored exchanges (columns :data:`INPUT_COLUMNS`).
+    """Features of one batch of stored exchanges with their prompt text (columns
+    :data:`INPUT_COLUMNS`): the definition the store's view is held to.
 
     ``cache`` keeps pairs' features across the batches one process handles (same values,
-    less work); without it every batch starts from nothing, as under Spark.
+    less work); without it every batch starts from nothing.
     """
     index, pairs = _distinct(
         batch.column("prompt_text").to_pylist(), batch.column("system_prompt").to_pylist()

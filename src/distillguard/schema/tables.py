@@ -160,4 +160,5 @@ EXCHANGE_FEATURE_SCHEMA = pa.schema(
         pa.field("truncated", pa.bool_(), nullable=False),
     ]
 )
-"""Per-exchange features, computed once per batch and read by every detector."""
+"""Per-exchange features as every detector reads them (the view ``exchange_features``: the
+features of each distinct prompt, computed once, joined to its exchanges)."""

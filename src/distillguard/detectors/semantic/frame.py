@@ -39,7 +39,7 @@ import xxhash
 from ibis import _
 
 from distillguard.detectors.behaviour.common import check_unit, load_settings
-from distillguard.engine.texts import with_prompt_text
+from distillguard.schema.prompts import PROMPTS_TABLE
 
 if TYPE_CHECKING:
     from distillguard.detectors.context import ScanContext
@@ -150,35 +150,35 @@ def _build(context: ScanContext) -> pd.DataFrame:
     settings = sample_settings(context)
     con = context.con
     exchanges = con.table("exchanges")
-    ids = con.to_pyarrow(exchanges.select("account_id", "exchange_id"))
+    ids = con.to_pyarrow(exchanges.select("account_id", "exchange_id", "pair_id"))
     # Integer codes group the rows as the ids would, and sort far faster than strings.
-    account_codes = np.asarray(
-        pc.dictionary_encode(ids.column("account_id").combine_chunks()).indices, dtype=np.int64
-    )
-    exchange_ids = ids.column("exchange_id")
+    encoded = pc.dictionary_encode(ids.column("account_id").combine_chunks())
+    account_codes = np.asarray(encoded.indices, dtype=np.int64)
+    exchange_ids = ids.column("exchange_id").combine_chunks()
     ranks = stable_rank(exchange_ids)
     chosen = _pick(account_codes, ranks, settings.per_account * settings.oversample)
-    wanted = exchange_ids.take(pa.array(chosen, pa.int64())).to_pylist()
-    # Only the ids travel to the engine: Spark has no unsigned 64-bit type for the ranks.
-    picked = ibis.memtable(pa.table({"exchange_id": pa.array(wanted, pa.string())}))
-    chosen_rows = with_prompt_text(
-        con, exchanges.join(picked, "exchange_id").select("account_id", "exchange_id", "pair_id")
+    chosen = _in_frame_order(chosen, account_codes, encoded.dictionary, ranks, exchange_ids)
+    pairs = np.asarray(ids.column("pair_id"), dtype=np.int64)[chosen]
+    # Texts are read and keyed once per distinct prompt of the sample, not once per sampled
+    # request: at 16M exchanges the oversampled requests' texts took gigabytes.
+    pair_ids, pair_texts, pair_keys = _prompt_texts(con, pairs)
+    where = np.searchsorted(pair_ids, pairs)
+    row_keys = pair_keys[where]
+    sample = pd.DataFrame({"account": account_codes[chosen], "key": row_keys})
+    sample = sample.drop_duplicates(["account", "key"], keep="first")
+    kept = sample.groupby("account", sort=True).head(settings.per_account).index.to_numpy()
+    rows = pa.array(chosen[kept], pa.int64())
+    # The key column's type is what pandas gives all the sample's keys as Python integers.
+    big = bool(len(row_keys)) and int(row_keys.max()) > np.iinfo(np.int64).max
+    texts = pd.DataFrame(
+        {
+            "account_id": ids.column("account_id").combine_chunks().take(rows).to_pandas(),
+            "exchange_id": exchange_ids.take(rows).to_pandas(),
+            "rank": ranks[chosen[kept]],
+            "text": [pair_texts[i] for i in where[kept].tolist()],
+            "key": row_keys[kept].astype(np.uint64 if big else np.int64),
+        }
     )
-    texts = con.to_pyarrow(
-        chosen_rows.select(
-            "account_id", "exchange_id", text=chosen_rows.prompt_text.substr(0, TEXT_CHARS)
-        )
-    ).to_pandas()
-    rank_of = pd.Series(ranks[chosen], index=pd.Index(wanted, dtype=object), dtype=np.uint64)
-    texts.insert(2, "rank", rank_of.reindex(texts["exchange_id"]).to_numpy())
-    texts = texts.sort_values(["account_id", "rank", "exchange_id"], kind="stable")
-    # Popular and scripted prompts recur across accounts: each distinct text is keyed once.
-    codes, distinct = pd.factorize(texts["text"], use_na_sentinel=False)
-    keys = [prompt_key(t) for t in distinct.tolist()]
-    texts["key"] = [keys[c] for c in codes.tolist()]
-    texts = texts.drop_duplicates(["account_id", "key"], keep="first")
-    texts = texts.groupby("account_id", sort=True).head(settings.per_account)
-    texts = texts.reset_index(drop=True)
     vectors = embed(texts["text"].tolist()) if len(texts) else np.zeros((0, 1), np.float32)
     reference = semantic_reference()
     if len(texts):
@@ -195,6 +195,50 @@ def _build(context: ScanContext) -> pd.DataFrame:
     texts.attrs["accounts"] = _account_counts(context)
     texts.attrs["reference"] = _reference(texts, vectors, reference.benign, settings)
     return texts
+
+
+def _in_frame_order(
+    chosen: npt.NDArray[np.int64],
+    account_codes: npt.NDArray[np.int64],
+    accounts: pa.Array,
+    ranks: npt.NDArray[np.uint64],
+    exchange_ids: pa.Array,
+) -> npt.NDArray[np.int64]:
+    """``chosen`` sorted by account id (as text), rank, then exchange id: the frame's order."""
+    account_order = np.empty(len(accounts), dtype=np.int64)
+    account_order[np.asarray(pc.sort_indices(accounts), dtype=np.int64)] = np.arange(len(accounts))
+    by_account = account_order[account_codes[chosen]]
+    by_rank = ranks[chosen]
+    ordered = chosen[np.lexsort((by_rank, by_account))]
+    same = (np.diff(account_order[account_codes[ordered]]) == 0) & (np.diff(ranks[ordered]) == 0)
+    if same.any():  # two ids of one account with one rank: the id decides, as text
+        keys = exchange_ids.take(pa.array(ordered, pa.int64())).to_pylist()
+        final = sorted(
+            range(len(ordered)),
+            key=lambda i: (
+                int(account_order[account_codes[ordered[i]]]),
+                int(ranks[ordered[i]]),
+                keys[i],
+            ),
+        )
+        ordered = ordered[np.asarray(final, dtype=np.int64)]
+    return ordered
+
+
+def _prompt_texts(
+    con: Any, pairs: npt.NDArray[np.int64]
+) -> tuple[npt.NDArray[np.int64], list[str], npt.NDArray[np.uint64]]:
+    """The sampled prompts, once each: sorted pair ids, their texts (the first
+    :data:`TEXT_CHARS` characters) and :func:`prompt_key` of each text."""
+    wanted = ibis.memtable(pa.table({"pair_id": pa.array(np.unique(pairs), pa.int64())}))
+    prompts = con.table(PROMPTS_TABLE)
+    chosen = prompts.semi_join(wanted, "pair_id")
+    table = con.to_pyarrow(
+        chosen.select("pair_id", text=chosen.prompt_text.substr(0, TEXT_CHARS))
+    ).sort_by("pair_id")
+    texts = [str(text) for text in table.column("text").to_pylist()]
+    keys = np.fromiter(map(prompt_key, texts), dtype=np.uint64, count=len(texts))
+    return np.asarray(table.column("pair_id"), dtype=np.int64), texts, keys
 
 
 def _reference(
