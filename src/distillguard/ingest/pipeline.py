@@ -175,11 +175,12 @@ class _Run:
     def write_pending(self) -> None:
         """Append the kept rows held back so far (see :data:`APPEND_ROWS`).
 
-        The batches go to DuckDB as the chunks of one table, in order: combining them into
-        one chunk first only copied every string once more."""
+        The batches are combined into one chunk first: DuckDB inserted 250k stored
+        exchanges from one chunk in 0.34 s (0.09 s to combine) and from eight 32k-row chunks
+        in 0.93 s (in memory; 1.17 s against 1.42 s into a store file)."""
         for name, tables in self._pending.items():
             if tables:
-                append_arrow(self.con, name, pa.concat_tables(tables))
+                append_arrow(self.con, name, pa.concat_tables(tables).combine_chunks())
         self._pending = {}
         self._pending_rows = 0
         self._pending_bytes = 0
