@@ -149,36 +149,29 @@ def _build(context: ScanContext) -> pd.DataFrame:
 
     settings = sample_settings(context)
     con = context.con
-    exchanges = con.table("exchanges")
-    ids = con.to_pyarrow(exchanges.select("account_id", "exchange_id", "pair_id"))
-    # Integer codes group the rows as the ids would, and sort far faster than strings.
-    encoded = pc.dictionary_encode(ids.column("account_id").combine_chunks())
-    account_codes = np.asarray(encoded.indices, dtype=np.int64)
-    exchange_ids = ids.column("exchange_id").combine_chunks()
-    ranks = stable_rank(exchange_ids)
-    chosen = _pick(account_codes, ranks, settings.per_account * settings.oversample)
-    chosen = _in_frame_order(chosen, account_codes, encoded.dictionary, ranks, exchange_ids)
-    pairs = np.asarray(ids.column("pair_id"), dtype=np.int64)[chosen]
+    chosen = _oversample(con, settings)
+    pairs = np.asarray(chosen.column("pair_id"), dtype=np.int64)
     # Texts are read and keyed once per distinct prompt of the sample, not once per sampled
     # request: at 16M exchanges the oversampled requests' texts took gigabytes.
     pair_ids, pair_texts, pair_keys = _prompt_texts(con, pairs)
     where = np.searchsorted(pair_ids, pairs)
     row_keys = pair_keys[where]
-    sample = pd.DataFrame({"account": account_codes[chosen], "key": row_keys})
+    sample = pd.DataFrame({"account": np.asarray(chosen.column("account")), "key": row_keys})
     sample = sample.drop_duplicates(["account", "key"], keep="first")
     kept = sample.groupby("account", sort=True).head(settings.per_account).index.to_numpy()
-    rows = pa.array(chosen[kept], pa.int64())
+    rows = pa.array(kept, pa.int64())
     # The key column's type is what pandas gives all the sample's keys as Python integers.
     big = bool(len(row_keys)) and int(row_keys.max()) > np.iinfo(np.int64).max
     texts = pd.DataFrame(
         {
-            "account_id": ids.column("account_id").combine_chunks().take(rows).to_pandas(),
-            "exchange_id": exchange_ids.take(rows).to_pandas(),
-            "rank": ranks[chosen[kept]],
+            "account_id": chosen.column("account_id").take(rows).to_pandas(),
+            "exchange_id": chosen.column("exchange_id").take(rows).to_pandas(),
+            "rank": np.asarray(chosen.column("rank"), dtype=np.uint64)[kept],
             "text": [pair_texts[i] for i in where[kept].tolist()],
             "key": row_keys[kept].astype(np.uint64 if big else np.int64),
         }
     )
+    del chosen, sample
     vectors = embed(texts["text"].tolist()) if len(texts) else np.zeros((0, 1), np.float32)
     reference = semantic_reference()
     if len(texts):
@@ -195,6 +188,32 @@ def _build(context: ScanContext) -> pd.DataFrame:
     texts.attrs["accounts"] = _account_counts(context)
     texts.attrs["reference"] = _reference(texts, vectors, reference.benign, settings)
     return texts
+
+
+def _oversample(con: Any, settings: SampleSettings) -> pa.Table:
+    """Each account's ``oversample × per_account`` lowest-ranked exchanges in the frame's
+    order (account id, rank, exchange id): ``account_id``, ``exchange_id``, ``rank``,
+    ``pair_id`` and ``account`` (an integer code of the account).  Every exchange's ids are
+    held only in here: at 16M they are about a gigabyte, freed before the embedding."""
+    ids = con.to_pyarrow(con.table("exchanges").select("account_id", "exchange_id", "pair_id"))
+    # Integer codes group the rows as the ids would, and sort far faster than strings.
+    accounts = ids.column("account_id").combine_chunks()
+    encoded = pc.dictionary_encode(accounts)
+    account_codes = np.asarray(encoded.indices, dtype=np.int64)
+    exchange_ids = ids.column("exchange_id").combine_chunks()
+    ranks = stable_rank(exchange_ids)
+    chosen = _pick(account_codes, ranks, settings.per_account * settings.oversample)
+    chosen = _in_frame_order(chosen, account_codes, encoded.dictionary, ranks, exchange_ids)
+    taken = pa.array(chosen, pa.int64())
+    return pa.table(
+        {
+            "account_id": accounts.take(taken),
+            "exchange_id": exchange_ids.take(taken),
+            "rank": pa.array(ranks[chosen], pa.uint64()),
+            "pair_id": ids.column("pair_id").take(taken),
+            "account": pa.array(account_codes[chosen], pa.int64()),
+        }
+    )
 
 
 def _in_frame_order(
