@@ -27,7 +27,6 @@ TABLE_SCHEMAS: dict[str, pa.Schema] = {
     "quarantine": QUARANTINE_SCHEMA,
 }
 _STAGING = "dg_append_batch"
-_STAGING_PROMPTS = "dg_append_prompts"
 
 
 CHECKPOINT_THRESHOLD = "1GB"
@@ -121,14 +120,7 @@ def _upgrade_prompts(con: DuckDBBackend, path: Path | None) -> None:
         .read_all()
     )
     _, rows = intern_prompts(pairs.column("prompt_text"), pairs.column("system"))
-    duck.register(_STAGING, rows)
-    try:
-        duck.execute(
-            f"INSERT INTO {PROMPTS_TABLE} SELECT s.* FROM {_STAGING} s "
-            f"ANTI JOIN {PROMPTS_TABLE} p ON p.pair_id = s.pair_id"
-        )
-    finally:
-        duck.unregister(_STAGING)
+    _store_new_prompts(con, rows)
     if "pair_id" not in columns:
         duck.execute("ALTER TABLE exchanges ADD COLUMN pair_id BIGINT")
     duck.execute(
@@ -185,14 +177,19 @@ def _with_pair_ids(con: DuckDBBackend, batch: pa.Table) -> pa.Table:
         else pa.nulls(batch.num_rows, pa.string())
     )
     ids, pairs = intern_prompts(batch.column("prompt_text"), system)
+    _store_new_prompts(con, pairs)
+    position = batch.schema.get_field_index("prompt_text")
+    return batch.set_column(position, "pair_id", ids)
+
+
+def _store_new_prompts(con: DuckDBBackend, rows: pa.Table) -> None:
+    """Add the :data:`PROMPT_SCHEMA` rows whose ``pair_id`` the store does not hold yet."""
     duck = con.con
-    duck.register(_STAGING_PROMPTS, pairs)
+    duck.register(_STAGING, rows)
     try:
         duck.execute(
-            f"INSERT INTO {PROMPTS_TABLE} SELECT s.* FROM {_STAGING_PROMPTS} s "
+            f"INSERT INTO {PROMPTS_TABLE} SELECT s.* FROM {_STAGING} s "
             f"ANTI JOIN {PROMPTS_TABLE} p ON p.pair_id = s.pair_id"
         )
     finally:
-        duck.unregister(_STAGING_PROMPTS)
-    position = batch.schema.get_field_index("prompt_text")
-    return batch.set_column(position, "pair_id", ids)
+        duck.unregister(_STAGING)

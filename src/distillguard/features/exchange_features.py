@@ -5,7 +5,7 @@ The text work is done once per *distinct* (prompt, system prompt) pair the store
 features, in worker processes here and under Spark ``mapInArrow`` (engine/spark.py), and
 the view ``exchange_features`` (:func:`exchange_features_sql`) gives every exchange its
 pair's features and its capability.  Scripted traffic and popular prompts repeat a lot
-(647,866 distinct pairs in 16M simulated exchanges), and the classifier and the MinHash
+(998,855 distinct pairs in 16M simulated exchanges), and the classifier and the MinHash
 run once per batch of pairs.
 
 :func:`features_for_batch` is the same definition as a pure function of a batch of

@@ -5,12 +5,12 @@ many accounts, an application's fixed template), so the store keeps each distinc
 text once, in ``prompts``, and every exchange carries only its ``pair_id``.  At 16M
 simulated exchanges the per-exchange texts had made a 21.8 GB store, and every stage that
 grouped or joined on them (finding the distinct prompts to feature, counting an account's
-distinct prompts) hashed gigabytes of text again; there were 647,866 distinct pairs.
+distinct prompts) hashed gigabytes of text again; the 16M input has 998,855 distinct pairs.
 
 The key is fixed, so that stores written on different days and machines agree:
-``xxh3_64`` (seed 0) over the UTF-8 bytes of ``len(prompt)`` as 8 little-endian bytes,
-then the prompt, then the system prompt (``""`` when absent), read as a signed 64-bit
-integer.  The length prefix keeps ("ab", "c") and ("a", "bc") apart.  Two different pairs
+``xxh3_64`` (seed 0) over the byte length of the UTF-8 prompt as 8 little-endian bytes,
+then the UTF-8 prompt, then the UTF-8 system prompt (``""`` when absent), read as a
+signed 64-bit integer.  The length prefix keeps ("ab", "c") and ("a", "bc") apart.  Two different pairs
 sharing a key would be read as one; among ten million distinct pairs the chance is about
 3 in a million (birthday bound, 2^-64 per pair of pairs).
 """

@@ -108,11 +108,10 @@ def _blocks(
     account_uses: sparse.csr_matrix, bands_per_prompt: npt.NDArray[np.int64]
 ) -> list[tuple[int, int]]:
     """Consecutive account ranges of about :data:`BLOCK_PRODUCTS` band incidences each."""
+    accounts = account_uses.shape[0]
+    owner = np.repeat(np.arange(accounts), np.diff(account_uses.indptr))
     per_entry = bands_per_prompt[account_uses.indices]
-    per_account = np.add.reduceat(
-        np.r_[per_entry, 0], np.minimum(account_uses.indptr[:-1], len(per_entry))
-    )
-    per_account[np.diff(account_uses.indptr) == 0] = 0
+    per_account = np.bincount(owner, weights=per_entry, minlength=accounts).astype(np.int64)
     cumulative = np.cumsum(per_account)
     blocks: list[tuple[int, int]] = []
     start = 0
