@@ -10,9 +10,9 @@ distinct prompts) hashed gigabytes of text again; the 16M input has 998,855 dist
 The key is fixed, so that stores written on different days and machines agree:
 ``xxh3_64`` (seed 0) over the byte length of the UTF-8 prompt as 8 little-endian bytes,
 then the UTF-8 prompt, then the UTF-8 system prompt (``""`` when absent), read as a
-signed 64-bit integer.  The length prefix keeps ("ab", "c") and ("a", "bc") apart.  Two different pairs
-sharing a key would be read as one; among ten million distinct pairs the chance is about
-3 in a million (birthday bound, 2^-64 per pair of pairs).
+signed 64-bit integer.  The length prefix keeps ("ab", "c") and ("a", "bc") apart.  Two
+different pairs sharing a key would be read as one; among ten million distinct pairs the
+chance is about 3 in a million (birthday bound, 2^-64 per pair of pairs).
 """
 
 from __future__ import annotations
