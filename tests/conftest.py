@@ -26,16 +26,16 @@ def shared_datasets() -> Path:
 def canonical_exchanges(monkeypatch: pytest.MonkeyPatch) -> dict[str, dict[str, Any]]:
     """Exchange rows as ingest hands them to the store, by id: the canonical record, with the
     conversation and tool JSON that the store itself does not keep (schema/stored.py)."""
-    from distillguard.ingest import pipeline
+    from distillguard.ingest import appender
 
     captured: dict[str, dict[str, Any]] = {}
-    store_append = pipeline.append_arrow
+    store_append = appender.append_arrow_to
 
-    def recording(con: Any, table: str, batch: pa.Table | pa.RecordBatch) -> None:
+    def recording(duck: Any, table: str, batch: pa.Table | pa.RecordBatch) -> None:
         if table == "exchanges":
             rows = batch.to_pylist()
             captured.update((str(row["exchange_id"]), row) for row in rows)
-        store_append(con, table, batch)
+        store_append(duck, table, batch)
 
-    monkeypatch.setattr(pipeline, "append_arrow", recording)
+    monkeypatch.setattr(appender, "append_arrow_to", recording)
     return captured

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import ibis
 import pyarrow as pa
@@ -120,7 +121,7 @@ def _upgrade_prompts(con: DuckDBBackend, path: Path | None) -> None:
         .read_all()
     )
     _, rows = intern_prompts(pairs.column("prompt_text"), pairs.column("system"))
-    _store_new_prompts(con, rows)
+    _store_new_prompts(duck, rows)
     if "pair_id" not in columns:
         duck.execute("ALTER TABLE exchanges ADD COLUMN pair_id BIGINT")
     duck.execute(
@@ -150,18 +151,23 @@ def append_arrow(con: DuckDBBackend, table: str, batch: pa.Table | pa.RecordBatc
     Ibis's ``insert`` keeps every in-memory table it was given alive for the life of the
     connection, which made memory grow with the input during a long ingest.
     """
+    append_arrow_to(con.con, table, batch)
+
+
+def append_arrow_to(duck: Any, table: str, batch: pa.Table | pa.RecordBatch) -> None:
+    """:func:`append_arrow` on a DuckDB connection (or a cursor of one, which a writer
+    thread needs: one DuckDB connection must not run two statements at once)."""
     if isinstance(batch, pa.RecordBatch):
         batch = pa.Table.from_batches([batch])
     if not batch.num_rows:
         return
     if table == "exchanges" and "prompt_text" in batch.schema.names:
-        batch = _with_pair_ids(con, batch)
+        batch = _with_pair_ids(duck, batch)
     names = list(batch.schema.names)
     selected = ", ".join(f'"{name}"' for name in names)
     if table == "exchanges" and "messages" in names:
         names, selected = stored_insert(names)
     columns = ", ".join(f'"{name}"' for name in names)
-    duck = con.con
     duck.register(_STAGING, batch)
     try:
         duck.execute(f'INSERT INTO "{table}" ({columns}) SELECT {selected} FROM {_STAGING}')
@@ -169,7 +175,7 @@ def append_arrow(con: DuckDBBackend, table: str, batch: pa.Table | pa.RecordBatc
         duck.unregister(_STAGING)
 
 
-def _with_pair_ids(con: DuckDBBackend, batch: pa.Table) -> pa.Table:
+def _with_pair_ids(duck: Any, batch: pa.Table) -> pa.Table:
     """The batch with ``pair_id`` in place of ``prompt_text``; its new pairs stored."""
     system = (
         batch.column("system_prompt")
@@ -177,14 +183,13 @@ def _with_pair_ids(con: DuckDBBackend, batch: pa.Table) -> pa.Table:
         else pa.nulls(batch.num_rows, pa.string())
     )
     ids, pairs = intern_prompts(batch.column("prompt_text"), system)
-    _store_new_prompts(con, pairs)
+    _store_new_prompts(duck, pairs)
     position = batch.schema.get_field_index("prompt_text")
     return batch.set_column(position, "pair_id", ids)
 
 
-def _store_new_prompts(con: DuckDBBackend, rows: pa.Table) -> None:
+def _store_new_prompts(duck: Any, rows: pa.Table) -> None:
     """Add the :data:`PROMPT_SCHEMA` rows whose ``pair_id`` the store does not hold yet."""
-    duck = con.con
     duck.register(_STAGING, rows)
     try:
         duck.execute(

@@ -57,10 +57,7 @@ class SeenIds:
             else:
                 first_index[value] = position
         hashes = self._hash(ids)
-        candidates = np.zeros(len(ids), dtype=bool)
-        for level in self._levels:
-            slots = np.minimum(np.searchsorted(level, hashes), level.size - 1)
-            candidates |= level[slots] == hashes
+        candidates = self._candidates(hashes)
         if candidates.any():
             positions: list[int] = np.flatnonzero(candidates).tolist()
             suspects = [ids[i] for i in positions if not flags[i]]
@@ -72,6 +69,23 @@ class SeenIds:
         keep = np.fromiter((not flag for flag in flags), dtype=bool, count=len(flags))
         self._remember(hashes[keep])
         return flags
+
+    def _candidates(self, hashes: Hashes) -> npt.NDArray[np.bool_]:
+        """Which hashes some level holds.
+
+        The batch's hashes are looked up in sorted order: numpy's binary search starts each
+        key where the previous one ended when keys ascend, so a batch of 32k ids against 16M
+        remembered hashes walks each level once instead of jumping about it (at 16M the
+        unsorted lookups were a tenth of ingest)."""
+        order = np.argsort(hashes, kind="stable")
+        ascending = hashes[order]
+        found = np.zeros(hashes.size, dtype=bool)
+        for level in self._levels:
+            slots = np.minimum(np.searchsorted(level, ascending), level.size - 1)
+            found |= level[slots] == ascending
+        candidates = np.empty(hashes.size, dtype=bool)
+        candidates[order] = found
+        return candidates
 
     def _hash(self, ids: list[str]) -> Hashes:
         self._duck.register(_VIEW, pa.table({"id": pa.array(ids, type=pa.string())}))

@@ -119,16 +119,22 @@ def _fleet_evidence(
     from distillguard.detectors.coordination.scoring import fleet_spread, tied_by_content_only
 
     findings = find_clusters(context)
-    by_account = frame.set_index("account_id")
+    # Each member's row position, and the counts as plain arrays: selecting each fleet's
+    # rows from the frame by label took 50 s over 9,458 fleets at 16M exchanges.
+    row_of = {str(account): row for row, account in enumerate(frame["account_id"])}
+    columns = ["featured_exchanges", *(f"count_p_{name}" for name in JUDGED)]
+    counts = frame[columns].to_numpy(dtype=np.float64)
     rows = []
     for cid in sorted(findings.clusters):
-        members = [m for m in findings.clusters[cid] if m in by_account.index]
+        members = [row_of[m] for m in findings.clusters[cid] if m in row_of]
         profile = findings.profiles.get(cid)
         spread = fleet_spread(profile) if profile is not None else 0.0
         if profile is None or len(members) < 2 or spread <= 0:
             continue
-        part = by_account.loc[members]
-        total = float(part["featured_exchanges"].sum())
+        # Whole numbers: the sums do not depend on the order of adding (NaN counts as 0,
+        # as in pandas).
+        sums = np.nansum(counts[members], axis=0)
+        total = float(sums[0])
         if total <= 0:
             continue
         row: dict[str, object] = {"subject": cid, "members": len(members), "total": total}
@@ -136,8 +142,8 @@ def _fleet_evidence(
         # A fleet tied only by what it sends: its harvest signals and its tie are one
         # observation (a stock phrase that asks for reasoning), so they are one family.
         row["family"] = "template" if tied_by_content_only(profile) else INFO.family
-        for name in JUDGED:
-            counted = float(part[f"count_p_{name}"].sum())
+        for offset, name in enumerate(JUDGED, start=1):
+            counted = float(sums[offset])
             row[f"count_p_{name}"] = counted
             row[f"share_p_{name}"] = counted / total
         rows.append(row)
