@@ -272,3 +272,19 @@ def test_vectorised_strengths_are_those_of_one_subject_at_a_time(store: Any) -> 
             lambda c=share * prompts: float(log_ramp(c, tags.min_count, tags.full_count)),
         )
         assert strength == alone
+
+
+def test_account_codes_across_chunks_match_one_encoding() -> None:
+    """The frame encodes DuckDB's chunks without combining them; codes and ids must be those
+    of one encoding of the whole column."""
+    import pyarrow as pa
+
+    from distillguard.detectors.semantic.frame import _account_codes
+
+    chunks = [["b", "a", "b"], [], ["c", "a"], ["d"]]
+    codes, ids = _account_codes(pa.chunked_array(chunks, pa.string()))
+    flat = [value for chunk in chunks for value in chunk]
+    assert [ids[int(code)].as_py() for code in codes] == flat
+    assert sorted(ids.to_pylist()) == ["a", "b", "c", "d"]
+    empty_codes, empty_ids = _account_codes(pa.chunked_array([], pa.string()))
+    assert len(empty_codes) == 0 and len(empty_ids) == 0

@@ -209,24 +209,35 @@ def _oversample(con: Any, settings: SampleSettings) -> pa.Table:
     ``pair_id`` and ``account`` (an integer code of the account).  Every exchange's ids are
     held only in here: at 16M they are about a gigabyte, freed before the embedding."""
     ids = con.to_pyarrow(con.table("exchanges").select("account_id", "exchange_id", "pair_id"))
+    # The columns stay in DuckDB's chunks: combining them into one array each would hold
+    # every exchange's ids twice (at 16M, 1 GB more at the frame's peak).
+    accounts = ids.column("account_id")
     # Integer codes group the rows as the ids would, and sort far faster than strings.
-    accounts = ids.column("account_id").combine_chunks()
-    encoded = pc.dictionary_encode(accounts)
-    account_codes = np.asarray(encoded.indices, dtype=np.int64)
-    exchange_ids = ids.column("exchange_id").combine_chunks()
+    account_codes, dictionary = _account_codes(accounts)
+    exchange_ids = ids.column("exchange_id")
     ranks = stable_rank(exchange_ids)
     chosen = _pick(account_codes, ranks, settings.per_account * settings.oversample)
-    chosen = _in_frame_order(chosen, account_codes, encoded.dictionary, ranks, exchange_ids)
+    chosen = _in_frame_order(chosen, account_codes, dictionary, ranks, exchange_ids)
     taken = pa.array(chosen, pa.int64())
     return pa.table(
         {
-            "account_id": accounts.take(taken),
-            "exchange_id": exchange_ids.take(taken),
+            "account_id": accounts.take(taken).combine_chunks(),
+            "exchange_id": exchange_ids.take(taken).combine_chunks(),
             "rank": pa.array(ranks[chosen], pa.uint64()),
-            "pair_id": ids.column("pair_id").take(taken),
+            "pair_id": ids.column("pair_id").take(taken).combine_chunks(),
             "account": pa.array(account_codes[chosen], pa.int64()),
         }
     )
+
+
+def _account_codes(accounts: pa.ChunkedArray) -> tuple[npt.NDArray[np.int64], pa.Array]:
+    """Each row's code into the distinct account ids, and those ids (codes in order of
+    first appearance).  Arrow encodes the chunks against one shared dictionary."""
+    if not accounts.num_chunks:
+        return np.zeros(0, dtype=np.int64), pa.array([], pa.string())
+    encoded = pc.dictionary_encode(accounts)
+    codes = np.concatenate([np.asarray(chunk.indices, dtype=np.int64) for chunk in encoded.chunks])
+    return codes, encoded.chunk(encoded.num_chunks - 1).dictionary
 
 
 def _in_frame_order(
@@ -234,7 +245,7 @@ def _in_frame_order(
     account_codes: npt.NDArray[np.int64],
     accounts: pa.Array,
     ranks: npt.NDArray[np.uint64],
-    exchange_ids: pa.Array,
+    exchange_ids: pa.Array | pa.ChunkedArray,
 ) -> npt.NDArray[np.int64]:
     """``chosen`` sorted by account id (as text), rank, then exchange id: the frame's order."""
     account_order = np.empty(len(accounts), dtype=np.int64)
