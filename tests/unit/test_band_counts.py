@@ -51,3 +51,38 @@ def test_the_product_counts_what_the_query_counts(
     # Small blocks: the accounts are multiplied a few at a time, with the same result.
     monkeypatch.setattr(band_counts, "BLOCK_PRODUCTS", 50)
     assert _rows(band_counts.lsh_band_rows(store, cfg)) == expected  # type: ignore[arg-type]
+
+
+def test_the_scans_uses_table_holds_what_the_query_counts(store: object) -> None:
+    """engine/derived.py: the per-scan table of (account, prompt) uses and the query it
+    stands for give the same rows, so every reader counts the same with or without it."""
+    from distillguard.engine.derived import (
+        ACCOUNT_PROMPT_USES,
+        account_prompt_uses,
+        create_account_prompt_uses_duckdb,
+    )
+
+    con = store
+    assert ACCOUNT_PROMPT_USES not in con.list_tables()  # type: ignore[attr-defined]
+    queried = (
+        account_prompt_uses(con)
+        .to_pyarrow()
+        .sort_by(  # type: ignore[arg-type]
+            [("account_id", "ascending"), ("pair_id", "ascending")]
+        )
+    )
+    create_account_prompt_uses_duckdb(con.con)  # type: ignore[attr-defined]
+    try:
+        assert ACCOUNT_PROMPT_USES in con.list_tables()  # type: ignore[attr-defined]
+        stored = (
+            account_prompt_uses(con)
+            .to_pyarrow()
+            .sort_by(  # type: ignore[arg-type]
+                [("account_id", "ascending"), ("pair_id", "ascending")]
+            )
+        )
+        assert stored.num_rows == queried.num_rows > 0
+        assert stored.column("uses").to_pylist() == queried.column("uses").to_pylist()
+        assert stored.column("pair_id").to_pylist() == queried.column("pair_id").to_pylist()
+    finally:
+        con.con.execute(f"DROP TABLE {ACCOUNT_PROMPT_USES}")  # type: ignore[attr-defined]

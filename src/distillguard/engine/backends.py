@@ -55,9 +55,12 @@ def relational_backend(
     """
     check_engine(engine)
     if engine == "duckdb":
+        from distillguard.engine.derived import create_account_prompt_uses_duckdb
         from distillguard.features.exchange_features import compute_exchange_features
 
-        yield RelationalBackend(store, compute_exchange_features(store, progress=progress))
+        featured = compute_exchange_features(store, progress=progress)
+        create_account_prompt_uses_duckdb(store.con)
+        yield RelationalBackend(store, featured)
         return
     from distillguard.engine import spark
 

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
+from distillguard.engine.derived import ACCOUNT_PROMPT_USES, USES_SQL
 from distillguard.engine.store import TABLE_SCHEMAS
 from distillguard.errors import UserError
 from distillguard.features.exchange_features import (
@@ -208,6 +209,7 @@ def compute_exchange_features_spark(backend: PySparkBackend, staging: Path) -> i
     _register(backend, PROMPT_FEATURES, path, PROMPT_FEATURE_ROW)
     view = session.sql(exchange_features_sql(list_length="size"))
     view.createOrReplaceTempView(FEATURES_TABLE)
+    session.sql(USES_SQL).createOrReplaceTempView(ACCOUNT_PROMPT_USES)
     rows: int = view.count()
     return rows
 

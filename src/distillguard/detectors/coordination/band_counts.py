@@ -28,6 +28,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from scipy import sparse
 
+from distillguard.engine.derived import account_prompt_uses
+
 if TYPE_CHECKING:
     from ibis.backends import BaseBackend
 
@@ -39,8 +41,7 @@ BLOCK_PRODUCTS = 20_000_000
 
 def lsh_band_rows(con: BaseBackend, cfg: CoordinationConfig) -> pd.DataFrame:
     """``(account_id, value)`` rows of the band view, as ``views.lsh_band`` defines them."""
-    x = con.table("exchanges")
-    uses = con.to_pyarrow(x.group_by(["account_id", "pair_id"]).aggregate(uses=x.count()))
+    uses = con.to_pyarrow(account_prompt_uses(con))
     features = con.table("prompt_features")
     prompts = con.to_pyarrow(features.select("pair_id", "lsh_bands"))
     if not uses.num_rows or not prompts.num_rows:

@@ -20,6 +20,7 @@ import pandas as pd
 
 from distillguard.detectors.coordination.band_counts import lsh_band_rows
 from distillguard.detectors.coordination.config import CoordinationConfig
+from distillguard.engine.derived import account_prompt_uses
 
 if TYPE_CHECKING:
     from ibis.backends import BaseBackend
@@ -203,7 +204,7 @@ def client_fingerprint(con: BaseBackend, cfg: CoordinationConfig) -> ir.Table:
     return _characteristic(tuples, fp, totals, 0.5, cfg.min_count, weight=tuples.uses)
 
 
-def _pair_uses(con: BaseBackend, *, nonempty: str | None = None) -> ir.Table:
+def pair_uses(con: BaseBackend, *, nonempty: str | None = None) -> ir.Table:
     """Each account's uses of each distinct prompt, with that prompt's features: one row per
     (account, prompt) with ``uses``, instead of one per exchange.
 
@@ -216,7 +217,8 @@ def _pair_uses(con: BaseBackend, *, nonempty: str | None = None) -> ir.Table:
     simulator's 1M benchmark input (docs/benchmarks.md, seventh round).  Exchanges name
     their prompt by ``pair_id`` and the store keeps its features once
     (``prompt_features``, features/exchange_features.py), so the uses are counted on the
-    narrow ``exchanges`` columns and the features joined once per (account, prompt).  A
+    narrow ``exchanges`` columns (once per scan: engine/derived.py) and the features
+    joined once per (account, prompt).  A
     backend given only an ``exchange_features`` table counts each exchange as one use.
 
     ``nonempty``: a list column; only prompts where it holds something are counted, for a
@@ -228,12 +230,11 @@ def _pair_uses(con: BaseBackend, *, nonempty: str | None = None) -> ir.Table:
         if nonempty is not None:
             f = f.filter(f[nonempty].length() > 0)
         return f.mutate(uses=ibis.literal(1, "int64"))
-    x = con.table("exchanges")
     prompts = con.table("prompt_features")
+    uses = account_prompt_uses(con)
     if nonempty is not None:
         prompts = prompts.filter(prompts[nonempty].length() > 0)
-        x = x.semi_join(prompts, "pair_id")
-    uses = x.group_by(["account_id", "pair_id"]).aggregate(uses=x.count())
+        uses = uses.semi_join(prompts, "pair_id")
     return uses.join(prompts, "pair_id")
 
 
@@ -249,7 +250,7 @@ def _prompt_values(con: BaseBackend, column: str) -> ir.Table:
 
     The wrapper and template views count a single value per exchange, so they count it
     straight on the exchanges joined with their prompt's features: one grouping of the
-    requests, where :func:`_pair_uses` would group them by prompt first and then group
+    requests, where :func:`pair_uses` would group them by prompt first and then group
     its rows (830k of 1M on the simulator's benchmark input) once more.  The inner join
     is what ``exchange_features`` is, so both store layouts give the same counts.
     """
@@ -276,7 +277,7 @@ def template(con: BaseBackend, cfg: CoordinationConfig) -> ir.Table:
 
 def lsh_band(con: BaseBackend, cfg: CoordinationConfig) -> ir.Table:
     """MinHash LSH band keys recurring in an account's prompts (near-duplicate prompts)."""
-    u = _pair_uses(con)
+    u = pair_uses(con)
     bands = u.select(u.account_id, u.uses, band=u.lsh_bands.unnest())
     return _characteristic(
         bands,
@@ -300,7 +301,7 @@ def instruction_sentence(con: BaseBackend, cfg: CoordinationConfig) -> ir.Table:
     phrases such as "explain your reasoning step by step." are used now and then by many
     people, a campaign's house rules by its own accounts only).
     """
-    u = _pair_uses(con, nonempty="instruction_sentences")
+    u = pair_uses(con, nonempty="instruction_sentences")
     rows = u.select(u.account_id, u.text_hash, u.uses, sentence=u.instruction_sentences.unnest())
     uses = rows.group_by(["account_id", "sentence"]).aggregate(
         uses=rows.uses.sum(), tasks=rows.text_hash.nunique()

@@ -61,6 +61,7 @@ from distillguard.detectors.base import ATLAS, DetectorInfo, Evidence
 from distillguard.detectors.behaviour.common import check_unit, count, load_settings, rounded
 from distillguard.detectors.behaviour.frame import asks_for_harvest
 from distillguard.detectors.context import ScanContext
+from distillguard.detectors.coordination.views import pair_uses
 from distillguard.results.model import Indicator
 
 INFO = DetectorInfo(
@@ -86,6 +87,7 @@ LIST_KINDS = frozenset({"instruction_sentence"})
 """Kinds whose column holds several values per request (a prompt's instruction sentences):
 their uses are not added up across values (two sentences of one house rule come in the
 same requests), the most used value stands for the kind."""
+LIST_COLUMNS = frozenset(FINGERPRINT_KINDS[kind] for kind in LIST_KINDS)
 
 
 @dataclass(frozen=True)
@@ -154,11 +156,15 @@ class Inheritance:
 
 
 def _fingerprints(context: ScanContext, column: str) -> ir.Table:
-    """Feature rows with the fingerprint of ``column`` as ``value``: one row per request,
-    or per (request, sentence) for a list column."""
-    features = context.con.table("exchange_features")
-    value = features[column]
-    return features.mutate(value=value.unnest() if value.type().is_array() else value)
+    """Rows of (account, prompt) with its ``uses`` (requests) and the prompt's fingerprint of
+    ``column`` as ``value``: one row per sentence for a list column.
+
+    Counted per distinct prompt of each account (views.pair_uses), not per request: every
+    count below is a sum of ``uses``, the same as counting requests, and at 16M exchanges
+    the per-request rows (a sentence list unnested for each) made this detector 92 s."""
+    uses = pair_uses(context.con, nonempty=column if column in LIST_COLUMNS else None)
+    value = uses[column]
+    return uses.mutate(value=value.unnest() if value.type().is_array() else value)
 
 
 def _with_values(context: ScanContext, column: str, values: pa.Array) -> ir.Table:
@@ -173,10 +179,10 @@ def _with_values(context: ScanContext, column: str, values: pa.Array) -> ir.Tabl
 def _usage(
     context: ScanContext, column: str, values: list[int], settings: Settings
 ) -> tuple[pd.DataFrame, dict[int, int]]:
-    """Per (account, value) uses and distinct tasks, for the given fingerprint values; and
-    the distinct tasks wrapped by each value that carries harvesting (at least
-    ``min_harvest_share`` of the requests using it ask for a harvestable output), values
-    that do not left out.
+    """Per (account, value) uses and distinct tasks, and the distinct tasks wrapped by each
+    value, for the given fingerprint values that carry harvesting (at least
+    ``min_harvest_share`` of the requests using them ask for a harvestable output) around at
+    least ``min_tasks`` distinct tasks; values that do not are left out.
 
     One query for both: the requests carrying the values are counted once per (account,
     value, task), and the per-value numbers, summed from those counts, ride along on the
@@ -185,7 +191,7 @@ def _usage(
     """
     wanted = _with_values(context, column, pa.array(values, pa.int64()))
     per_task = wanted.group_by(["account_id", "value", "text_hash"]).aggregate(
-        n=wanted.count(), harvest=asks_for_harvest(wanted).cast("int64").sum()
+        n=wanted.uses.sum(), harvest=(asks_for_harvest(wanted).cast("int64") * wanted.uses).sum()
     )
     usage = per_task.group_by(["account_id", "value"]).aggregate(
         uses=per_task.n.sum(), tasks=per_task.text_hash.count()
@@ -194,15 +200,19 @@ def _usage(
         value_tasks=per_task.text_hash.nunique(),
         harvest=per_task.harvest.sum().cast("float64") / per_task.n.sum(),
     )
+    # Only values that carry harvesting around enough distinct tasks can be distinctive;
+    # the rest are dropped here rather than after the transfer (at 16M exchanges the
+    # wrapper and template rows were 6.5M each, nearly all of them of such values).
+    per_value = per_value.filter(
+        (per_value.harvest >= settings.min_harvest_share)
+        & (per_value.value_tasks >= settings.min_tasks)
+    )
     joined = usage.join(per_value, "value")
     frame = context.con.to_pandas(
-        joined.select("account_id", "value", "uses", "tasks", "value_tasks", "harvest")
+        joined.select("account_id", "value", "uses", "tasks", "value_tasks")
     )
     frame = frame.astype({"value": "int64", "uses": "int64", "tasks": "int64"})
     by_value = frame.drop_duplicates("value")
-    by_value = by_value[
-        by_value["harvest"].to_numpy(dtype=np.float64) >= settings.min_harvest_share
-    ]
     tasks = dict(
         zip(
             by_value["value"].tolist(),

@@ -39,6 +39,7 @@ import xxhash
 from ibis import _
 
 from distillguard.detectors.behaviour.common import check_unit, load_settings
+from distillguard.engine.derived import account_prompt_uses
 from distillguard.features.embeddings import embed
 from distillguard.schema.prompts import PROMPTS_TABLE
 
@@ -137,9 +138,9 @@ def _pick(
 
 
 def _account_counts(context: ScanContext) -> pd.DataFrame:
-    exchanges = context.con.table("exchanges")
-    table = exchanges.group_by("account_id").aggregate(
-        exchanges=_.count(), distinct_prompts=_.pair_id.nunique()
+    uses = account_prompt_uses(context.con)
+    table = uses.group_by("account_id").aggregate(
+        exchanges=_.uses.sum(), distinct_prompts=_.pair_id.count()
     )
     frame = context.con.to_pandas(table.order_by("account_id"))
     return frame.set_index("account_id", drop=False)
