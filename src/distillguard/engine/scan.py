@@ -22,6 +22,7 @@ from distillguard.detectors.base import DetectorInfo, Evidence
 from distillguard.detectors.context import ScanContext
 from distillguard.engine.backends import check_engine, relational_backend
 from distillguard.engine.config import ScanConfig
+from distillguard.engine.memory import release_unused_memory
 from distillguard.engine.room import StoreRoom, stopping_clearly
 from distillguard.engine.store import open_store
 from distillguard.errors import UserError
@@ -36,9 +37,10 @@ class StageClock:
 
     @contextmanager
     def stage(self, name: str, console: Console | None) -> Iterator[None]:
-        """Time one stage and say when it is done."""
+        """Time one stage and say when it is done; what it freed goes back to the system."""
         started = time.perf_counter()
         yield
+        release_unused_memory()
         self.seconds[name] = round(time.perf_counter() - started, 3)
         if console is not None:
             console.print(f"[dim]{name}: {self.seconds[name]:.1f} s[/]")

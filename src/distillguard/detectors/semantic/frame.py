@@ -184,9 +184,12 @@ def _build(context: ScanContext) -> pd.DataFrame:
         texts["tag"] = pd.Series(dtype=object)
         texts["tag_similarity"] = pd.Series(dtype=float)
     texts["harvestable"] = texts["tag"].isin(HARVESTABLE)
+    # The reference is drawn before the attrs are attached: pandas copies a frame's attrs
+    # into every frame derived from it, and the embeddings there took 1.4 GB at 16M.
+    drawn = _reference(texts, vectors, reference.benign, settings)
     texts.attrs["embeddings"] = vectors
     texts.attrs["accounts"] = _account_counts(context)
-    texts.attrs["reference"] = _reference(texts, vectors, reference.benign, settings)
+    texts.attrs["reference"] = drawn
     return texts
 
 
