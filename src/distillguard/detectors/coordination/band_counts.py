@@ -48,12 +48,12 @@ def lsh_band_rows(con: BaseBackend, cfg: CoordinationConfig) -> pd.DataFrame:
         return pd.DataFrame({"account_id": pd.Series(dtype=object), "value": []})
     account_codes, account_ids = _codes(uses.column("account_id"))
     pair_ids = np.asarray(prompts.column("pair_id"), dtype=np.int64)
-    order = np.argsort(pair_ids, kind="stable")
-    position = np.searchsorted(pair_ids[order], np.asarray(uses.column("pair_id")))
-    position = np.minimum(position, len(order) - 1)
-    known = pair_ids[order][position] == np.asarray(uses.column("pair_id"))
+    # Each use's row in ``prompts`` (pair ids are unique there), looked up in a hash table:
+    # a binary search of 8.8M unsorted ids took 8 s at 16M exchanges.
+    row_of_use = pd.Index(pair_ids).get_indexer(np.asarray(uses.column("pair_id"), np.int64))
+    known = row_of_use >= 0
     counts = np.asarray(uses.column("uses"), dtype=np.int64)
-    accounts, prompt_rows = account_codes[known], order[position[known]]
+    accounts, prompt_rows = account_codes[known], row_of_use[known].astype(np.int64)
     totals = np.bincount(account_codes, weights=counts, minlength=len(account_ids))
     band_lists = prompts.column("lsh_bands").combine_chunks()
     lengths = np.asarray(pc.fill_null(pc.list_value_length(band_lists), 0), dtype=np.int64)
