@@ -275,11 +275,11 @@ def test_vectorised_strengths_are_those_of_one_subject_at_a_time(store: Any) -> 
 
 
 def test_account_codes_across_chunks_match_one_encoding() -> None:
-    """The frame encodes DuckDB's chunks without combining them; codes and ids must be those
-    of one encoding of the whole column."""
+    """The frame encodes DuckDB's chunks without combining them (engine/codes.py); codes
+    and ids must be those of one encoding of the whole column."""
     import pyarrow as pa
 
-    from distillguard.detectors.semantic.frame import _account_codes
+    from distillguard.engine.codes import dictionary_codes as _account_codes
 
     chunks = [["b", "a", "b"], [], ["c", "a"], ["d"]]
     codes, ids = _account_codes(pa.chunked_array(chunks, pa.string()))

@@ -1,9 +1,11 @@
 """Relations several stages read, worked out once per scan.
 
 ``account_prompt_uses``: each account's requests per distinct (prompt, system prompt)
-pair, ``(account_id, pair_id, uses)``.  The template views, the band view and the
-inheritance detector each count an account's prompts this way; at 16M exchanges one such
-grouping of every exchange took about 6.5 s, and the scan ran it nine times.  On DuckDB it
+pair, ``(account_id, pair_id, uses)``.  The band and sentence views, the inheritance
+detector's six queries and the semantic frame's counts each count an account's prompts
+this way.  At 16M exchanges the table takes 4–6 s to make, and the inheritance
+detector's queries took 51.8 s reading it against 70.1 s grouping every exchange each
+time (``/work/prof9/dg502_sql.py``, docs/benchmarks.md ninth round).  On DuckDB it
 is a temporary table (in memory, spilled by DuckDB when short of it; never written to the
 store file); on Spark a temporary view over the same query.  A backend without it gives
 the same rows from the query (:func:`account_prompt_uses`).

@@ -3,9 +3,11 @@
 A stage frees its large frames when it ends, but the allocators keep the pages: glibc's
 heap holds freed blocks below its top for reuse, and Arrow's allocator keeps freed buffers
 for a while.  The next stage then starts on top of them, and the scan's peak is the sum
-of stages that never ran at once (at 16M exchanges the resident memory between the
-coordination stage and the semantic frame stayed about 2.5 GiB above what was live).
-Trimming between stages costs milliseconds.
+of stages that never ran at once.  At 16M exchanges the scan's resident memory just
+before the semantic frame was 5.2 GiB, where a process holding the same coordination
+results (loaded from a file) started that frame at 1.5 GiB.  The call took 8 ms in a
+fresh process; its cost and its share of the peak's fall at 16M were not measured apart
+from the other changes of that round (docs/benchmarks.md, ninth round).
 """
 
 from __future__ import annotations

@@ -18,10 +18,11 @@ chance is about 3 in a million (birthday bound, 2^-64 per pair of pairs).
 from __future__ import annotations
 
 import numpy as np
-import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 import xxhash
+
+from distillguard.engine.codes import dictionary_codes
 
 PROMPTS_TABLE = "prompts"
 PROMPT_SCHEMA = pa.schema(
@@ -51,8 +52,8 @@ def intern_prompts(
     The texts are grouped with Arrow's dictionary encoding first, so each distinct pair of
     the batch is hashed once however often it repeats.
     """
-    prompt_codes, prompt_texts = _encoded(prompts)
-    system_codes, system_texts = _encoded(pc.fill_null(systems, ""))
+    prompt_codes, prompt_texts = dictionary_codes(prompts.cast(pa.string()))
+    system_codes, system_texts = dictionary_codes(pc.fill_null(systems, "").cast(pa.string()))
     width = max(len(system_texts), 1)
     combined = prompt_codes * width + system_codes
     distinct, inverse = np.unique(combined, return_inverse=True)
@@ -77,15 +78,6 @@ def intern_prompts(
         schema=PROMPT_SCHEMA,
     )
     return pa.array(keys[inverse.reshape(-1)], pa.int64()), rows
-
-
-def _encoded(values: pa.Array | pa.ChunkedArray) -> tuple[npt.NDArray[np.int64], pa.Array]:
-    """Codes of each row into the distinct values, and the distinct values."""
-    if isinstance(values, pa.ChunkedArray):
-        values = values.combine_chunks()
-    encoded = pc.dictionary_encode(values.cast(pa.string()))
-    codes = np.asarray(encoded.indices.cast(pa.int64()), dtype=np.int64)
-    return codes, encoded.dictionary
 
 
 __all__ = ["PROMPTS_TABLE", "PROMPT_SCHEMA", "intern_prompts", "pair_id"]

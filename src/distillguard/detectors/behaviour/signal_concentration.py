@@ -120,7 +120,8 @@ def _fleet_evidence(
 
     findings = find_clusters(context)
     # Each member's row position, and the counts as plain arrays: selecting each fleet's
-    # rows from the frame by label took 50 s over 9,458 fleets at 16M exchanges.
+    # rows from the frame by label was a fifth of this detector's profile samples over
+    # 9,458 fleets at 16M exchanges (py-spy under cProfile).
     row_of = {str(account): row for row, account in enumerate(frame["account_id"])}
     columns = ["featured_exchanges", *(f"count_p_{name}" for name in JUDGED)]
     counts = frame[columns].to_numpy(dtype=np.float64)

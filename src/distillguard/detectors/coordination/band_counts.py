@@ -24,10 +24,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-import pyarrow as pa
 import pyarrow.compute as pc
 from scipy import sparse
 
+from distillguard.engine.codes import dictionary_codes
 from distillguard.engine.derived import account_prompt_uses
 
 if TYPE_CHECKING:
@@ -46,7 +46,8 @@ def lsh_band_rows(con: BaseBackend, cfg: CoordinationConfig) -> pd.DataFrame:
     prompts = con.to_pyarrow(features.select("pair_id", "lsh_bands"))
     if not uses.num_rows or not prompts.num_rows:
         return pd.DataFrame({"account_id": pd.Series(dtype=object), "value": []})
-    account_codes, account_ids = _codes(uses.column("account_id"))
+    account_codes, dictionary = dictionary_codes(uses.column("account_id"))
+    account_ids = [str(value) for value in dictionary.to_pylist()]
     pair_ids = np.asarray(prompts.column("pair_id"), dtype=np.int64)
     # Each use's row in ``prompts`` (pair ids are unique there), looked up in a hash table:
     # a binary search of 8.8M unsorted ids took 8 s at 16M exchanges.
@@ -88,15 +89,6 @@ def lsh_band_rows(con: BaseBackend, cfg: CoordinationConfig) -> pd.DataFrame:
             "value": [str(band) for band in bands.tolist()],
         }
     )
-
-
-def _codes(column: pa.ChunkedArray | pa.Array) -> tuple[npt.NDArray[np.int64], list[str]]:
-    """Integer code of each row's account, and the accounts by code."""
-    if isinstance(column, pa.ChunkedArray):
-        column = column.combine_chunks()
-    encoded = pc.dictionary_encode(column)
-    codes = np.asarray(encoded.indices.cast(pa.int64()), dtype=np.int64)
-    return codes, [str(v) for v in encoded.dictionary.to_pylist()]
 
 
 def _offsets(lengths: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:

@@ -18,13 +18,13 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 import scipy.sparse as sp
 import xxhash
 
 from distillguard.detectors.coordination.config import CoordinationConfig
 from distillguard.detectors.coordination.rarity import rarity_array
 from distillguard.detectors.coordination.views import VIEWS, View
+from distillguard.engine.codes import dictionary_codes
 
 if TYPE_CHECKING:
     from ibis.backends import BaseBackend
@@ -145,13 +145,12 @@ def node_ids(column: pa.ChunkedArray | pa.Array, index: dict[str, int]) -> npt.N
     Each distinct account is looked up once (the column is dictionary-encoded first): a
     lookup per row, of strings made into Python objects, cost more than the query did.
     """
-    if isinstance(column, pa.ChunkedArray):
-        column = column.combine_chunks()
-    encoded = pc.dictionary_encode(column)
-    if encoded.null_count:
+    if column.null_count:
         raise KeyError("an account id is missing")
-    lookup = np.array([index[str(v)] for v in encoded.dictionary.to_pylist()], dtype=np.int64)
-    return lookup[np.asarray(encoded.indices, dtype=np.int64)]
+    codes, dictionary = dictionary_codes(column)
+    lookup = np.array([index[str(v)] for v in dictionary.to_pylist()], dtype=np.int64)
+    nodes: npt.NDArray[np.int64] = lookup[codes]
+    return nodes
 
 
 def activity_buckets(

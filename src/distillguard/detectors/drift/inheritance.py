@@ -159,9 +159,9 @@ def _fingerprints(context: ScanContext, column: str) -> ir.Table:
     """Rows of (account, prompt) with its ``uses`` (requests) and the prompt's fingerprint of
     ``column`` as ``value``: one row per sentence for a list column.
 
-    Counted per distinct prompt of each account (views.pair_uses), not per request: every
-    count below is a sum of ``uses``, the same as counting requests, and at 16M exchanges
-    the per-request rows (a sentence list unnested for each) made this detector 92 s."""
+    Counted per distinct prompt of each account (views.pair_uses, which reads the scan's
+    uses table, engine/derived.py), not per request: every count below is a sum of
+    ``uses``, the same as counting requests."""
     uses = pair_uses(context.con, nonempty=column if column in LIST_COLUMNS else None)
     value = uses[column]
     return uses.mutate(value=value.unnest() if value.type().is_array() else value)
