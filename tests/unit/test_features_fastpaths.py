@@ -94,3 +94,14 @@ def test_ngram_buckets_match_a_fresh_computation() -> None:
                 expected_doc.append(index)
         assert doc.tolist() == expected_doc
         assert bucket.dtype == np.int64 and bucket.tolist() == expected_bucket
+
+
+def test_prediction_matches_the_training_features() -> None:
+    """The blank-column product in ``predict`` scores texts as the training matrix does,
+    NUL characters inside a text included."""
+    model = prompt_signals.default_model()
+    texts = [*_SAMPLES, "nul\x00inside a text", "ab", "a", *_random_texts(50)]
+    matrix = prompt_signals.vectorize(texts, model.vectorizers)
+    logits = matrix @ model.coef.T.astype(np.float64) + model.intercept
+    expected = 1.0 / (1.0 + np.exp(-logits))
+    assert np.allclose(model.predict(texts), expected, atol=1e-5)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from distillguard.detectors.semantic import mmd
 from distillguard.detectors.semantic.mmd import (
     NullTable,
     Reference,
@@ -189,9 +191,19 @@ def test_distinct_rows_group_equal_rows_whatever_the_hash_says() -> None:
     rng = np.random.default_rng(3)
     distinct = _unit(rng, 50, 16)
     vectors = distinct[rng.integers(0, 50, 400)]
-    rows, where = _distinct_rows(vectors)
-    assert len(rows) == len(np.unique(vectors, axis=0))
-    assert np.array_equal(rows[where], vectors)
+    first, where = _distinct_rows(vectors)
+    assert len(first) == len(np.unique(vectors, axis=0))
+    assert np.array_equal(vectors[first][where], vectors)
     odd = _unit(rng, 40, 3)[rng.integers(0, 40, 100)]  # 12-byte rows: no 8-byte words
-    rows, where = _distinct_rows(odd)
-    assert np.array_equal(rows[where], odd) and len(rows) == len(np.unique(odd, axis=0))
+    first, where = _distinct_rows(odd)
+    assert np.array_equal(odd[first][where], odd) and len(first) == len(np.unique(odd, axis=0))
+
+
+def test_distinct_rows_in_passes_match_one_pass(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Hashing and checking a few rows at a time groups the rows as one pass does."""
+    rng = np.random.default_rng(5)
+    vectors = _unit(rng, 30, 16)[rng.integers(0, 30, 500)]
+    whole = _distinct_rows(vectors)
+    monkeypatch.setattr(mmd, "ROWS_PER_PASS", 7)
+    in_passes = _distinct_rows(vectors)
+    assert all(np.array_equal(a, b) for a, b in zip(whole, in_passes, strict=True))

@@ -69,10 +69,26 @@ def make_vectorizers(config: dict[str, Any]) -> dict[str, Any]:
     return {"ngram_range": tuple(config["ngram_range"]), "n_features": int(config["n_features"])}
 
 
-def ngram_buckets(
-    texts: list[str], vectorizers: dict[str, Any]
-) -> Iterator[tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]]:
-    """(text index, bucket) of every character n-gram, one n-gram length at a time.
+@dataclass(frozen=True)
+class NgramRows:
+    """The character n-grams of one length, as the rows of a CSR matrix (one row per text).
+
+    ``columns`` holds each n-gram's bucket in text order, with :attr:`blank` (one past the
+    last bucket) where the n-gram crosses a separator or a NUL character and so does not
+    count; ``indptr`` gives each text's slice; ``counted`` is each text's number of real
+    n-grams.  Keeping the blank entries in place, instead of filtering them out, saves two
+    passes over every n-gram and an array of text numbers: the blank column's weights are
+    zero, so the product is the same.
+    """
+
+    indptr: npt.NDArray[np.signedinteger[Any]]
+    columns: npt.NDArray[np.signedinteger[Any]]
+    counted: npt.NDArray[np.int64]
+    blank: int
+
+
+def ngram_rows(texts: list[str], vectorizers: dict[str, Any]) -> Iterator[NgramRows]:
+    """The hashed character n-grams of the texts, one n-gram length at a time.
 
     All texts are joined with a separator and hashed together: a rolling polynomial hash per
     n-gram length, salted by the length, then Fibonacci hashing into a bucket.  These are the
@@ -80,21 +96,24 @@ def ngram_buckets(
     text or per n-gram.
     """
     low, high = vectorizers["ngram_range"]
-    bits = int(vectorizers["n_features"]).bit_length() - 1
-    if 1 << bits != int(vectorizers["n_features"]):
+    n_features = int(vectorizers["n_features"])
+    bits = n_features.bit_length() - 1
+    if 1 << bits != n_features:
         raise ValueError("prompt-signal n_features must be a power of two")
     joined = "\x00".join(texts)
-    codes = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
-    size = len(codes)
+    narrow = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32)
+    size = len(narrow)
+    index_type: type[np.signedinteger[Any]] = np.int32 if size < 2**31 - 1 else np.int64
+    separators = np.flatnonzero(narrow == _SEPARATOR)
+    codes = narrow.astype(np.uint64)
+    starts = np.zeros(len(texts) + 1, dtype=np.int64)
     lengths = np.fromiter((len(t) + 1 for t in texts), dtype=np.int64, count=len(texts))
-    doc = np.repeat(np.arange(len(texts), dtype=np.int64), lengths)[:size]
+    np.cumsum(lengths, out=starts[1:])
     # The hashes are updated in place (a view shortened by one each round), the buckets
-    # are mixed in one reused buffer and read as int64 (they are below 2**bits): the same
-    # values as fresh arrays per step, without allocating and filling a dozen per length.
+    # are mixed in one reused buffer: the same values as fresh arrays per step, without
+    # allocating and filling a dozen per length.
     rolling = np.zeros(size, dtype=np.uint64)
     mixed = np.empty(size, dtype=np.uint64)
-    present = codes != _SEPARATOR
-    clean = present
     shift = np.uint64(64 - bits)
     with np.errstate(over="ignore"):
         for n in range(1, high + 1):
@@ -104,14 +123,35 @@ def ngram_buckets(
             rolling = rolling[:count]
             np.multiply(rolling, _MULTIPLIER, out=rolling)
             np.add(rolling, codes[n - 1 :], out=rolling)
-            clean = clean[:count] & present[n - 1 :]
-            if n >= low:
-                salt = np.uint64((n * 0x9E3779B97F4A7C15) % 2**64)
-                buckets = mixed[:count]
-                np.bitwise_xor(rolling, salt, out=buckets)
-                np.multiply(buckets, _GOLDEN, out=buckets)
-                np.right_shift(buckets, shift, out=buckets)
-                yield doc[:count][clean], buckets.view(np.int64)[clean]
+            if n < low:
+                continue
+            salt = np.uint64((n * 0x9E3779B97F4A7C15) % 2**64)
+            buckets = mixed[:count]
+            np.bitwise_xor(rolling, salt, out=buckets)
+            np.multiply(buckets, _GOLDEN, out=buckets)
+            np.right_shift(buckets, shift, out=buckets)
+            columns = buckets.astype(index_type)
+            # An n-gram starting up to n - 1 places before a separator contains it.
+            crossing = (separators[:, None] - np.arange(n)[None, :]).ravel()
+            crossing = np.unique(crossing[(crossing >= 0) & (crossing < count)])
+            columns[crossing] = n_features
+            indptr = np.minimum(starts, count)
+            indptr[-1] = count
+            per_text = np.diff(indptr) - np.bincount(
+                np.searchsorted(indptr, crossing, side="right") - 1, minlength=len(texts)
+            )
+            yield NgramRows(indptr.astype(index_type), columns, per_text, n_features)
+
+
+def ngram_buckets(
+    texts: list[str], vectorizers: dict[str, Any]
+) -> Iterator[tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]]:
+    """(text index, bucket) of every counted character n-gram, one n-gram length at a time
+    (:func:`ngram_rows` without the blank entries)."""
+    for rows in ngram_rows(texts, vectorizers):
+        doc = np.repeat(np.arange(len(texts), dtype=np.int64), np.diff(rows.indptr))
+        keep = rows.columns != rows.blank
+        yield doc[keep], rows.columns[keep].astype(np.int64)
 
 
 def vectorize(texts: list[str], vectorizers: dict[str, Any]) -> sp.csr_matrix:
@@ -144,8 +184,11 @@ class SignalModel:
 
     @cached_property
     def feature_weights(self) -> npt.NDArray[np.float32]:
-        """(features × signals): the coefficients laid out one feature to a row."""
-        return np.ascontiguousarray(self.coef.T, dtype=np.float32)
+        """(features + 1 × signals): the coefficients laid out one feature to a row, and a
+        row of zeros for :attr:`NgramRows.blank`."""
+        weights = np.zeros((self.coef.shape[1] + 1, self.coef.shape[0]), dtype=np.float32)
+        weights[:-1] = self.coef.T
+        return weights
 
     def predict(self, texts: list[str]) -> npt.NDArray[np.float32]:
         """(texts × signals) probabilities in [0, 1]; one vectorisation for the whole batch."""
@@ -154,13 +197,11 @@ class SignalModel:
         rows = len(texts)
         totals = np.zeros(rows, dtype=np.float64)
         sums = np.zeros((rows, len(SIGNALS)), dtype=np.float64)
-        for doc, bucket in ngram_buckets(texts, self.vectorizers):
-            # n-grams come grouped by text, so their counts give a CSR row pointer at once;
-            # one sparse product then reads each n-gram's five weights together.
-            per_text = np.bincount(doc, minlength=rows)
-            totals += per_text
+        for ngrams in ngram_rows(texts, self.vectorizers):
+            # One sparse product reads each n-gram's five weights together.
+            totals += ngrams.counted
             counts = sp.csr_matrix(
-                (np.ones(len(bucket), dtype=np.float32), bucket, np.r_[0, np.cumsum(per_text)]),
+                (np.ones(len(ngrams.columns), dtype=np.float32), ngrams.columns, ngrams.indptr),
                 shape=(rows, self.feature_weights.shape[0]),
             )
             sums += counts @ self.feature_weights
