@@ -184,7 +184,7 @@ class SignalModel:
 
     @cached_property
     def feature_weights(self) -> npt.NDArray[np.float32]:
-        """(features + 1 × signals): the coefficients laid out one feature to a row, and a
+        """((features + 1) × signals): the coefficients laid out one feature to a row, and a
         row of zeros for :attr:`NgramRows.blank`."""
         weights = np.zeros((self.coef.shape[1] + 1, self.coef.shape[0]), dtype=np.float32)
         weights[:-1] = self.coef.T
