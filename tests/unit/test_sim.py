@@ -167,6 +167,7 @@ def test_hard_negative_populations_are_present(labels: dict[str, dict]) -> None:
         "labeling_firm",
         "proxy_reseller_customer",
         "reasoning_power_user",
+        "exam_prep_user",
     }
 
 
@@ -197,6 +198,7 @@ def test_benchmark_teams_rerun_one_public_suite(
             by_org[row["organization_id"]].append(item(row["messages"][-1]["content"]))
     assert len(by_org) >= 2
     sent = [prompt for prompts in by_org.values() for prompt in prompts]
-    assert len(set(sent)) <= 5 * SUITE_ITEMS < len(sent)  # five pools' suites, re-run
+    assert len(set(sent)) <= 5 * SUITE_ITEMS  # five pools' public suites
+    assert len(set(sent)) < 0.8 * len(sent)  # re-run: items come back
     suites = [set(prompts) for prompts in by_org.values()]
     assert any(a & b for i, a in enumerate(suites) for b in suites[i + 1 :])  # across teams

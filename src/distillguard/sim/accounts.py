@@ -542,6 +542,7 @@ class AccountBuilder:
                 "proxy_reseller_customer", t, proxy=True
             ),
             "reasoning_power_user": lambda t: self._individual("reasoning_power_user", t),
+            "exam_prep_user": lambda t: self._individual("exam_prep_user", t),
             "enterprise_app": lambda t: self._org_accounts(
                 "enterprise_app", t, (1, 2), {"cloud": True, "shared_client": True, "active": 1.0}
             ),
@@ -595,6 +596,13 @@ class AccountBuilder:
                     "max_tokens": int(self.rng.choice([32000, 64000])),
                     "reasoning_effort": "high" if self.rng.random() < 0.8 else "medium",
                     **({"n": int(self.rng.choice([4, 8]))} if self.rng.random() < 0.3 else {}),
+                }
+            if account.population == "exam_prep_user" and self.rng.random() < 0.6:
+                # Most study through an app or notebook set to the reasoning model's largest
+                # budget and high effort; the rest keep their client's defaults.
+                account.params = {
+                    "max_tokens": int(self.rng.choice([16000, 32000, 64000])),
+                    "reasoning_effort": "high" if self.rng.random() < 0.7 else "medium",
                 }
         order = self.rng.permutation(len(self.accounts))
         shuffled = [self.accounts[i] for i in order.tolist()]

@@ -11,7 +11,10 @@ all day, and proxy-reseller customers who share a residential proxy pool with ha
 VPN users who share exit addresses, solo developers who run their own fixed template in
 bulk from a rented server, and reasoning power users (olympiad trainers, researchers trying
 self-consistency) who send hard one-shot problems with the largest budget, high reasoning
-effort and several samples each: on parameters alone, a lone harvester.
+effort and several samples each: on parameters alone, a lone harvester.  Exam-prep users
+(students and professionals studying with a reasoning model, at its largest budget) ask for
+steps, have their own attempts graded, ask how a textbook's answer is reached and have their
+writing rewritten: on the *mix* of what they ask, a lone reasoning harvester too.
 """
 
 from __future__ import annotations
@@ -181,6 +184,26 @@ BENIGN: dict[str, Behaviour] = {
         0.0,
         1.0,
         60,
+    ),
+    "exam_prep_user": Behaviour(
+        (
+            ("math", "homework", 0.25),
+            ("math", "self_check", 0.2),
+            ("math", "explain_answer", 0.15),
+            ("exam_zh", "plain", 0.1),
+            ("chat_en", "revise", 0.15),
+            ("hard_instruct", "plain", 0.1),
+            ("chat_en", "plain", 0.05),
+        ),
+        60,
+        "single",
+        1,
+        "evening",
+        1.1,
+        (12, 0.5, 48),
+        0.05,
+        1.0,
+        90,
     ),
     "proxy_reseller_customer": Behaviour(
         (*CASUAL_MIX[:3], ("code", "plain", 0.15), ("hard_instruct", "plain", 0.1)),

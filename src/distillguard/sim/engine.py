@@ -63,6 +63,9 @@ OUTPUT_MEDIAN = {
     "tool": 300,
     "code": 900,
     "vision": 700,
+    "self_check": 500,
+    "explain_answer": 900,
+    "revise": 300,
 }
 REASONING_MEDIAN = {"cot": 5000, "reconstruct": 3500, "grading": 1200, "code": 2500, "tool": 1500}
 OUTPUT_LOG_MEDIAN = {intent: math.log(value) for intent, value in OUTPUT_MEDIAN.items()}
@@ -100,6 +103,7 @@ class PromptPools:
 INTENTS = (
     "plain", "homework", "benchmark", "app", "photo",
     "cot", "reconstruct", "grading", "censor_safe", "tool", "code", "vision",
+    "self_check", "explain_answer", "revise",
 )  # fmt: skip
 INTENT_CODES = {intent: code for code, intent in enumerate(INTENTS)}
 
@@ -433,6 +437,8 @@ class ExchangeGenerator:
             text = wrappers.homework_text(question, rng)
             if account.habit and _habitual(row):
                 text = wrappers.with_habit(text, account.habit)
+        elif intent in wrappers.STUDY_BANKS:
+            text = wrappers.study_text(intent, question, item.answer, rng)
         elif intent == "benchmark":
             text = wrappers.benchmark_text(question, account.harness)
         elif intent == "app":

@@ -74,6 +74,7 @@ class Scenario:
         ("labeling_firm", 0.05),
         ("proxy_reseller_customer", 0.08),
         ("reasoning_power_user", 0.03),
+        ("exam_prep_user", 0.02),
     )
 
 

@@ -126,6 +126,41 @@ HOMEWORK = (
     "Our teacher gave us this problem. {q} I don't get how to start.",
     "{q}\nexplain it simply",
 )
+# A student or professional preparing for an exam asks for steps, has their own attempt
+# graded, asks how a textbook's answer is reached and has their writing rewritten: the
+# benign faces of the reasoning, grading, reconstruction and rewrite signals, all from one
+# person (the mix a harvester also asks for).
+SELF_CHECK = (
+    "Here is my solution to this problem. Is it right? Grade it out of 10 like a strict "
+    "teacher and tell me what I lost points for.\n\n{q}\n\nMy answer: {a}",
+    "I'm practising for my exam. Can you mark my attempt and give it a score?\n\n"
+    "Problem: {q}\nMy final answer was {a}.",
+    "{q}\n\nI got {a}. Please check my work and rate it from 1 to 10.",
+    "Check my answer please, and be honest about the score you would give it. {q} My answer: {a}",
+    "Our teacher grades with a rubric (method, accuracy, clarity). Grade my answer the same "
+    "way.\n\nQuestion: {q}\nMy answer: {a}",
+    "is this correct? {q} i put {a}. what would you give it out of 10",
+)
+EXPLAIN_ANSWER = (
+    "My textbook says the answer to this is {a} but doesn't show the working. How do you "
+    "get there, step by step?\n\n{q}",
+    "The answer key says {a}. I don't understand why. Can you walk me through the reasoning?"
+    "\n\n{q}",
+    "{q}\n\nThe solution manual just says {a}. Explain how they got it.",
+    "I know the answer is {a} but I can't see how to reach it. Show me the steps. {q}",
+    "我的练习册上答案是 {a}，但没有过程。能一步一步讲讲怎么得到的吗？\n{q}",
+)
+REVISE = (
+    "Can you rewrite this so it reads better? Keep my meaning.\n\n{q}",
+    "Please paraphrase this in simpler words for my essay:\n\n{q}",
+    "Rewrite this more formally for my report:\n\n{q}",
+    "Improve the wording of this paragraph, it sounds awkward:\n{q}",
+    "Make this clearer and shorter, I need it for class tomorrow: {q}",
+    "请帮我把这段话改写得更通顺一些：\n{q}",
+)
+STUDY_BANKS = {"self_check": SELF_CHECK, "explain_answer": EXPLAIN_ANSWER, "revise": REVISE}
+"""Phrasings of the benign study intents, by intent."""
+
 BENCHMARK_HARNESS = (
     "Question: {q}\nAnswer:",
     "{q}\nLet's think step by step.",
@@ -276,6 +311,13 @@ def photo_text(rng: random.Random) -> str:
 def homework_text(question: str, rng: random.Random) -> str:
     """How a student asks a homework question (often 'step by step', never scripted)."""
     return _pick(rng, HOMEWORK).format(q=question)
+
+
+def study_text(intent: str, question: str, answer: str | None, rng: random.Random) -> str:
+    """How a person studying asks: their attempt graded, a textbook answer explained, their
+    own text rewritten (``STUDY_BANKS``); never scripted, so every request picks a phrasing."""
+    bank = STUDY_BANKS[intent]
+    return _pick(rng, bank).format(q=question, a=answer or "the one in the back of the book")
 
 
 HABITS = (

@@ -7,7 +7,23 @@ per signal, and the strongest signal gives the strength:
 
     per signal s:  ramp(share_p_s, min_share, full_share)
                    × log_ramp(count_p_s, min_count, full_count)
-    strength = max over the five signals
+    strength = max over the five signals, any of them, and their mix
+
+A harvester that collects several kinds of output from one account (step-by-step traces,
+reconstructed reasoning, rubric grades, censorship-safe rewrites: the 2026 reasoning
+campaign asked for all of them) is judged on that mix as well, because a mix of harvest
+intents is far rarer in ordinary traffic than any one of them (students ask for steps,
+labeling firms for grades; neither asks for both, plus reconstructions and rewrites):
+
+    mix:  ramp(share_p_any, mix_min_share, mix_full_share)
+          × ramp(intents, mix_min_intents, mix_full_intents)
+          × log_ramp(count_p_any, mix_min_count, mix_full_count)
+
+where ``intents`` is the effective number of signals among the account's signal prompts
+(inverse Simpson, ``(Σ c)² / Σ c²`` over the five per-signal counts): 1 when one signal
+carries them all, 4 when four carry equal parts.  It lets an account of a few dozen requests
+speak: a lone harvester that paraphrases its wrappers and mixes in ordinary chat has too few
+prompts of any one kind for the per-signal test.
 
 A prompt carries a signal when its classifier probability exceeds 0.5 (``exchange_features``);
 without that table the detector returns nothing.
@@ -23,6 +39,7 @@ mostly harvest prompts are one operation split into small pieces.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -44,11 +61,11 @@ from distillguard.detectors.context import ScanContext
 
 INFO = DetectorInfo(
     id="DG-205",
-    version="1.2",
+    version="1.3",
     name="prompt-signal concentration",
     description=(
         "A large share and count of an account's prompts, or of a fleet's pooled prompts, "
-        "carry one harvest signal."
+        "carry one harvest signal, or a mix of several."
     ),
     family="prompt",
     atlas=(ATLAS["extract_model"],),
@@ -62,8 +79,9 @@ SIGNAL_WORDS = {
     "rewrite": "ask to rewrite or paraphrase an answer",
     "any": "ask for a harvestable output (reasoning, grading, tool trajectory or rewrite)",
 }
-JUDGED = (*SIGNALS, "any")
-"""Each signal alone, and any of them: a harvester that mixes intents is still a harvester."""
+JUDGED = (*SIGNALS, "any", "mix")
+"""Each signal alone, any of them (a harvester that mixes intents is still a harvester), and
+the mix itself (module docstring)."""
 
 
 @dataclass(frozen=True)
@@ -74,13 +92,27 @@ class Settings:
     full_share: float = 0.9
     min_count: float = 20.0
     full_count: float = 100.0
+    mix_min_share: float = 0.35
+    mix_full_share: float = 0.65
+    mix_min_intents: float = 1.4
+    mix_full_intents: float = 2.5
+    mix_min_count: float = 5.0
+    mix_full_count: float = 30.0
+    """The mix test (module docstring): at least 35% of prompts carry a signal, spread over
+    more than 1.4 effective kinds, at least 5 of them; full strength at 65%, 2.5 kinds and 30
+    prompts.  Set ``mix_min_intents`` to 5 to switch it off."""
     emit_above: float = 0.05
 
     def __post_init__(self) -> None:
         check_range(INFO.id, "share", self.min_share, self.full_share)
         check_range(INFO.id, "count", self.min_count, self.full_count)
-        if self.min_count <= 0:
-            raise ValueError(f"{INFO.id}: min_count must be positive")
+        check_range(INFO.id, "mix_share", self.mix_min_share, self.mix_full_share)
+        check_range(INFO.id, "mix_intents", self.mix_min_intents, self.mix_full_intents)
+        check_range(INFO.id, "mix_count", self.mix_min_count, self.mix_full_count)
+        if self.min_count <= 0 or self.mix_min_count <= 0:
+            raise ValueError(f"{INFO.id}: min_count and mix_min_count must be positive")
+        if self.mix_min_intents < 1.0:
+            raise ValueError(f"{INFO.id}: mix_min_intents must be at least 1 (one signal)")
         check_unit(INFO.id, "emit_above", self.emit_above)
 
 
@@ -99,16 +131,64 @@ def detect(context: ScanContext) -> list[Evidence]:
 def _strongest(
     frame: pd.DataFrame, settings: Settings
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64]]:
-    """Per row: the strongest judged signal's strength (share ramp times count ramp) and
-    its position in :data:`JUDGED`."""
+    """Per row: the strongest judged signal's strength (share ramp times count ramp, or the
+    mix test) and its position in :data:`JUDGED`."""
     per_signal = np.column_stack(
         [
-            ramp(frame[f"share_p_{name}"], settings.min_share, settings.full_share)
-            * log_ramp(frame[f"count_p_{name}"], settings.min_count, settings.full_count)
-            for name in JUDGED
+            *(
+                ramp(frame[f"share_p_{name}"], settings.min_share, settings.full_share)
+                * log_ramp(frame[f"count_p_{name}"], settings.min_count, settings.full_count)
+                for name in (*SIGNALS, "any")
+            ),
+            ramp(frame["share_p_any"], settings.mix_min_share, settings.mix_full_share)
+            * ramp(intents(frame), settings.mix_min_intents, settings.mix_full_intents)
+            * log_ramp(frame["count_p_any"], settings.mix_min_count, settings.mix_full_count),
         ]
     )
     return per_signal.max(axis=1), per_signal.argmax(axis=1)
+
+
+def intents(frame: pd.DataFrame) -> npt.NDArray[np.float64]:
+    """Effective number of signals among each row's signal prompts: ``(Σ c)² / Σ c²`` over
+    the per-signal counts (inverse Simpson), 0 where no prompt carries a signal."""
+    counts = np.nan_to_num(
+        frame[[f"count_p_{name}" for name in SIGNALS]].to_numpy(dtype=np.float64), nan=0.0
+    )
+    total = counts.sum(axis=1)
+    squares = (counts**2).sum(axis=1)
+    mixed: npt.NDArray[np.float64] = np.divide(
+        total**2, squares, out=np.zeros_like(total), where=squares > 0
+    )
+    return mixed
+
+
+COUNTED = (*SIGNALS, "any")
+"""The signals whose per-account counts and shares the frame holds."""
+
+
+def _what_is_asked(row: Any, top: str, total: float) -> tuple[str, float, float]:
+    """The strongest judged signal in words (``57% of 53 prompts ask for …``), with its
+    share and count; for the mix, every signal's count, largest first."""
+    if top != "mix":
+        share = float(getattr(row, f"share_p_{top}"))
+        counted = float(getattr(row, f"count_p_{top}"))
+        words = (
+            f"{percent(share)} of {count(total)} prompts {SIGNAL_WORDS[top]} "
+            f"({count(counted)} prompts"
+        )
+        return words, share, counted
+    share = float(row.share_p_any)
+    counted = float(row.count_p_any)
+    per_signal = sorted(
+        ((int(getattr(row, f"count_p_{name}")), name) for name in SIGNALS),
+        key=lambda pair: (-pair[0], pair[1]),
+    )
+    kinds = ", ".join(f"{c} {name}" for c, name in per_signal if c > 0)
+    words = (
+        f"{percent(share)} of {count(total)} prompts ask for harvestable outputs of several "
+        f"kinds ({kinds}; {count(counted)} prompts"
+    )
+    return words, share, counted
 
 
 def _fleet_evidence(
@@ -123,7 +203,7 @@ def _fleet_evidence(
     # rows from the frame by label was a fifth of this detector's profile samples over
     # 9,458 fleets at 16M exchanges (py-spy under cProfile).
     row_of = {str(account): row for row, account in enumerate(frame["account_id"])}
-    columns = ["featured_exchanges", *(f"count_p_{name}" for name in JUDGED)]
+    columns = ["featured_exchanges", *(f"count_p_{name}" for name in COUNTED)]
     counts = frame[columns].to_numpy(dtype=np.float64)
     rows = []
     for cid in sorted(findings.clusters):
@@ -143,7 +223,7 @@ def _fleet_evidence(
         # A fleet tied only by what it sends: its harvest signals and its tie are one
         # observation (a stock phrase that asks for reasoning), so they are one family.
         row["family"] = "template" if tied_by_content_only(profile) else INFO.family
-        for offset, name in enumerate(JUDGED, start=1):
+        for offset, name in enumerate(COUNTED, start=1):
             counted = float(sums[offset])
             row[f"count_p_{name}"] = counted
             row[f"share_p_{name}"] = counted / total
@@ -159,8 +239,7 @@ def _fleet_evidence(
         if value <= settings.emit_above:
             continue
         top = JUDGED[int(strongest[position])]
-        share = float(getattr(fleet, f"share_p_{top}"))
-        counted = float(getattr(fleet, f"count_p_{top}"))
+        words, share, counted = _what_is_asked(fleet, top, float(fleet.total))
         evidence.append(
             Evidence(
                 detector=INFO.id,
@@ -169,9 +248,8 @@ def _fleet_evidence(
                 subject_kind="cluster",
                 strength=rounded(value),
                 summary=(
-                    f"pooled over the fleet's {int(fleet.members)} accounts, {percent(share)} "
-                    f"of {count(fleet.total)} prompts {SIGNAL_WORDS[top]} ({count(counted)} "
-                    f"prompts; identity spread {float(fleet.spread):.2f})"
+                    f"pooled over the fleet's {int(fleet.members)} accounts, {words}; "
+                    f"identity spread {float(fleet.spread):.2f})"
                 ),
                 details={
                     "signal": top,
@@ -193,14 +271,15 @@ def _account_evidence(
     settings: Settings,
 ) -> list[Evidence]:
     """One piece of evidence per account above ``emit_above``."""
+    mixes = intents(frame)
     evidence: list[Evidence] = []
     for position, row in enumerate(frame.itertuples(index=False)):
         value = float(strength[position])
         if value <= settings.emit_above:
             continue
         top = JUDGED[int(strongest[position])]
-        share = float(getattr(row, f"share_p_{top}"))
         total = float(row.featured_exchanges)
+        words, _, _ = _what_is_asked(row, top, total)
         details: dict[str, object] = {
             "signal": top,
             "featured_exchanges": int(total),
@@ -208,7 +287,8 @@ def _account_evidence(
             "distinct_wrappers": int(row.distinct_wrappers),
             "top_wrapper_share": rounded(row.top_wrapper_share),
         }
-        for name in JUDGED:
+        details["intents"] = rounded(mixes[position])
+        for name in COUNTED:
             details[f"share_p_{name}"] = rounded(getattr(row, f"share_p_{name}"))
             details[f"count_p_{name}"] = int(getattr(row, f"count_p_{name}"))
         evidence.append(
@@ -218,9 +298,7 @@ def _account_evidence(
                 subject=str(row.account_id),
                 strength=rounded(value),
                 summary=(
-                    f"{percent(share)} of {count(total)} prompts {SIGNAL_WORDS[top]} "
-                    f"({count(getattr(row, f'count_p_{top}'))} prompts; "
-                    f"{int(row.distinct_wrappers)} distinct wrappers, the top one on "
+                    f"{words}; {int(row.distinct_wrappers)} distinct wrappers, the top one on "
                     f"{percent(row.top_wrapper_share)})"
                 ),
                 details=details,
