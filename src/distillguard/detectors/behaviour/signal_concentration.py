@@ -100,7 +100,8 @@ class Settings:
     mix_full_count: float = 30.0
     """The mix test (module docstring): at least 35% of prompts carry a signal, spread over
     more than 1.4 effective kinds, at least 5 of them; full strength at 65%, 2.5 kinds and 30
-    prompts.  Set ``mix_min_intents`` to 5 to switch it off."""
+    prompts.  There are five signals, so ``mix_min_intents = 5`` with ``mix_full_intents =
+    6`` switches it off."""
     emit_above: float = 0.05
 
     def __post_init__(self) -> None:
