@@ -47,7 +47,13 @@ def test_clusters_on_simulated_traffic_are_pure_and_cover_campaigns(tmp_path: Pa
     for members in found.clusters.values():
         kinds = Counter(group[members])
         top, count = kinds.most_common(1)[0]
-        assert count / len(members) >= 0.9, kinds  # purity
+        # Purity: a campaign's cluster holds (almost) nothing else.  A pair of ordinary
+        # customers of two populations may be tied by chance here (this test's wrapper is the
+        # prompt's first 40 characters, and two chat users can paste the same popular
+        # prompt); a larger benign cluster must be one population.
+        harvesting = bool((labels.loc[members, "label"] == "distillation").any())
+        if harvesting or len(members) > 2:
+            assert count / len(members) >= 0.9, kinds
         if top in campaigns:
             covered[top] += count
     for campaign, size in campaigns.items():

@@ -168,6 +168,7 @@ def test_hard_negative_populations_are_present(labels: dict[str, dict]) -> None:
         "proxy_reseller_customer",
         "reasoning_power_user",
         "exam_prep_user",
+        "tutoring_app",
     }
 
 

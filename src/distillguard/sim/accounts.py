@@ -85,6 +85,43 @@ APP_SYSTEMS = (
     "You are a writing assistant embedded in {org}'s document editor. Keep answers concise.",
     "You are {org}'s code review bot. Comment on the diff, flag bugs and security issues.",
 )
+TUTOR_OPENINGS = (
+    "You are {org} Tutor, the {subject} study assistant of {org}.",
+    "You are the homework helper inside {org}'s {subject} app.",
+    "You are {org}'s {subject} coach for high-school students.",
+)
+TUTOR_STEPS = (
+    "Always explain every step of the solution in detail before the final answer.",
+    "Walk the student through the reasoning one step at a time, then state the answer.",
+    "Show the complete working, step by step, and end with the final answer.",
+)
+TUTOR_GRADING = (
+    "When a student submits an answer, grade it against the rubric (method, accuracy, "
+    "clarity) with a score out of 10.",
+    "If the student gives their own attempt, mark it out of 10 using the rubric and explain "
+    "each deduction.",
+    "Score submitted answers from 1 to 10 against the marking scheme and justify the score.",
+)
+TUTOR_SUBJECTS = ("maths", "physics", "chemistry", "SAT prep", "algebra", "exam revision")
+TUTOR_TEMPLATES = ("Student question:\n{q}", "{q}", "Homework help request #{n}:\n{q}")
+"""A tutoring product's own instruction: the reasoning and grading a harvester asks for,
+written once into its system prompt by the company, on every request it serves."""
+
+
+def tutor_system(org: str, pick: Callable[[tuple[str, ...]], str]) -> str:
+    """One tutoring company's system prompt: its name throughout, so no other company sends
+    the same text."""
+    subject = pick(TUTOR_SUBJECTS)
+    return " ".join(
+        (
+            pick(TUTOR_OPENINGS).format(org=org, subject=subject),
+            pick(TUTOR_STEPS),
+            pick(TUTOR_GRADING),
+            f"Keep the tone encouraging; {org} serves students aged 14 to 18.",
+        )
+    )
+
+
 INDIE_TEMPLATES = (
     "Classify the sentiment of the following text as positive, negative or neutral.\n\n{q}",
     "Translate into French:\n{q}",
@@ -276,6 +313,11 @@ class AccountBuilder:
             }
             tz = self._tz(country)
             harness = int(self.rng.integers(8))
+            org_name = domain.split(".")[0].title()
+            tutor_prompt = (
+                tutor_system(org_name, self._pick) if population == "tutoring_app" else ""
+            )
+            tutor_template = self._pick(TUTOR_TEMPLATES) if population == "tutoring_app" else ""
             for _ in range(members):
                 program = str(make_org.get("program", "enterprise"))
                 account = SimAccount(
@@ -310,6 +352,10 @@ class AccountBuilder:
                         "temperature": 0.2,
                         "max_tokens": int(self.rng.choice([1024, 4096])),
                     }
+                if population == "tutoring_app":
+                    account.system_prompt = tutor_prompt
+                    account.app_template = tutor_template
+                    account.params = {"temperature": 0.3, "max_tokens": 2048}
                 if population == "indie_automation":
                     account.app_template = self._pick(INDIE_TEMPLATES)
                     account.params = {"temperature": 0.0, "max_tokens": 512}
@@ -545,6 +591,9 @@ class AccountBuilder:
             "exam_prep_user": lambda t: self._individual("exam_prep_user", t),
             "enterprise_app": lambda t: self._org_accounts(
                 "enterprise_app", t, (1, 2), {"cloud": True, "shared_client": True, "active": 1.0}
+            ),
+            "tutoring_app": lambda t: self._org_accounts(
+                "tutoring_app", t, (1, 3), {"cloud": True, "shared_client": True, "active": 1.0}
             ),
             "corporate_nat_team": lambda t: self._org_accounts(
                 "corporate_nat_team", t, (5, 40), {"program": "paid", "active": 0.75}

@@ -14,7 +14,9 @@ self-consistency) who send hard one-shot problems with the largest budget, high 
 effort and several samples each: on parameters alone, a lone harvester.  Exam-prep users
 (students and professionals studying with a reasoning model, at its largest budget) ask for
 steps, have their own attempts graded, ask how a textbook's answer is reached and have their
-writing rewritten: on the *mix* of what they ask, a lone reasoning harvester too.
+writing rewritten: on the *mix* of what they ask, a lone reasoning harvester too.  Tutoring
+products are companies whose own system prompt tells the model to explain every step and to
+grade the student's answer out of 10: on what their every request asks for, a harvester.
 """
 
 from __future__ import annotations
@@ -71,6 +73,23 @@ BENIGN: dict[str, Behaviour] = {
         0.7,
         (96, 0.2, 96),
         0.4,
+        0.8,
+        1,
+    ),
+    "tutoring_app": Behaviour(
+        (
+            ("math", "app", 0.5),
+            ("exam_zh", "app", 0.1),
+            ("hard_instruct", "app", 0.2),
+            ("chat_en", "app", 0.2),
+        ),
+        1500,
+        "single",
+        1,
+        "evening",
+        1.0,
+        (96, 0.2, 96),
+        0.3,
         0.8,
         1,
     ),

@@ -75,6 +75,7 @@ class Scenario:
         ("proxy_reseller_customer", 0.08),
         ("reasoning_power_user", 0.03),
         ("exam_prep_user", 0.02),
+        ("tutoring_app", 0.03),
     )
 
 

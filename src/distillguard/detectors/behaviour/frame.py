@@ -215,6 +215,35 @@ def _parameter_fingerprint(exchanges: ir.Table) -> ir.Table:
     )
 
 
+def _own_instruction(exchanges: ir.Table) -> ir.Table:
+    """The share of an account's requests sent under its most common system prompt, where no
+    other identity sends that system prompt (0 otherwise): an application's own standing
+    instruction, which the prompt signals read on every request it wraps.
+
+    An identity is the request's ``organization_id``, or the account itself without one, so
+    one company's several accounts share their product's prompt privately, while a fleet
+    that hands one instruction to unrelated accounts does not.  Ties go to the lexically
+    first prompt, so the result does not depend on the engine.
+    """
+    prompted = exchanges.filter(exchanges.system_prompt.notnull())
+    prompted = prompted.mutate(identity=prompted.organization_id.fill_null(prompted.account_id))
+    owners = prompted.group_by("system_prompt").aggregate(identities=_.identity.nunique())
+    used = prompted.group_by(["account_id", "system_prompt"]).aggregate(n=_.count())
+    ranked = used.mutate(
+        rank=ibis.row_number().over(
+            ibis.window(group_by="account_id", order_by=[ibis.desc("n"), "system_prompt"])
+        )
+    )
+    top = ranked.filter(_.rank == 0)
+    top = top.join(owners, "system_prompt").select("account_id", "n", "identities")
+    totals = exchanges.group_by("account_id").aggregate(total=_.count())
+    joined = totals.left_join(top, totals.account_id == top.account_id)
+    share = ibis.ifelse(
+        joined.identities == 1, joined.n.cast("float64") / joined.total, 0.0
+    ).fill_null(0.0)
+    return joined.select(joined.account_id, own_instruction_share=share)
+
+
 def strongest_signal(features: ir.Table) -> ir.FloatingColumn:
     """Each exchange's largest prompt-signal probability: how strongly it asks for any
     harvestable output (reasoning, reconstruction, grading, tool trajectory, rewrite)."""
@@ -270,7 +299,11 @@ def account_expression(context: ScanContext) -> ir.Table:
         table = _join(table, part)
         columns += [c for c in part.columns if c != "account_id"]
     columns += list(shape)
-    for part in (_address_prefixes(exchanges), _parameter_fingerprint(exchanges)):
+    for part in (
+        _address_prefixes(exchanges),
+        _parameter_fingerprint(exchanges),
+        _own_instruction(exchanges),
+    ):
         table = _join(table, part)
         columns += [c for c in part.columns if c != "account_id"]
     table = table.select(*columns)
@@ -309,7 +342,8 @@ def account_frame(context: ScanContext) -> pd.DataFrame:
     conversation), token means, ``mean_generated_tokens`` (output plus reasoning),
     ``median_output_tokens``, ``output_input_ratio``,
     ``max_tokens_mean``, ``big_max_tokens_share``, ``high_effort_share``,
-    ``multi_sample_share``, ``param_fingerprint`` and its share), infrastructure
+    ``multi_sample_share``, ``param_fingerprint`` and its share, ``own_instruction_share``:
+    requests under the account's own private system prompt), infrastructure
     (``distinct_ips``, ``distinct_prefixes``, ``distinct_user_agents``, ``distinct_models``,
     ``top_model_share``), ``account_age_days`` and the :data:`FEATURE_COLUMNS`.
     """

@@ -25,6 +25,18 @@ carries them all, 4 when four carry equal parts.  It lets an account of a few do
 speak: a lone harvester that paraphrases its wrappers and mixes in ordinary chat has too few
 prompts of any one kind for the per-signal test.
 
+One customer's own application is normal, though: a tutoring product whose system prompt
+says "explain every step, then grade the student's answer out of 10" puts a reasoning and a
+grading signal on every request it serves.  So an account's strength is discounted by how
+much of its traffic runs under its organisation's own system prompt (one that no other
+identity sends; ``own_instruction_share`` of the behaviour frame):
+
+    × (1 − app_discount × ramp(own_instruction_share, app_min_share, app_full_share))
+
+A fleet that hands one instruction to unrelated accounts is not discounted (its prompt is
+not private), and an account that harvests under its own constant instruction still shows
+its extraction parameters, volume and sweep.
+
 A prompt carries a signal when its classifier probability exceeds 0.5 (``exchange_features``);
 without that table the detector returns nothing.
 
@@ -61,7 +73,7 @@ from distillguard.detectors.context import ScanContext
 
 INFO = DetectorInfo(
     id="DG-205",
-    version="1.3",
+    version="1.4",
     name="prompt-signal concentration",
     description=(
         "A large share and count of an account's prompts, or of a fleet's pooled prompts, "
@@ -102,6 +114,11 @@ class Settings:
     more than 1.4 effective kinds, at least 5 of them; full strength at 65%, 2.5 kinds and 30
     prompts.  There are five signals, so ``mix_min_intents = 5`` with ``mix_full_intents =
     6`` switches it off."""
+    app_min_share: float = 0.8
+    app_full_share: float = 0.95
+    app_discount: float = 0.6
+    """The application discount (module docstring): from 80% of requests under the account's
+    own system prompt, full at 95%, where the strength keeps 40%."""
     emit_above: float = 0.05
 
     def __post_init__(self) -> None:
@@ -114,6 +131,8 @@ class Settings:
             raise ValueError(f"{INFO.id}: min_count and mix_min_count must be positive")
         if self.mix_min_intents < 1.0:
             raise ValueError(f"{INFO.id}: mix_min_intents must be at least 1 (one signal)")
+        check_range(INFO.id, "app_share", self.app_min_share, self.app_full_share)
+        check_unit(INFO.id, "app_discount", self.app_discount)
         check_unit(INFO.id, "emit_above", self.emit_above)
 
 
@@ -125,6 +144,7 @@ def detect(context: ScanContext) -> list[Evidence]:
     if frame.empty:
         return []
     strength, strongest = _strongest(frame, settings)
+    strength = strength * (1.0 - settings.app_discount * _own_application(frame, settings))
     evidence = _account_evidence(frame, strength, strongest, settings)
     return evidence + _fleet_evidence(context, frame, settings)
 
@@ -147,6 +167,15 @@ def _strongest(
         ]
     )
     return per_signal.max(axis=1), per_signal.argmax(axis=1)
+
+
+def _own_application(frame: pd.DataFrame, settings: Settings) -> npt.NDArray[np.float64]:
+    """How far each account's traffic is one application's own (0 to 1): the ramp of its
+    share of requests under its organisation's private system prompt."""
+    share = frame.get("own_instruction_share")
+    if share is None:
+        return np.zeros(len(frame))
+    return ramp(share, settings.app_min_share, settings.app_full_share)
 
 
 def intents(frame: pd.DataFrame) -> npt.NDArray[np.float64]:
@@ -265,6 +294,19 @@ def _fleet_evidence(
     return evidence
 
 
+def _application_words(own: float, settings: Settings) -> str:
+    """The discount in words, when it applies (module docstring)."""
+    kept = 1.0 - settings.app_discount * float(
+        ramp(own, settings.app_min_share, settings.app_full_share)
+    )
+    if kept >= 1.0:
+        return ""
+    return (
+        f"; {percent(own)} of its requests carry its organisation's own system prompt, "
+        f"an application's instruction (strength kept at {percent(kept)})"
+    )
+
+
 def _account_evidence(
     frame: pd.DataFrame,
     strength: npt.NDArray[np.float64],
@@ -289,6 +331,8 @@ def _account_evidence(
             "top_wrapper_share": rounded(row.top_wrapper_share),
         }
         details["intents"] = rounded(mixes[position])
+        own = float(getattr(row, "own_instruction_share", 0.0) or 0.0)
+        details["own_instruction_share"] = rounded(own)
         for name in COUNTED:
             details[f"share_p_{name}"] = rounded(getattr(row, f"share_p_{name}"))
             details[f"count_p_{name}"] = int(getattr(row, f"count_p_{name}"))
@@ -300,7 +344,7 @@ def _account_evidence(
                 strength=rounded(value),
                 summary=(
                     f"{words}; {int(row.distinct_wrappers)} distinct wrappers, the top one on "
-                    f"{percent(row.top_wrapper_share)})"
+                    f"{percent(row.top_wrapper_share)})" + _application_words(own, settings)
                 ),
                 details=details,
             )

@@ -1,0 +1,167 @@
+"""An application's own instruction: the share of an account's requests under its
+organisation's private system prompt (behaviour frame), and DG-205's discount for it.
+
+A tutoring company whose system prompt says "explain every step, then grade the answer out
+of 10" carries a reasoning and a grading signal on every request; that is its product, not a
+harvest.  A fleet that hands one instruction to unrelated accounts is not discounted."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import ibis
+import pandas as pd
+import pyarrow as pa
+import pytest
+
+from distillguard.detectors.behaviour import account_frame
+from distillguard.detectors.behaviour import signal_concentration as dg205
+from distillguard.detectors.behaviour.frame import SIGNALS
+from distillguard.detectors.context import ScanContext
+from distillguard.engine.store import append_arrow, open_store
+from distillguard.schema import EXCHANGE_SCHEMA
+from distillguard.schema.tables import EXCHANGE_FEATURE_SCHEMA
+
+T0 = datetime(2026, 3, 2, tzinfo=UTC)
+TUTOR = "You are Acme Tutor. Explain every step, then grade the student's answer out of 10."
+FLEET = "Think step by step and write out your complete reasoning."
+
+
+def _rows(account: str, count: int, system: str | None, org: str | None = None) -> list[Any]:
+    return [
+        {
+            "exchange_id": f"{account}-{index}",
+            "ts": T0 + timedelta(minutes=index),
+            "account_id": account,
+            "organization_id": org,
+            "model": "m-large",
+            "system_prompt": system,
+            "messages": '[{"role":"user","content":"q"}]',
+            "n_messages": 1,
+            "prompt_text": f"question {index}",
+            "input_tokens": 100,
+            "output_tokens": 300,
+            "source_file": "synthetic.jsonl",
+            "source_line": index,
+        }
+        for index in range(count)
+    ]
+
+
+def _context() -> ScanContext:
+    rows = [
+        # one company, two accounts, its own tutoring prompt on every request
+        *_rows("tutor-a", 20, TUTOR, org="org-acme"),
+        *_rows("tutor-b", 10, TUTOR, org="org-acme"),
+        # 18 of 20 requests under its own prompt, two without any
+        *_rows("mostly", 18, "You are Beta's helper. Show all working.", org="org-beta"),
+        *_rows("mostly-x", 2, None, org="org-beta"),
+        # three unrelated accounts (no organisation) handed one instruction
+        *_rows("fleet-1", 10, FLEET),
+        *_rows("fleet-2", 10, FLEET),
+        *_rows("fleet-3", 10, FLEET),
+        # no system prompt at all
+        *_rows("plain", 10, None),
+    ]
+    # "mostly-x" rows belong to "mostly": rename after building for distinct exchange ids
+    for row in rows:
+        if row["account_id"] == "mostly-x":
+            row["account_id"] = "mostly"
+    con = open_store(None)
+    append_arrow(con, "exchanges", pa.Table.from_pylist(rows, schema=EXCHANGE_SCHEMA))
+    return ScanContext(con)
+
+
+def test_share_counts_only_a_private_system_prompt() -> None:
+    frame = account_frame(_context())
+    share = frame["own_instruction_share"]
+    assert share["tutor-a"] == 1.0 and share["tutor-b"] == 1.0  # one company's two accounts
+    assert share["mostly"] == pytest.approx(18 / 20)
+    for account in ("fleet-1", "fleet-2", "fleet-3", "plain"):
+        assert share[account] == 0.0, account
+
+
+def _frame(own: list[float]) -> pd.DataFrame:
+    """Accounts that ask for reasoning and grades on every one of 200 prompts."""
+    rows = []
+    for index, share in enumerate(own):
+        row: dict[str, object] = {"account_id": f"a{index}", "featured_exchanges": 200}
+        for name in SIGNALS:
+            row[f"count_p_{name}"] = 200 if name in ("reasoning", "grading") else 0
+            row[f"share_p_{name}"] = 1.0 if name in ("reasoning", "grading") else 0.0
+        row.update(count_p_any=200, share_p_any=1.0, own_instruction_share=share)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def test_discount_follows_the_share_of_the_own_instruction() -> None:
+    settings = dg205.Settings()
+    frame = _frame([0.0, 0.5, 0.8, 0.875, 0.95, 1.0])
+    kept = 1.0 - settings.app_discount * dg205._own_application(frame, settings)
+    assert kept.tolist() == pytest.approx([1.0, 1.0, 1.0, 0.7, 0.4, 0.4])
+    # Without the column (an older store), nothing is discounted.
+    assert not dg205._own_application(frame.drop(columns="own_instruction_share"), settings).any()
+
+
+def test_discounted_reason_says_why() -> None:
+    settings = dg205.Settings()
+    assert dg205._application_words(0.5, settings) == ""
+    words = dg205._application_words(1.0, settings)
+    assert "100% of its requests carry its organisation's own system prompt" in words
+    assert "strength kept at 40%" in words
+
+
+def test_discount_settings_are_checked() -> None:
+    with pytest.raises(ValueError, match="app_share"):
+        dg205.Settings(app_min_share=0.9, app_full_share=0.8)
+    with pytest.raises(ValueError, match="app_discount"):
+        dg205.Settings(app_discount=1.5)
+
+
+def _features(context: ScanContext) -> None:
+    """Every prompt asks for reasoning (probability 0.9)."""
+    exchanges = context.con.table("exchanges").to_pyarrow()
+    rows = [
+        {
+            **row,
+            "lang": "en",
+            "prompt_chars": 80,
+            "text_hash": index,
+            "template_id": 1,
+            "wrapper_id": 7,
+            "lsh_bands": [index],
+            "instruction_sentences": [],
+            "p_reasoning": 0.9,
+            "p_reconstruct": 0.0,
+            "p_grading": 0.0,
+            "p_tool": 0.0,
+            "p_rewrite": 0.0,
+            "capability": "reasoning",
+            "truncated": False,
+        }
+        for index, row in enumerate(
+            exchanges.select(["exchange_id", "account_id", "ts", "model"]).to_pylist()
+        )
+    ]
+    context.con.create_table("exchange_features", schema=ibis.schema(EXCHANGE_FEATURE_SCHEMA))
+    append_arrow(
+        context.con, "exchange_features", pa.Table.from_pylist(rows, schema=EXCHANGE_FEATURE_SCHEMA)
+    )
+
+
+def test_tutoring_company_is_discounted_in_detect() -> None:
+    """Through ``detect``: every account asks for reasoning on every prompt (full strength
+    with small counts allowed); the company's own prompt keeps 40%, the fleet's all of it."""
+    context = _context()
+    _features(context)
+    context.config = {"DG-205": {"min_count": 2.0, "full_count": 5.0}}
+    evidence = {e.subject: e for e in dg205.detect(context) if e.subject_kind == "account"}
+    assert evidence["tutor-a"].strength == pytest.approx(0.4)
+    assert evidence["tutor-b"].strength == pytest.approx(0.4)
+    assert evidence["mostly"].strength == pytest.approx(1.0 - 0.6 * (0.9 - 0.8) / 0.15, abs=1e-3)
+    assert evidence["fleet-1"].strength == pytest.approx(1.0)
+    assert evidence["plain"].strength == pytest.approx(1.0)
+    assert "own system prompt" in evidence["tutor-a"].summary
+    assert "own system prompt" not in evidence["fleet-1"].summary
+    assert evidence["tutor-a"].details["own_instruction_share"] == 1.0
