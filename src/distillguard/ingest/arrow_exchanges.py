@@ -224,10 +224,11 @@ def _nested(batch: pa.RecordBatch, ok: Mask, memo: NestedMemo) -> dict[str, pa.A
         results, good = memo.checked(source, values, check)
         ok &= good[take]
         rows = pa.array(take)
-        for position, name in enumerate(names):
+        # One pass over the results for all of a source's columns (an empty batch has none).
+        columns = list(zip(*results, strict=True)) if results else [() for _ in names]
+        for name, column in zip(names, columns, strict=True):
             kind = STORED_EXCHANGE_SCHEMA.field(name).type
-            column = pa.array([result[position] for result in results], type=kind)
-            out[name] = column.take(rows)
+            out[name] = pa.array(column, type=kind).take(rows)
     return out
 
 
