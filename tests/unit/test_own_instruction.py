@@ -28,7 +28,9 @@ TUTOR = "You are Acme Tutor. Explain every step, then grade the student's answer
 FLEET = "Think step by step and write out your complete reasoning."
 
 
-def _rows(account: str, count: int, system: str | None, org: str | None = None) -> list[Any]:
+def _rows(
+    account: str, count: int, system: str | None, org: str | None = None, first: int = 0
+) -> list[Any]:
     return [
         {
             "exchange_id": f"{account}-{index}",
@@ -45,7 +47,7 @@ def _rows(account: str, count: int, system: str | None, org: str | None = None) 
             "source_file": "synthetic.jsonl",
             "source_line": index,
         }
-        for index in range(count)
+        for index in range(first, first + count)
     ]
 
 
@@ -56,7 +58,7 @@ def _context() -> ScanContext:
         *_rows("tutor-b", 10, TUTOR, org="org-acme"),
         # 18 of 20 requests under its own prompt, two without any
         *_rows("mostly", 18, "You are Beta's helper. Show all working.", org="org-beta"),
-        *_rows("mostly-x", 2, None, org="org-beta"),
+        *_rows("mostly", 2, None, org="org-beta", first=18),
         # three unrelated accounts (no organisation) handed one instruction
         *_rows("fleet-1", 10, FLEET),
         *_rows("fleet-2", 10, FLEET),
@@ -64,10 +66,6 @@ def _context() -> ScanContext:
         # no system prompt at all
         *_rows("plain", 10, None),
     ]
-    # "mostly-x" rows belong to "mostly": rename after building for distinct exchange ids
-    for row in rows:
-        if row["account_id"] == "mostly-x":
-            row["account_id"] = "mostly"
     con = open_store(None)
     append_arrow(con, "exchanges", pa.Table.from_pylist(rows, schema=EXCHANGE_SCHEMA))
     return ScanContext(con)
@@ -106,8 +104,9 @@ def test_discount_follows_the_share_of_the_own_instruction() -> None:
 
 def test_discounted_reason_says_why() -> None:
     settings = dg205.Settings()
-    assert dg205._application_words(0.5, settings) == ""
-    words = dg205._application_words(1.0, settings)
+    half, whole = 1.0 - settings.app_discount * dg205._own_application(_frame([0.5, 1.0]), settings)
+    assert dg205._application_words(0.5, float(half)) == ""
+    words = dg205._application_words(1.0, float(whole))
     assert "100% of its requests carry its organisation's own system prompt" in words
     assert "strength kept at 40%" in words
 

@@ -33,18 +33,8 @@ def message_flags(messages: str | None) -> tuple[bool, ...]:
     """The stored flags (in :data:`FLAG_MARKERS` order) of one canonical messages JSON text:
     the same marker search as :func:`flag_sql`, for texts already in Python."""
     if messages is None:
-        return _NO_FLAGS
-    # Written out (not nested generators): ingest calls this once per distinct conversation.
-    return (
-        '"type":"image"' in messages,
-        '"type":"tool_call"' in messages
-        or '"type":"tool_result"' in messages
-        or '"role":"tool"' in messages,
-        '"role":"system"' in messages,
-    )
-
-
-_NO_FLAGS = (False, False, False)
+        return tuple(False for _ in FLAG_MARKERS)
+    return tuple(any(marker in messages for marker in found) for found in FLAG_MARKERS.values())
 
 
 def flag_sql(column: str = "messages") -> dict[str, str]:

@@ -301,7 +301,8 @@ class AccountBuilder:
             created = self._created_before(900, 30)
             ua = self._pick(infra.USER_AGENTS)
             shared_params = self._casual_params()
-            system = self._pick(APP_SYSTEMS).format(org=domain.split(".")[0].title())
+            org_name = domain.split(".")[0].title()
+            system = self._pick(APP_SYSTEMS).format(org=org_name)
             tools = [
                 {"name": f"lookup_{w}", "description": f"Fetch {w} records"}
                 for w in ("order", "customer", "invoice")
@@ -313,7 +314,6 @@ class AccountBuilder:
             }
             tz = self._tz(country)
             harness = int(self.rng.integers(8))
-            org_name = domain.split(".")[0].title()
             tutor_prompt = (
                 tutor_system(org_name, self._pick) if population == "tutoring_app" else ""
             )

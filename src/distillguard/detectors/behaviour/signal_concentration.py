@@ -144,8 +144,8 @@ def detect(context: ScanContext) -> list[Evidence]:
     if frame.empty:
         return []
     strength, strongest = _strongest(frame, settings)
-    strength = strength * (1.0 - settings.app_discount * _own_application(frame, settings))
-    evidence = _account_evidence(frame, strength, strongest, settings)
+    kept = 1.0 - settings.app_discount * _own_application(frame, settings)
+    evidence = _account_evidence(frame, strength * kept, strongest, kept, settings)
     return evidence + _fleet_evidence(context, frame, settings)
 
 
@@ -294,11 +294,9 @@ def _fleet_evidence(
     return evidence
 
 
-def _application_words(own: float, settings: Settings) -> str:
-    """The discount in words, when it applies (module docstring)."""
-    kept = 1.0 - settings.app_discount * float(
-        ramp(own, settings.app_min_share, settings.app_full_share)
-    )
+def _application_words(own: float, kept: float) -> str:
+    """The discount in words, when it applies (module docstring): ``own`` is the account's
+    ``own_instruction_share``, ``kept`` the share of its strength left."""
     if kept >= 1.0:
         return ""
     return (
@@ -311,9 +309,11 @@ def _account_evidence(
     frame: pd.DataFrame,
     strength: npt.NDArray[np.float64],
     strongest: npt.NDArray[np.int64],
+    kept: npt.NDArray[np.float64],
     settings: Settings,
 ) -> list[Evidence]:
-    """One piece of evidence per account above ``emit_above``."""
+    """One piece of evidence per account above ``emit_above`` (``strength`` already
+    discounted; ``kept``: the share each account keeps)."""
     mixes = intents(frame)
     evidence: list[Evidence] = []
     for position, row in enumerate(frame.itertuples(index=False)):
@@ -344,7 +344,8 @@ def _account_evidence(
                 strength=rounded(value),
                 summary=(
                     f"{words}; {int(row.distinct_wrappers)} distinct wrappers, the top one on "
-                    f"{percent(row.top_wrapper_share)})" + _application_words(own, settings)
+                    f"{percent(row.top_wrapper_share)})"
+                    + _application_words(own, float(kept[position]))
                 ),
                 details=details,
             )
