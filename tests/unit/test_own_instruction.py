@@ -102,6 +102,41 @@ def test_discount_follows_the_share_of_the_own_instruction() -> None:
     assert not dg205._own_application(frame.drop(columns="own_instruction_share"), settings).any()
 
 
+def _alternating(own: float) -> pd.DataFrame:
+    """An account whose 160 signal prompts each ask for one kind, four kinds in turn."""
+    counts = {"reasoning": 60, "reconstruct": 30, "grading": 40, "tool": 0, "rewrite": 30}
+    row: dict[str, object] = {"account_id": "cover", "featured_exchanges": 200}
+    for name in SIGNALS:
+        row[f"count_p_{name}"] = counts[name]
+        row[f"share_p_{name}"] = counts[name] / 200
+    row.update(count_p_any=160, share_p_any=0.8, own_instruction_share=own)
+    return pd.DataFrame([row])
+
+
+def test_together_tells_one_instruction_from_alternating_wrappers() -> None:
+    # Every prompt carries both kinds: one instruction explains them all.
+    assert dg205.together(_frame([1.0])).tolist() == [1.0]
+    # Each prompt carries one of four kinds: nothing comes together.
+    assert dg205.together(_alternating(1.0)).tolist() == [0.0]
+    # Half the reasoning prompts also ask for a grade: partly together.
+    half = _alternating(1.0).assign(count_p_grading=30, count_p_any=120)
+    assert 0.0 < float(dg205.together(half)[0]) < 1.0
+
+
+def test_cover_prompt_does_not_discount_an_alternating_mix() -> None:
+    """A harvester under a private cover prompt keeps its mix strength; the same account
+    without the cover has the same strength, and a single kind under it is discounted."""
+    settings = dg205.Settings()
+
+    def strength(frame: pd.DataFrame) -> float:
+        kept = dg205.kept_after_discount(frame, settings)
+        return float(dg205._strongest(frame, settings, kept)[0][0])
+
+    assert strength(_alternating(1.0)) == pytest.approx(strength(_alternating(0.0)))
+    assert strength(_alternating(1.0)) > 0.9
+    assert strength(_frame([1.0])) == pytest.approx(0.4 * strength(_frame([0.0])))
+
+
 def test_discounted_reason_says_why() -> None:
     settings = dg205.Settings()
     half, whole = 1.0 - settings.app_discount * dg205._own_application(_frame([0.5, 1.0]), settings)

@@ -85,6 +85,14 @@ APP_SYSTEMS = (
     "You are a writing assistant embedded in {org}'s document editor. Keep answers concise.",
     "You are {org}'s code review bot. Comment on the diff, flag bugs and security issues.",
 )
+COVER_SYSTEMS = (
+    "You are {org} Assistant, the AI helper of {org}. Answer accurately and completely.",
+    "You are the assistant inside {org}'s productivity app. Be helpful, thorough and clear.",
+    "You are {org}'s research assistant. Give complete, well-structured answers.",
+    "You are a friendly assistant for {org} customers. Answer every question in full.",
+)
+"""A campaign account's own cover instruction (evasion ``private_system``): a made-up small
+company's assistant, naming the company, so that no other identity sends the same text."""
 TUTOR_OPENINGS = (
     "You are {org} Tutor, the {subject} study assistant of {org}.",
     "You are the homework helper inside {org}'s {subject} app.",
@@ -157,6 +165,9 @@ class AccountBuilder:
         self.total = total_exchanges
         self.seed = seed
         self.rng = FastRandom(seed * 7_919 + 1)
+        self.cover_rng = FastRandom(seed * 7_919 + 2)
+        """Draws for campaigns' cover prompts alone, so that switching evasion
+        ``private_system`` on changes the prompts and nothing else in the world."""
         self.window_hours = scenario.days * 24.0
         self.window_start = 0.0
         self.accounts: list[SimAccount] = []
@@ -549,6 +560,10 @@ class AccountBuilder:
                 params["temperature"] = float(self.rng.choice([0.3, 0.6, 0.8, 1.0]))
         webmail = ev.unique_payment or ev.staggered_signups or self.rng.random() < 0.5
         pool = self.proxy_pools[pool_id]
+        cover = None
+        if ev.private_system:
+            company = infra.company_domain(self.cover_rng).split(".")[0].title()
+            cover = self.cover_rng.choice(COVER_SYSTEMS).format(org=company)
         return SimAccount(
             population=spec.name,
             label="distillation",
@@ -573,6 +588,7 @@ class AccountBuilder:
             mix_benign=ev.mix_benign,
             human_timing=ev.human_timing,
             paraphrase=ev.paraphrase,
+            system_prompt=cover,
         )
 
     # -- all together ----------------------------------------------------------------

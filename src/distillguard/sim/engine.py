@@ -483,6 +483,9 @@ class ExchangeGenerator:
     def _encode(self, row: Row, rng: random.Random) -> bytes:
         account = self.accounts[row.account]
         messages, system, tools, chars = self._messages(row, account, rng)
+        if account.campaign and account.system_prompt and not system:
+            # A campaign's cover instruction rides on every request it sends.
+            system, chars = account.system_prompt, chars + len(account.system_prompt)
         record: dict[str, Any] = {
             "exchange_id": f"req_{rng.getrandbits(96):024x}",
             "timestamp": self._timestamp(row.ts),

@@ -39,6 +39,10 @@ class Evasion:
     """Diurnal, jittered timing instead of scripted batches in shared windows."""
     varied_clients: bool = False
     """Different SDKs, versions and sampling parameters per account."""
+    private_system: bool = False
+    """Each account sends a constant system prompt of its own, dressed as a small company's
+    assistant, on every harvest request: the cover of an application's standing instruction,
+    which ordinary companies' products send and the prompt-signal test discounts."""
 
 
 @dataclass(frozen=True)
@@ -109,6 +113,7 @@ ALL_EVASIONS = Evasion(
     unique_payment=True,
     human_timing=True,
     varied_clients=True,
+    private_system=True,
 )
 
 
@@ -123,6 +128,7 @@ def _randomized_evasion(rng: np.random.Generator) -> Evasion:
         unique_payment=bool(rng.random() < 0.5),
         human_timing=bool(rng.random() < 0.4),
         varied_clients=bool(rng.random() < 0.5),
+        private_system=bool(rng.random() < 0.3),
     )
 
 

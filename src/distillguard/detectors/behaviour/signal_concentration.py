@@ -33,9 +33,24 @@ identity sends; ``own_instruction_share`` of the behaviour frame):
 
     × (1 − app_discount × ramp(own_instruction_share, app_min_share, app_full_share))
 
+A standing instruction is the same on every request, though, so it explains signals that
+come *together* on each request, not kinds that alternate from one request to the next (a
+reasoning trace here, a rubric grade there, a censorship-safe rewrite after that).  A
+harvester that hides behind a private cover prompt ("You are Northforge's research
+assistant") still alternates its wrappers, so the mix test is discounted only as far as the
+account's kinds ride together:
+
+    together = clip((overlap − 1) / (intents − 1), 0, 1),  overlap = Σ count_p_s / count_p_any
+
+1 when every signal prompt carries every kind the account asks for (one instruction that
+says "explain, then grade"), 0 when each carries one; the mix keeps
+``1 − app_discount × ramp(...) × together``, the per-signal tests ``1 − app_discount ×
+ramp(...)``.  (Measured on development seeds: tutoring products with many signal prompts had
+1.0–1.4 effective kinds; harvesters under a cover prompt 2.0–3.5, each prompt carrying one.)
+
 A fleet that hands one instruction to unrelated accounts is not discounted (its prompt is
-not private), and an account that harvests under its own constant instruction still shows
-its extraction parameters, volume and sweep.
+not private), and an account that harvests one kind under its own constant instruction
+still shows its extraction parameters, volume and sweep.
 
 A prompt carries a signal when its classifier probability exceeds 0.5 (``exchange_features``);
 without that table the detector returns nothing.
@@ -73,7 +88,7 @@ from distillguard.detectors.context import ScanContext
 
 INFO = DetectorInfo(
     id="DG-205",
-    version="1.4",
+    version="1.5",
     name="prompt-signal concentration",
     description=(
         "A large share and count of an account's prompts, or of a fleet's pooled prompts, "
@@ -143,17 +158,19 @@ def detect(context: ScanContext) -> list[Evidence]:
     frame = frame[frame["featured_exchanges"].notna()]
     if frame.empty:
         return []
-    strength, strongest = _strongest(frame, settings)
-    kept = 1.0 - settings.app_discount * _own_application(frame, settings)
-    evidence = _account_evidence(frame, strength * kept, strongest, kept, settings)
+    kept = kept_after_discount(frame, settings)
+    strength, strongest = _strongest(frame, settings, kept)
+    chosen = kept[np.arange(len(frame)), strongest]
+    evidence = _account_evidence(frame, strength, strongest, chosen, settings)
     return evidence + _fleet_evidence(context, frame, settings)
 
 
 def _strongest(
-    frame: pd.DataFrame, settings: Settings
+    frame: pd.DataFrame, settings: Settings, kept: npt.NDArray[np.float64] | None = None
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64]]:
     """Per row: the strongest judged signal's strength (share ramp times count ramp, or the
-    mix test) and its position in :data:`JUDGED`."""
+    mix test) and its position in :data:`JUDGED`; ``kept`` (rows × :data:`JUDGED`) is the
+    share of each test's strength an application's discount leaves."""
     per_signal = np.column_stack(
         [
             *(
@@ -166,7 +183,19 @@ def _strongest(
             * log_ramp(frame["count_p_any"], settings.mix_min_count, settings.mix_full_count),
         ]
     )
+    if kept is not None:
+        per_signal = per_signal * kept
     return per_signal.max(axis=1), per_signal.argmax(axis=1)
+
+
+def kept_after_discount(frame: pd.DataFrame, settings: Settings) -> npt.NDArray[np.float64]:
+    """The share of each test's strength (rows × :data:`JUDGED`) an application's own
+    instruction leaves: all of it without one; the mix only as far as its kinds come
+    together on the same prompts (module docstring)."""
+    discount = settings.app_discount * _own_application(frame, settings)
+    return np.column_stack(
+        [*(1.0 - discount for _ in JUDGED[:-1]), 1.0 - discount * together(frame)]
+    )
 
 
 def _own_application(frame: pd.DataFrame, settings: Settings) -> npt.NDArray[np.float64]:
@@ -190,6 +219,22 @@ def intents(frame: pd.DataFrame) -> npt.NDArray[np.float64]:
         total**2, squares, out=np.zeros_like(total), where=squares > 0
     )
     return mixed
+
+
+def together(frame: pd.DataFrame) -> npt.NDArray[np.float64]:
+    """How far each row's signal kinds come together on the same prompts (0 to 1; module
+    docstring): the kinds per signal prompt beyond one, over the effective kinds beyond one.
+    1 where the row has one kind or none (nothing alternates)."""
+    counts = np.nan_to_num(
+        frame[[f"count_p_{name}" for name in SIGNALS]].to_numpy(dtype=np.float64), nan=0.0
+    )
+    prompts = np.nan_to_num(frame["count_p_any"].to_numpy(dtype=np.float64), nan=0.0)
+    overlap = np.divide(counts.sum(axis=1), prompts, out=np.ones_like(prompts), where=prompts > 0)
+    beyond_one = intents(frame) - 1.0
+    share: npt.NDArray[np.float64] = np.divide(
+        overlap - 1.0, beyond_one, out=np.ones_like(prompts), where=beyond_one > 1e-9
+    )
+    return np.clip(share, 0.0, 1.0)
 
 
 COUNTED = (*SIGNALS, "any")
