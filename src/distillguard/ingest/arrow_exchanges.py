@@ -24,6 +24,7 @@ UTC), an RFC 3339 string or epoch seconds; integer columns of any width; ``messa
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -293,9 +294,83 @@ class NestedMemo:
 
 
 def _check_messages(value: Any, errors: list[FieldError]) -> tuple[Any, ...]:
-    """``n_messages``, ``prompt_text`` and the message flags of one messages value."""
+    """``n_messages``, ``prompt_text`` and the message flags of one messages value.
+
+    Nearly every conversation is a plain list of role and text messages; for those the
+    result is read off the list (:func:`_plain_messages`), which skips writing the canonical
+    JSON and searching it for the flags, two thirds of checking a new text.  Anything else
+    takes the exact path (:func:`_exact_messages`), the record path's own checks.
+    """
+    plain = _plain_messages(value)
+    return plain if plain is not None else _exact_messages(value, errors)
+
+
+def _exact_messages(value: Any, errors: list[FieldError]) -> tuple[Any, ...]:
+    """The record path's check of one messages value, flags searched in its canonical JSON."""
     messages, count, prompt = check_messages(value, errors, _NO_HINTS)
     return (count, prompt, *message_flags(messages))
+
+
+_PAIR_MARKER = re.compile(r'"([a-z_]+)":"[a-z_]+"')
+
+
+def _markers_name_a_role() -> bool:
+    """Whether every flag marker is a ``"key":"value"`` pair of plain words whose key is not
+    ``content``, the condition under which :func:`_plain_messages` is exact."""
+    for markers in FLAG_MARKERS.values():
+        for marker in markers:
+            pair = _PAIR_MARKER.fullmatch(marker)
+            if pair is None or pair.group(1) == "content":
+                return False
+    return True
+
+
+_PLAIN_EXACT = _markers_name_a_role()
+_ROLE_BITS: dict[str, int] = {}
+_ROLE_BITS_KEPT = 256  # distinct roles remembered; a stranger one is probed every time
+_FLAGS_OF_BITS = [
+    tuple(bool(bits >> index & 1) for index in range(len(FLAG_MARKERS)))
+    for bits in range(1 << len(FLAG_MARKERS))
+]
+
+
+def _plain_messages(value: Any) -> tuple[Any, ...] | None:
+    """The result of :func:`_exact_messages` for a plain conversation, else None.
+
+    Plain: a non-empty list of dicts with exactly the keys ``role`` (a non-empty string)
+    and ``content`` (a string).  The record path accepts such a list (its strings come from
+    orjson or Arrow's UTF-8, so none holds the lone surrogate orjson cannot write), counts
+    its messages and takes the last user message's content as the prompt.  Its flags come
+    from the roles alone: in compact JSON a ``"key":"value"`` marker only matches a key and
+    its whole string value (a quote inside a string is escaped), here only a role's, so the
+    list's flags are those of its roles (:func:`_role_bits`).
+    """
+    if type(value) is not list or not value or not _PLAIN_EXACT:
+        return None
+    prompt = ""
+    bits = 0
+    for message in value:
+        if type(message) is not dict or len(message) != 2:
+            return None
+        role = message.get("role")
+        content = message.get("content")
+        if type(role) is not str or not role or type(content) is not str:
+            return None
+        if role == "user":
+            prompt = content
+        known = _ROLE_BITS.get(role)
+        bits |= known if known is not None else _role_bits(role)
+    return (len(value), prompt, *_FLAGS_OF_BITS[bits])
+
+
+def _role_bits(role: str) -> int:
+    """The flags (a bit each, in :data:`FLAG_MARKERS` order) a message of this role sets,
+    from the exact check of a one-message conversation of that role."""
+    flags = _exact_messages([{"role": role, "content": ""}], [])[2:]
+    bits = sum(1 << index for index, flag in enumerate(flags) if flag)
+    if len(_ROLE_BITS) < _ROLE_BITS_KEPT:
+        _ROLE_BITS[role] = bits
+    return bits
 
 
 def _check_tools(value: Any, errors: list[FieldError]) -> tuple[Any, ...]:
