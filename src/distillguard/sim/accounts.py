@@ -112,8 +112,9 @@ TUTOR_GRADING = (
 )
 TUTOR_SUBJECTS = ("maths", "physics", "chemistry", "SAT prep", "algebra", "exam revision")
 TUTOR_TEMPLATES = ("Student question:\n{q}", "{q}", "Homework help request #{n}:\n{q}")
-"""A tutoring product's own instruction: the reasoning and grading a harvester asks for,
-written once into its system prompt by the company, on every request it serves."""
+"""How a tutoring product frames each student question.  Its own instruction (the reasoning
+and grading a harvester asks for) is written once by the company, into the system prompt or,
+for half the companies, above the question, and rides on every request it serves."""
 
 
 def tutor_system(org: str, pick: Callable[[tuple[str, ...]], str]) -> str:
@@ -168,6 +169,9 @@ class AccountBuilder:
         self.cover_rng = FastRandom(seed * 7_919 + 2)
         """Draws for campaigns' cover prompts alone, so that switching evasion
         ``private_system`` on changes the prompts and nothing else in the world."""
+        self.wrapper_rng = FastRandom(seed * 7_919 + 3)
+        """Draws for where a tutoring product writes its instruction (system prompt or user
+        text) alone, for the same reason."""
         self.window_hours = scenario.days * 24.0
         self.window_start = 0.0
         self.accounts: list[SimAccount] = []
@@ -329,6 +333,7 @@ class AccountBuilder:
                 tutor_system(org_name, self._pick) if population == "tutoring_app" else ""
             )
             tutor_template = self._pick(TUTOR_TEMPLATES) if population == "tutoring_app" else ""
+            in_user_text = population == "tutoring_app" and self.wrapper_rng.random() < 0.5
             for _ in range(members):
                 program = str(make_org.get("program", "enterprise"))
                 account = SimAccount(
@@ -363,7 +368,11 @@ class AccountBuilder:
                         "temperature": 0.2,
                         "max_tokens": int(self.rng.choice([1024, 4096])),
                     }
-                if population == "tutoring_app":
+                if population == "tutoring_app" and in_user_text:
+                    # The product's private wrapper: the instruction written above every
+                    # student question, no system prompt.
+                    account.app_template = tutor_prompt + "\n\n" + tutor_template
+                elif population == "tutoring_app":
                     account.system_prompt = tutor_prompt
                     account.app_template = tutor_template
                     account.params = {"temperature": 0.3, "max_tokens": 2048}
