@@ -49,6 +49,19 @@ def test_a_weak_side_tie_does_not_count_but_a_strong_one_does() -> None:
     assert not tied_by_content_only(_profile([PHRASE, strong]))
 
 
+def test_a_company_s_own_machinery_does_not_tie_it_to_strangers() -> None:
+    """Two accounts of one company share its card; a third company's account shares only
+    their question label.  What ties the two identities is the text alone."""
+    card = ViewTie("payment_fingerprint", 0.67, [("pm_1", 2, 1.0)])
+    label = ViewTie("wrapper", 1.0, [("17", 3, 1.0)], exclusive=1.0)
+    own = _profile([label, card], members=3, identities=2)
+    own.cross_identity = {"payment_fingerprint:pm_1": 1}
+    assert tied_by_content_only(own)
+    shared = _profile([label, card], members=3, identities=2)
+    shared.cross_identity = {"payment_fingerprint:pm_1": 2}
+    assert not tied_by_content_only(shared)
+
+
 def test_one_member_alone_in_a_day_is_no_burst() -> None:
     """Three strangers created months apart: the largest 24-hour share is 1/3 by itself."""
     apart = _profile([PHRASE], members=3, burst=1 / 3, created_span_days=240.0)

@@ -164,6 +164,26 @@ def test_a_crowd_tied_only_by_what_it_sends_corroborates_nothing() -> None:
     assert same.verdict == "review" and a_in_crowd.score == alone.score
 
 
+def test_what_a_crowd_asks_and_the_text_that_ties_it_are_one_family() -> None:
+    """Two tutoring companies whose products label each question alike: every member asks
+    for reasoning through its own instruction, and the label ties them.  Tied by machinery
+    across identities, prompt and template are two families and condemn the group; tied by
+    the text alone, they are one observation and condemn no one."""
+    evidence = [
+        ev("C-1", "template", 0.6, "cluster"),
+        *[ev(member, "prompt", 0.9) for member in ("a", "b", "c")],
+    ]
+    tied = ClusterInput("C-1", ["a", "b", "c"], {"exchanges": 1})
+    _, (machinery,) = score_all(["a", "b", "c"], evidence, [tied], CONFIG)
+    assert machinery.verdict == "distillation"
+    accounts, (crowd,) = score_all(
+        ["a", "b", "c"], evidence, [replace(tied, content_only=True)], CONFIG
+    )
+    assert crowd.verdict != "distillation"
+    alone = score_all(["a"], evidence[1:2], [], CONFIG)[0][0]
+    assert all(a.verdict == alone.verdict and a.score == alone.score for a in accounts)
+
+
 def test_a_piece_of_a_condemned_campaign_is_judged_with_it() -> None:
     evidence = [
         ev("C-1", "coordination", 0.95, "cluster"),

@@ -50,7 +50,11 @@ How a score is made (and why):
    team behind one NAT is tied, and that alone must not put anyone up for review.  Nor does
    it lend anything when it is judged benign as a whole (a company team and the customers
    who happen to share a popular prompt wrapper with it) or is tied by nothing but what its
-   members send (a public benchmark harness), nor its harvest evidence: what a
+   members send (a public benchmark harness), nor its harvest evidence.  Such a crowd's
+   own verdict pools what its typical member asks (prompt) and the text that ties it
+   (template) as one family: they are one observation (two tutoring products that label
+   each question alike, each asking for steps), so a second family must come from
+   elsewhere before the crowd is condemned.  What a
    group not judged distillation asks, pooled (the task-like items of benchmark firms
    sharing a public harness), says nothing about what one member asks, so such a member's
    harvest evidence is its own.  A cluster that DG-502 links to a condemned one as a piece
@@ -275,6 +279,10 @@ class ClusterInput:
     tied_by_content_only``): such a crowd corroborates no member's own case unless condemned."""
 
 
+SAME_OBSERVATION = ("template", "prompt")
+"""Families that are one observation in a cluster tied only by what it sends; the first
+names the pooled family."""
+
 PIECE_DETECTOR = "DG-502"
 """The detector whose cluster evidence links a cluster to another as a piece of it."""
 
@@ -289,6 +297,15 @@ def _inherit(
     merged = dict(families)
     for family, strength in pooled.items():
         merged[family] = max(merged.get(family, 0.0), strength * attachment**0.5)
+    return merged
+
+
+def _one_observation(pooled: Mapping[str, float]) -> dict[str, float]:
+    """A crowd tied only by what it sends (``ClusterInput.content_only``): what its typical
+    member asks (prompt) and the text that ties it (template) are one observation, so they
+    are pooled as one family (template); a second must come from elsewhere."""
+    merged = {f: s for f, s in pooled.items() if f not in SAME_OBSERVATION}
+    merged[SAME_OBSERVATION[0]] = noisy_or(pooled.get(f, 0.0) for f in SAME_OBSERVATION)
     return merged
 
 
@@ -351,6 +368,8 @@ def score_all(
                 # The cluster's typical (median) member, not its single loudest one.
                 typical = float(np.median(values))
                 pooled[family] = noisy_or([pooled.get(family, 0.0), typical])
+        if cluster.content_only:
+            pooled = _one_observation(pooled)
         score = calibrated_score(pooled, config, harvest)
         verdict = verdict_for(score, pooled, config, harvest)
         cluster_verdicts[cluster.cluster_id] = verdict

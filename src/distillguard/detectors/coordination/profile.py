@@ -61,7 +61,8 @@ class ClusterProfile:
     diversity: float = 0.0
     """1 - largest identity's share of members: 0 for one company, near 1 for a hydra."""
     cross_identity: dict[str, int] = field(default_factory=dict)
-    """Per infrastructure value shared in the cluster: identities among its sharers."""
+    """Per infrastructure value or e-mail domain shared in the cluster (``view:value``):
+    identities among its sharers."""
     burst: float = 0.0
     """Largest share of members created within any 24 hours."""
     created_span_days: float | None = None
@@ -453,12 +454,17 @@ INFRA_VIEWS = (
 )
 
 
+IDENTITY_VIEWS = (*INFRA_VIEWS, "email_domain")
+"""Views whose shared values are counted in identities (``cross_identity``): machinery and
+the e-mail domain, which one company keeps to itself and a campaign spreads across names."""
+
+
 def _cross_identity(
     shared: dict[str, list[SharedValue]], identity_of: dict[str, str], accounts: list[str]
 ) -> dict[str, int]:
-    """For each shared infrastructure value: how many declared identities use it."""
+    """For each shared value of :data:`IDENTITY_VIEWS`: how many declared identities use it."""
     out: dict[str, int] = {}
-    for view in INFRA_VIEWS:
+    for view in IDENTITY_VIEWS:
         for value in shared.get(view, []):
             who = {identity_of[accounts[i]] for i in value.nodes}
             out[f"{view}:{value.value}"] = len(who)

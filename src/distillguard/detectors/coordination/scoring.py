@@ -15,7 +15,7 @@ from __future__ import annotations
 from distillguard.detectors.base import ATLAS, DetectorInfo, Evidence
 from distillguard.detectors.coordination.profile import INFRA_VIEWS, ClusterProfile, ViewTie
 
-VERSION = "1.4"
+VERSION = "1.5"
 _ACCOUNTS = (ATLAS["establish_accounts"],)
 _PROXIES = (ATLAS["establish_accounts"], ATLAS["ai_service_proxies"])
 
@@ -190,11 +190,24 @@ def tied_by_content_only(p: ClusterProfile) -> bool:
     and ask for reasoning through it.  Their evidence is therefore one family (template),
     and a second, independent one (behaviour, meaning, infrastructure, sign-ups, timing)
     must come from elsewhere before anyone is condemned.
+
+    A strong tie through machinery one identity keeps to itself (a company's own card,
+    office address or domain, shared by its two accounts) does not tie *strangers*: two
+    tutoring companies whose products label each question "Student question:" are tied to
+    each other by that text alone, however firmly each company's accounts are tied among
+    themselves.
     """
-    strong = [t for t in p.ties if t.coverage >= 0.5]
+    strong = [t for t in p.ties if t.coverage >= 0.5 and not _within_one_identity(p, t)]
     return (
         not _shares_infrastructure(p) and bool(strong) and all(t.view in SENT_TIES for t in strong)
     )
+
+
+def _within_one_identity(p: ClusterProfile, tie: ViewTie) -> bool:
+    """Whether the tie's main shared value is used by one declared identity only (counted
+    for the views of ``profile.IDENTITY_VIEWS``; other ties are never confined)."""
+    crossing = p.cross_identity.get(f"{tie.view}:{tie.top[0][0]}")
+    return crossing is not None and crossing <= 1
 
 
 def fleet_spread(p: ClusterProfile) -> float:
