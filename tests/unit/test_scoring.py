@@ -49,6 +49,31 @@ def test_one_family_alone_never_reaches_distillation() -> None:
         assert verdict_for(calibrated_score(families, CONFIG), families, CONFIG) != "distillation"
 
 
+def test_one_kind_of_evidence_alone_is_no_review_but_a_peer_s_verdict_is() -> None:
+    """A tutoring product asking for steps on every request (prompt alone), a power user on
+    the largest budget who moved to the new model the day it shipped (behaviour, with drift
+    only corroborating): benign however strong; a second kind, or a peer's intelligence,
+    puts the account up for review."""
+
+    def verdict(families: dict[str, float], config: ScoringConfig = CONFIG) -> str:
+        return verdict_for(calibrated_score(families, config), families, config)
+
+    prompt_only = {"prompt": 1.0}
+    assert calibrated_score(prompt_only, CONFIG) >= CONFIG.review_threshold
+    assert verdict(prompt_only) == "benign"
+    eager = {"behaviour": 1.0, "drift": 0.3}
+    assert calibrated_score(eager, CONFIG) >= CONFIG.review_threshold
+    assert verdict(eager) == "benign"
+    assert verdict({"prompt": 1.0, "behaviour": 0.2}) == "review"
+    assert verdict({"prompt": 1.0, "behaviour": 0.05}) == "benign"  # under the floor
+    assert verdict({"intel": 1.0}) == "review"
+    assert verdict(prompt_only, replace(CONFIG, review_min_families=1)) == "review"
+    with pytest.raises(ValueError, match="review_min_families"):
+        ScoringConfig(review_min_families=0)
+    with pytest.raises(ValueError, match="review_alone_families"):
+        ScoringConfig(review_alone_families=("gossip",))
+
+
 def test_two_strong_independent_families_give_distillation() -> None:
     families = family_strengths([ev("a", "template", 0.95), ev("a", "coordination", 0.95)])
     assert verdict_for(calibrated_score(families, CONFIG), families, CONFIG) == "distillation"

@@ -6,6 +6,8 @@ Example (every key optional; unset keys keep the documented defaults)::
     distillation_threshold = 0.65
     review_threshold = 0.5
     min_families = 2
+    # review by score needs this many families too, unless one is a peer's intelligence
+    review_min_families = 2
     # own harvest evidence in min_families families puts an account up for review
     review_harvest_families = true
     review_harvest_floor = 0.1

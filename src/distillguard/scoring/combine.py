@@ -26,7 +26,12 @@ How a score is made (and why):
    score is a risk of *distillation*, and without a sign that the traffic harvests answers
    worth training on, a tightly related, automated group scores nothing, rather than
    filling the review queue with paying customers.  `review` needs the score above
-   ``review_threshold``.  An account whose *own* harvest evidence reaches
+   ``review_threshold`` and, like `distillation`, more than one kind of evidence: two
+   families at ``review_harvest_floor`` or more (corroborating ones not counted), or a
+   peer's intelligence (``review_alone_families``).  One kind alone, however strong, is
+   what known customers show in full: a tutoring product asks for steps on every request,
+   a reasoning power user calls with the largest budget and moves to a new model the day
+   it ships.  An account whose *own* harvest evidence reaches
    ``review_harvest_floor`` in at least ``min_families`` families (extraction parameters
    and prompt signals, say) is put up for `review` whatever its score: a lone harvester
    that sent a few dozen requests scores low because every detector discounts small
@@ -115,6 +120,16 @@ class ScoringConfig:
     families above the floor, so the threshold stands where corroborated evidence starts."""
     review_threshold: float = 0.5
     min_families: int = 2
+    review_min_families: int = 2
+    """`review` by score also needs this many families, each at or above
+    ``review_harvest_floor`` (corroborating ones not counted), unless one of them is in
+    ``review_alone_families``: one kind of evidence alone is what known customers show in
+    full (a tutoring product asks for steps on every request; a reasoning power user calls
+    with the largest budget, high effort and several samples, and moves to a new model the
+    day it ships).  1 restores the score alone."""
+    review_alone_families: tuple[str, ...] = ("intel",)
+    """Families that may put an account up for `review` alone: a peer provider's shared
+    verdict is a person's decision already (docs/intel.md)."""
     family_floor: float = 0.35
     review_harvest_families: bool = True
     """Put an account up for `review` when its own harvest evidence reaches
@@ -160,6 +175,13 @@ class ScoringConfig:
             )
         if self.min_families < 1:
             raise ValueError("scoring.min_families must be at least 1")
+        if self.review_min_families < 1:
+            raise ValueError("scoring.review_min_families must be at least 1")
+        unknown_alone = set(self.review_alone_families) - set(FAMILIES)
+        if unknown_alone:
+            raise ValueError(
+                f"scoring.review_alone_families: unknown families {sorted(unknown_alone)}"
+            )
         if not 0.0 < self.review_harvest_floor <= self.family_floor:
             raise ValueError(
                 "scoring.review_harvest_floor must be above 0 and at most family_floor "
@@ -244,9 +266,23 @@ def verdict_for(
         and harvest >= config.family_floor
     ):
         return "distillation"
-    if score >= config.review_threshold:
+    if score >= config.review_threshold and _several_kinds(families, config):
         return "review"
     return "benign"
+
+
+def _several_kinds(families: Mapping[str, float], config: ScoringConfig) -> bool:
+    """Whether the evidence is of enough kinds for `review` (``review_min_families``, or one
+    of ``review_alone_families``), counting families at or above ``review_harvest_floor``
+    that are not corroborating."""
+    present = [
+        f
+        for f, s in families.items()
+        if s >= config.review_harvest_floor and f not in config.corroborating_families
+    ]
+    return len(present) >= config.review_min_families or any(
+        f in config.review_alone_families for f in present
+    )
 
 
 def _reasons(evidence: Iterable[Evidence], config: ScoringConfig) -> list[Reason]:
