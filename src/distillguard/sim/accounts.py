@@ -117,9 +117,9 @@ and grading a harvester asks for) is written once by the company, into the syste
 for half the companies, above the question, and rides on every request it serves."""
 
 
-def tutor_system(org: str, pick: Callable[[tuple[str, ...]], str]) -> str:
-    """One tutoring company's system prompt: its name throughout, so no other company sends
-    the same text."""
+def tutor_instruction(org: str, pick: Callable[[tuple[str, ...]], str]) -> str:
+    """One tutoring company's standing instruction (its system prompt, or the text above
+    every question): its name throughout, so no other company sends the same text."""
     subject = pick(TUTOR_SUBJECTS)
     return " ".join(
         (
@@ -330,7 +330,7 @@ class AccountBuilder:
             tz = self._tz(country)
             harness = int(self.rng.integers(8))
             tutor_prompt = (
-                tutor_system(org_name, self._pick) if population == "tutoring_app" else ""
+                tutor_instruction(org_name, self._pick) if population == "tutoring_app" else ""
             )
             tutor_template = self._pick(TUTOR_TEMPLATES) if population == "tutoring_app" else ""
             in_user_text = population == "tutoring_app" and self.wrapper_rng.random() < 0.5

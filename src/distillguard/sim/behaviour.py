@@ -15,8 +15,9 @@ effort and several samples each: on parameters alone, a lone harvester.  Exam-pr
 (students and professionals studying with a reasoning model, at its largest budget) ask for
 steps, have their own attempts graded, ask how a textbook's answer is reached and have their
 writing rewritten: on the *mix* of what they ask, a lone reasoning harvester too.  Tutoring
-products are companies whose own system prompt tells the model to explain every step and to
-grade the student's answer out of 10: on what their every request asks for, a harvester.
+products are companies whose own instruction (in the system prompt, or for half of them
+above every question) tells the model to explain every step and to grade the student's
+answer out of 10: on what their every request asks for, a harvester.
 """
 
 from __future__ import annotations

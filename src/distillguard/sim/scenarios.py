@@ -41,8 +41,9 @@ class Evasion:
     """Different SDKs, versions and sampling parameters per account."""
     private_system: bool = False
     """Each account sends a constant system prompt of its own, dressed as a small company's
-    assistant, on every harvest request: the cover of an application's standing instruction,
-    which ordinary companies' products send and the prompt-signal test discounts."""
+    assistant, on every request that has none of its own (a tool wrapper keeps its place):
+    the cover of an application's standing instruction, which ordinary companies' products
+    send and the prompt-signal test discounts."""
 
 
 @dataclass(frozen=True)

@@ -207,12 +207,18 @@ def _own_application(frame: pd.DataFrame, settings: Settings) -> npt.NDArray[np.
     return ramp(share, settings.app_min_share, settings.app_full_share)
 
 
+def _signal_counts(frame: pd.DataFrame) -> npt.NDArray[np.float64]:
+    """Each row's per-signal prompt counts (rows × :data:`SIGNALS`), NaN read as 0."""
+    counts: npt.NDArray[np.float64] = np.nan_to_num(
+        frame[[f"count_p_{name}" for name in SIGNALS]].to_numpy(dtype=np.float64), nan=0.0
+    )
+    return counts
+
+
 def intents(frame: pd.DataFrame) -> npt.NDArray[np.float64]:
     """Effective number of signals among each row's signal prompts: ``(Σ c)² / Σ c²`` over
     the per-signal counts (inverse Simpson), 0 where no prompt carries a signal."""
-    counts = np.nan_to_num(
-        frame[[f"count_p_{name}" for name in SIGNALS]].to_numpy(dtype=np.float64), nan=0.0
-    )
+    counts = _signal_counts(frame)
     total = counts.sum(axis=1)
     squares = (counts**2).sum(axis=1)
     mixed: npt.NDArray[np.float64] = np.divide(
@@ -225,9 +231,7 @@ def together(frame: pd.DataFrame) -> npt.NDArray[np.float64]:
     """How far each row's signal kinds come together on the same prompts (0 to 1; module
     docstring): the kinds per signal prompt beyond one, over the effective kinds beyond one.
     1 where the row has one kind or none (nothing alternates)."""
-    counts = np.nan_to_num(
-        frame[[f"count_p_{name}" for name in SIGNALS]].to_numpy(dtype=np.float64), nan=0.0
-    )
+    counts = _signal_counts(frame)
     prompts = np.nan_to_num(frame["count_p_any"].to_numpy(dtype=np.float64), nan=0.0)
     overlap = np.divide(counts.sum(axis=1), prompts, out=np.ones_like(prompts), where=prompts > 0)
     beyond_one = intents(frame) - 1.0
