@@ -209,6 +209,26 @@ def test_what_a_crowd_asks_and_the_text_that_ties_it_are_one_family() -> None:
     assert all(a.verdict == alone.verdict and a.score == alone.score for a in accounts)
 
 
+def test_a_crowds_one_observation_is_as_strong_as_its_stronger_half() -> None:
+    """Two tutoring products on a reasoning budget whose label ties them: each member shows
+    the extraction parameters (behaviour) and, through its own instruction, some prompt
+    evidence below the floor; the label's share of the crowd's prompts (template) is below
+    it too.  Seen twice, one observation is no stronger than once, so the crowd has one
+    family at the floor and is not condemned (added up by noisy-or, 0.3 and 0.25 would
+    make 0.475, a second family); when one half alone reaches the floor, it is."""
+    evidence = [
+        ev("C-1", "template", 0.25, "cluster"),
+        *[ev(member, "prompt", 0.3) for member in ("a", "b")],
+        *[ev(member, "behaviour", 0.9) for member in ("a", "b")],
+    ]
+    crowd = ClusterInput("C-1", ["a", "b"], {"exchanges": 1}, content_only=True)
+    _, (judged,) = score_all(["a", "b"], evidence, [crowd], CONFIG)
+    assert judged.verdict != "distillation"
+    stronger = [ev("C-1", "template", 0.5, "cluster"), *evidence[1:]]
+    _, (condemned,) = score_all(["a", "b"], stronger, [crowd], CONFIG)
+    assert condemned.verdict == "distillation"
+
+
 def test_a_piece_of_a_condemned_campaign_is_judged_with_it() -> None:
     evidence = [
         ev("C-1", "coordination", 0.95, "cluster"),

@@ -50,6 +50,13 @@ class DetectorInfo:
             raise ValueError(f"detector {self.id}: unknown family {self.family!r}")
 
 
+EXPLAINED = "explained"
+"""Key of an evidence's ``details`` for the share (0 to 1) of its undiscounted strength that
+a known benign cause accounts for (a customer's own application instruction, DG-205); the
+strength is already discounted by it.  Scoring does not let evidence mostly explained put
+an account up for review on its own harvest evidence (scoring/combine.py, step 4)."""
+
+
 @dataclass(frozen=True)
 class Evidence:
     """One observation about one account or cluster, with its strength and its words."""

@@ -37,7 +37,12 @@ How a score is made (and why):
    that sent a few dozen requests scores low because every detector discounts small
    samples, yet two independent views of what it harvests are what a person should see
    (``review_harvest_families``; no benign hard negative of the development seeds, reasoning
-   power users included, shows a second family of harvest evidence at all).
+   power users included, shows a second family of harvest evidence at all).  Evidence
+   that a known benign cause mostly explains (``details["explained"]``: DG-205's discount
+   for a customer's own application instruction) counts as no kind of evidence for
+   `review`, by this rule or by score (``review_explained_below``): a tutoring product on
+   a reasoning budget shows the extraction parameters and, through its own "explain every
+   step" instruction, faint prompt evidence on every request.
 5. **Clusters are judged as a whole**: a cluster's own evidence (shared infrastructure, one
    wrapper across accounts, synchrony, a release pivot) is combined with the evidence of its
    typical (median) core member.  Each member carries the cluster's own evidence scaled by
@@ -56,10 +61,10 @@ How a score is made (and why):
    it lend anything when it is judged benign as a whole (a company team and the customers
    who happen to share a popular prompt wrapper with it) or is tied by nothing but what its
    members send (a public benchmark harness), nor its harvest evidence.  Such a crowd's
-   own verdict pools what its typical member asks (prompt) and the text that ties it
-   (template) as one family: they are one observation (two tutoring products that label
-   each question alike, each asking for steps), so a second family must come from
-   elsewhere before the crowd is condemned.  What a
+   own verdict takes what its typical member asks (prompt) and the text that ties it
+   (template) as one family, as strong as the stronger of the two: they are one
+   observation (two tutoring products that label each question alike, each asking for
+   steps), so a second family must come from elsewhere before the crowd is condemned.  What a
    group not judged distillation asks, pooled (the task-like items of benchmark firms
    sharing a public harness), says nothing about what one member asks, so such a member's
    harvest evidence is its own.  A cluster that DG-502 links to a condemned one as a piece
@@ -77,7 +82,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from distillguard.detectors.base import FAMILIES, Evidence
+from distillguard.detectors.base import EXPLAINED, FAMILIES, Evidence
 from distillguard.results.model import AccountResult, ClusterResult, Reason
 
 DEFAULT_FAMILY_WEIGHTS: dict[str, float] = {
@@ -141,6 +146,13 @@ class ScoringConfig:
     one of 50 requests that mixes ordinary chat and paraphrases its wrappers, about 0.16),
     and a review only asks a person to look.  On the development seeds no benign account
     shows a second family of harvest evidence above 0.05 at all."""
+    review_explained_below: float = 0.5
+    """Evidence counts towards that rule only when less than this share of its strength is
+    explained by a known benign cause (``details["explained"]``: a customer's own
+    application instruction, DG-205).  The rule is for accounts whose evidence is faint
+    because they sent little; a tutoring product whose every request carries its own
+    "explain every step" instruction shows faint prompt evidence because it is explained,
+    and on a reasoning budget it shows the extraction parameters too."""
     max_reasons: int = 6
     harvest_detectors: tuple[str, ...] = HARVEST_DETECTORS
     """Detectors whose evidence shows harvesting itself; a `distillation` verdict needs their
@@ -187,6 +199,11 @@ class ScoringConfig:
                 "scoring.review_harvest_floor must be above 0 and at most family_floor "
                 f"({self.family_floor}), got {self.review_harvest_floor}"
             )
+        if not 0.0 < self.review_explained_below <= 1.0:
+            raise ValueError(
+                "scoring.review_explained_below must be above 0 and at most 1, got "
+                f"{self.review_explained_below}"
+            )
 
 
 def noisy_or(strengths: Iterable[float]) -> float:
@@ -218,10 +235,20 @@ def harvest_strength(evidence: Iterable[Evidence], config: ScoringConfig) -> flo
     return noisy_or(e.strength for e in _harvest_evidence(evidence, config))
 
 
+def unexplained(evidence: Iterable[Evidence], config: ScoringConfig) -> list[Evidence]:
+    """The evidence not mostly explained by a known benign cause (less than
+    ``review_explained_below`` of its strength; ``details["explained"]``)."""
+    return [
+        e
+        for e in evidence
+        if float(e.details.get(EXPLAINED, 0.0) or 0.0) < config.review_explained_below
+    ]
+
+
 def harvest_families(evidence: Iterable[Evidence], config: ScoringConfig) -> list[str]:
-    """Families in which the harvest detectors' evidence reaches ``review_harvest_floor``,
-    sorted."""
-    strengths = family_strengths(_harvest_evidence(evidence, config))
+    """Families in which the harvest detectors' evidence not mostly explained by a benign
+    cause (:func:`unexplained`) reaches ``review_harvest_floor``, sorted."""
+    strengths = family_strengths(unexplained(_harvest_evidence(evidence, config), config))
     return sorted(f for f, s in strengths.items() if s >= config.review_harvest_floor)
 
 
@@ -255,10 +282,16 @@ def calibrated_score(
 
 
 def verdict_for(
-    score: float, families: Mapping[str, float], config: ScoringConfig, harvest: float = 1.0
+    score: float,
+    families: Mapping[str, float],
+    config: ScoringConfig,
+    harvest: float = 1.0,
+    kinds: Mapping[str, float] | None = None,
 ) -> str:
     """`distillation` needs the score, several independent families and harvest evidence
-    (:func:`harvest_strength`) at the floor; `review` the score."""
+    (:func:`harvest_strength`) at the floor; `review` the score and evidence of several
+    kinds, counted in ``kinds`` (the family strengths of the evidence not mostly explained
+    by a benign cause, :func:`unexplained`; ``families`` when not given)."""
     independent = sum(1 for s in families.values() if s >= config.family_floor)
     if (
         score >= config.distillation_threshold
@@ -266,7 +299,9 @@ def verdict_for(
         and harvest >= config.family_floor
     ):
         return "distillation"
-    if score >= config.review_threshold and _several_kinds(families, config):
+    if score >= config.review_threshold and _several_kinds(
+        families if kinds is None else kinds, config
+    ):
         return "review"
     return "benign"
 
@@ -339,9 +374,11 @@ def _inherit(
 def _one_observation(pooled: Mapping[str, float]) -> dict[str, float]:
     """A crowd tied only by what it sends (``ClusterInput.content_only``): what its typical
     member asks (prompt) and the text that ties it (template) are one observation, so they
-    are pooled as one family (template); a second must come from elsewhere."""
+    are one family (template), as strong as the stronger of the two: seeing the same text
+    twice is no stronger than seeing it once (two tutoring products that label each
+    question alike, each asking for steps).  A second family must come from elsewhere."""
     merged = {f: s for f, s in pooled.items() if f not in SAME_OBSERVATION}
-    merged[SAME_OBSERVATION[0]] = noisy_or(pooled.get(f, 0.0) for f in SAME_OBSERVATION)
+    merged[SAME_OBSERVATION[0]] = max(pooled.get(f, 0.0) for f in SAME_OBSERVATION)
     return merged
 
 
@@ -502,7 +539,14 @@ def score_all(
             )
             reasons = sorted(reasons, key=lambda r: -r.weight)[: config.max_reasons]
         score = calibrated_score(families, config, harvest)
-        verdict = verdict_for(score, families, config, harvest)
+        # The kinds of evidence for `review`: a condemned campaign's inherited families
+        # count in full; an account's own, only where no benign cause mostly explains them.
+        kinds = (
+            families
+            if cluster_id in condemned or cluster_id in pieces
+            else family_strengths(unexplained([*own, *inherited], config))
+        )
+        verdict = verdict_for(score, families, config, harvest, kinds)
         if (
             cluster_id
             and cluster_verdicts.get(cluster_id) == "distillation"

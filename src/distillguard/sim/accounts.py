@@ -334,6 +334,16 @@ class AccountBuilder:
             )
             tutor_template = self._pick(TUTOR_TEMPLATES) if population == "tutoring_app" else ""
             in_user_text = population == "tutoring_app" and self.wrapper_rng.random() < 0.5
+            # Some products run on a reasoning model at a large budget: worked solutions
+            # are what they sell.
+            tutor_params: dict[str, object] = (
+                {
+                    "max_tokens": int(self.wrapper_rng.choice([16000, 32000])),
+                    "reasoning_effort": "high",
+                }
+                if population == "tutoring_app" and self.wrapper_rng.random() < 0.4
+                else {"temperature": 0.3, "max_tokens": 2048}
+            )
             for _ in range(members):
                 program = str(make_org.get("program", "enterprise"))
                 account = SimAccount(
@@ -375,7 +385,8 @@ class AccountBuilder:
                 elif population == "tutoring_app":
                     account.system_prompt = tutor_prompt
                     account.app_template = tutor_template
-                    account.params = {"temperature": 0.3, "max_tokens": 2048}
+                if population == "tutoring_app":
+                    account.params = dict(tutor_params)
                 if population == "indie_automation":
                     account.app_template = self._pick(INDIE_TEMPLATES)
                     account.params = {"temperature": 0.0, "max_tokens": 512}

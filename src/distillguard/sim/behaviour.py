@@ -17,7 +17,9 @@ steps, have their own attempts graded, ask how a textbook's answer is reached an
 writing rewritten: on the *mix* of what they ask, a lone reasoning harvester too.  Tutoring
 products are companies whose own instruction (in the system prompt, or for half of them
 above every question) tells the model to explain every step and to grade the student's
-answer out of 10: on what their every request asks for, a harvester.
+answer out of 10, and two in five of which call a reasoning model at its largest budget and
+high effort (worked solutions are what they sell): on what their every request asks for,
+and for some on parameters too, a harvester.
 """
 
 from __future__ import annotations

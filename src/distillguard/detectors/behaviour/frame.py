@@ -31,6 +31,7 @@ from distillguard.evaluation.account_features import (
     hour_of_day_counts,
     hourly_counts,
 )
+from distillguard.schema.prompts import PROMPTS_TABLE
 
 if TYPE_CHECKING:
     from distillguard.detectors.context import ScanContext
@@ -244,6 +245,49 @@ def _own_instruction(exchanges: ir.Table) -> ir.Table:
     return joined.select(joined.account_id, own_instruction_share=share)
 
 
+def _identities(exchanges: ir.Table) -> ir.Table:
+    """Each account's identity: its ``organization_id`` (the largest, for the rare account
+    that sends under several), or the account itself without one, as in
+    :func:`_own_instruction`."""
+    found = exchanges.group_by("account_id").aggregate(organization=_.organization_id.max())
+    return found.select("account_id", identity=found.organization.fill_null(found.account_id))
+
+
+def _own_preamble(exchanges: ir.Table, prompts: ir.Table) -> ir.Table:
+    """The share of an account's requests whose prompt opens with its most common preamble,
+    where no other identity sends that preamble (0 otherwise): an application's own
+    instruction written above every question in the user text, rather than into the system
+    prompt.
+
+    The preamble is the prompt's first paragraph, when a blank line sets it apart from what
+    follows (a prompt of one paragraph has none): it stays the same while the questions
+    below it change.  The prompt's wrapper does not serve here: a product that labels each
+    question ("Student question:") has that label for its wrapper, shared with other
+    products, and its instruction paragraph is read as part of the task.  Each distinct
+    prompt is split once (``prompts``), not each request.  Ties go to the lexically first
+    preamble, so the result does not depend on the engine.
+    """
+    cut = prompts.prompt_text.find("\n\n")
+    opened = prompts.filter(cut > 0)
+    opened = opened.select("pair_id", preamble=opened.prompt_text.substr(0, cut))
+    used = exchanges.group_by(["account_id", "pair_id"]).aggregate(n=_.count())
+    headed = (
+        used.join(opened, "pair_id").group_by(["account_id", "preamble"]).aggregate(n=_.n.sum())
+    )
+    owners = headed.join(_identities(exchanges), "account_id")
+    owners = owners.group_by("preamble").aggregate(identities=_.identity.nunique())
+    ranked = headed.mutate(
+        rank=ibis.row_number().over(
+            ibis.window(group_by="account_id", order_by=[ibis.desc("n"), "preamble"])
+        )
+    )
+    top = ranked.filter(_.rank == 0).join(owners, "preamble")
+    totals = exchanges.group_by("account_id").aggregate(total=_.count())
+    joined = totals.join(top.select("account_id", "n", "identities"), "account_id")
+    share = ibis.ifelse(joined.identities == 1, joined.n.cast("float64") / joined.total, 0.0)
+    return joined.select("account_id", own_preamble_share=share)
+
+
 def strongest_signal(features: ir.Table) -> ir.FloatingColumn:
     """Each exchange's largest prompt-signal probability: how strongly it asks for any
     harvestable output (reasoning, reconstruction, grading, tool trajectory, rewrite)."""
@@ -299,11 +343,11 @@ def account_expression(context: ScanContext) -> ir.Table:
         table = _join(table, part)
         columns += [c for c in part.columns if c != "account_id"]
     columns += list(shape)
-    for part in (
-        _address_prefixes(exchanges),
-        _parameter_fingerprint(exchanges),
-        _own_instruction(exchanges),
-    ):
+    parts = [_address_prefixes(exchanges), _parameter_fingerprint(exchanges)]
+    parts.append(_own_instruction(exchanges))
+    if _has_table(context, PROMPTS_TABLE) and "pair_id" in exchanges.columns:
+        parts.append(_own_preamble(exchanges, context.con.table(PROMPTS_TABLE)))
+    for part in parts:
         table = _join(table, part)
         columns += [c for c in part.columns if c != "account_id"]
     table = table.select(*columns)
@@ -343,7 +387,8 @@ def account_frame(context: ScanContext) -> pd.DataFrame:
     ``median_output_tokens``, ``output_input_ratio``,
     ``max_tokens_mean``, ``big_max_tokens_share``, ``high_effort_share``,
     ``multi_sample_share``, ``param_fingerprint`` and its share, ``own_instruction_share``:
-    requests under the account's own private system prompt), infrastructure
+    requests under the account's own private system prompt, and ``own_preamble_share``:
+    requests whose prompt opens with its own private paragraph), infrastructure
     (``distinct_ips``, ``distinct_prefixes``, ``distinct_user_agents``, ``distinct_models``,
     ``top_model_share``), ``account_age_days`` and the :data:`FEATURE_COLUMNS`.
     """

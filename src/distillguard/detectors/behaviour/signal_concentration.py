@@ -28,10 +28,12 @@ prompts of any one kind for the per-signal test.
 One customer's own application is normal, though: a tutoring product whose system prompt
 says "explain every step, then grade the student's answer out of 10" puts a reasoning and a
 grading signal on every request it serves.  So an account's strength is discounted by how
-much of its traffic runs under its organisation's own system prompt (one that no other
-identity sends; ``own_instruction_share`` of the behaviour frame):
+much of its traffic runs under its organisation's own instruction (one that no other
+identity sends), in the system prompt (``own_instruction_share`` of the behaviour frame) or
+written above every question, where it opens each prompt (``own_preamble_share``); ``own``
+is the larger of the two:
 
-    × (1 − app_discount × ramp(own_instruction_share, app_min_share, app_full_share))
+    × (1 − app_discount × ramp(own, app_min_share, app_full_share))
 
 A standing instruction is the same on every request, though, so it explains signals that
 come *together* on each request, not kinds that alternate from one request to the next (a
@@ -72,7 +74,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from distillguard.detectors.base import ATLAS, DetectorInfo, Evidence
+from distillguard.detectors.base import ATLAS, EXPLAINED, DetectorInfo, Evidence
 from distillguard.detectors.behaviour.common import (
     check_range,
     check_unit,
@@ -88,7 +90,7 @@ from distillguard.detectors.context import ScanContext
 
 INFO = DetectorInfo(
     id="DG-205",
-    version="1.5",
+    version="1.6",
     name="prompt-signal concentration",
     description=(
         "A large share and count of an account's prompts, or of a fleet's pooled prompts, "
@@ -162,7 +164,7 @@ def detect(context: ScanContext) -> list[Evidence]:
     strength, strongest = _strongest(frame, settings, kept)
     chosen = kept[np.arange(len(frame)), strongest]
     evidence = _account_evidence(frame, strength, strongest, chosen, settings)
-    return evidence + _fleet_evidence(context, frame, settings)
+    return evidence + _fleet_evidence(context, frame, settings, kept)
 
 
 def _strongest(
@@ -200,11 +202,30 @@ def kept_after_discount(frame: pd.DataFrame, settings: Settings) -> npt.NDArray[
 
 def _own_application(frame: pd.DataFrame, settings: Settings) -> npt.NDArray[np.float64]:
     """How far each account's traffic is one application's own (0 to 1): the ramp of its
-    share of requests under its organisation's private system prompt."""
-    share = frame.get("own_instruction_share")
-    if share is None:
-        return np.zeros(len(frame))
-    return ramp(share, settings.app_min_share, settings.app_full_share)
+    share of requests under its organisation's private instruction (:func:`own_share`)."""
+    return ramp(own_share(frame), settings.app_min_share, settings.app_full_share)
+
+
+OWN_SHARES = ("own_instruction_share", "own_preamble_share")
+"""The behaviour frame's shares of an account's requests under its own private instruction:
+in the system prompt, and written above every question (its prompts' first paragraph)."""
+
+
+def own_share(frame: pd.DataFrame) -> npt.NDArray[np.float64]:
+    """Each row's share of requests under its own private instruction, the larger of
+    :data:`OWN_SHARES`; a share the frame lacks (a store without prompt features) counts 0."""
+    largest: npt.NDArray[np.float64] = np.zeros(len(frame))
+    for name in OWN_SHARES:
+        if name in frame.columns:
+            share = np.nan_to_num(frame[name].to_numpy(dtype=np.float64), nan=0.0)
+            largest = np.maximum(largest, share)
+    return largest
+
+
+def _share(row: Any, name: str) -> float:
+    """A row's share ``name``, 0 where the frame lacks it or it is null."""
+    value = float(getattr(row, name, 0.0))
+    return 0.0 if np.isnan(value) else value
 
 
 def _signal_counts(frame: pd.DataFrame) -> npt.NDArray[np.float64]:
@@ -271,9 +292,16 @@ def _what_is_asked(row: Any, top: str, total: float) -> tuple[str, float, float]
 
 
 def _fleet_evidence(
-    context: ScanContext, frame: pd.DataFrame, settings: Settings
+    context: ScanContext,
+    frame: pd.DataFrame,
+    settings: Settings,
+    kept: npt.NDArray[np.float64],
 ) -> list[Evidence]:
-    """The same test on each coordinated cluster's pooled prompts, scaled by its identity spread."""
+    """The same test on each coordinated cluster's pooled prompts, scaled by its identity
+    spread.  Each member's prompts keep what its own application's discount leaves them
+    (``kept``, rows × :data:`JUDGED`), so the pooled test keeps the prompt-weighted mean:
+    two tutoring products that label each question alike pool into a crowd of products,
+    each explained by its own instruction, not into a harvesting fleet."""
     from distillguard.detectors.coordination import find_clusters
     from distillguard.detectors.coordination.scoring import fleet_spread, tied_by_content_only
 
@@ -284,7 +312,9 @@ def _fleet_evidence(
     row_of = {str(account): row for row, account in enumerate(frame["account_id"])}
     columns = ["featured_exchanges", *(f"count_p_{name}" for name in COUNTED)]
     counts = frame[columns].to_numpy(dtype=np.float64)
+    prompts = np.nan_to_num(counts[:, 0], nan=0.0)
     rows = []
+    pooled_kept = []
     for cid in sorted(findings.clusters):
         members = [row_of[m] for m in findings.clusters[cid] if m in row_of]
         profile = findings.profiles.get(cid)
@@ -299,6 +329,7 @@ def _fleet_evidence(
             continue
         row: dict[str, object] = {"subject": cid, "members": len(members), "total": total}
         row["spread"] = spread
+        pooled_kept.append(pooled_share_kept(prompts[members], kept[members]))
         # A fleet tied only by what it sends: its harvest signals and its tie are one
         # observation (a stock phrase that asks for reasoning), so they are one family.
         row["family"] = "template" if tied_by_content_only(profile) else INFO.family
@@ -310,7 +341,7 @@ def _fleet_evidence(
     if not rows:
         return []
     pooled = pd.DataFrame(rows)
-    strength, strongest = _strongest(pooled, settings)
+    strength, strongest = _strongest(pooled, settings, np.vstack(pooled_kept))
     strength = strength * pooled["spread"].to_numpy()
     evidence = []
     for position, fleet in enumerate(pooled.itertuples(index=False)):
@@ -343,13 +374,24 @@ def _fleet_evidence(
     return evidence
 
 
-def _application_words(own: float, kept: float) -> str:
+def pooled_share_kept(
+    prompts: npt.NDArray[np.float64], kept: npt.NDArray[np.float64]
+) -> npt.NDArray[np.float64]:
+    """What a fleet's pooled tests keep (per :data:`JUDGED`): its members' ``kept`` rows,
+    weighted by how many featured prompts each member adds to the pool."""
+    weights = prompts / prompts.sum()
+    pooled: npt.NDArray[np.float64] = weights @ kept
+    return pooled
+
+
+def _application_words(own: float, kept: float, place: str = "system prompt") -> str:
     """The discount in words, when it applies (module docstring): ``own`` is the account's
-    ``own_instruction_share``, ``kept`` the share of its strength left."""
+    share under its own instruction (:func:`own_share`), ``place`` where that instruction
+    is written, ``kept`` the share of its strength left."""
     if kept >= 1.0:
         return ""
     return (
-        f"; {percent(own)} of its requests carry its organisation's own system prompt, "
+        f"; {percent(own)} of its requests carry its organisation's own {place}, "
         f"an application's instruction (strength kept at {percent(kept)})"
     )
 
@@ -380,11 +422,20 @@ def _account_evidence(
             "top_wrapper_share": rounded(row.top_wrapper_share),
         }
         details["intents"] = rounded(mixes[position])
-        own = float(getattr(row, "own_instruction_share", 0.0) or 0.0)
-        details["own_instruction_share"] = rounded(own)
+        in_system, above = (_share(row, name) for name in OWN_SHARES)
+        details["own_instruction_share"] = rounded(in_system)
+        details["own_preamble_share"] = rounded(above)
+        own, place = (
+            (in_system, "system prompt")
+            if in_system >= above
+            else (above, "instruction above each question")
+        )
         for name in COUNTED:
             details[f"share_p_{name}"] = rounded(getattr(row, f"share_p_{name}"))
             details[f"count_p_{name}"] = int(getattr(row, f"count_p_{name}"))
+        # How much of the undiscounted strength the application explains (scoring reads
+        # it: evidence mostly explained does not put a small account up for review).
+        details[EXPLAINED] = rounded(1.0 - float(kept[position]))
         evidence.append(
             Evidence(
                 detector=INFO.id,
@@ -394,7 +445,7 @@ def _account_evidence(
                 summary=(
                     f"{words}; {int(row.distinct_wrappers)} distinct wrappers, the top one on "
                     f"{percent(row.top_wrapper_share)})"
-                    + _application_words(own, float(kept[position]))
+                    + _application_words(own, float(kept[position]), place)
                 ),
                 details=details,
             )
