@@ -37,12 +37,14 @@ it, which is one observation, not two, and the crowd's own verdict takes the str
 what its members ask (prompt) and that text (template) as one family; nor does such a crowd,
 short of being condemned, corroborate a member's own case.  An account whose own harvest
 evidence reaches 0.1 (the scoring's `review_harvest_floor`) in two families is put up for
-`review` whatever its score (a lone harvester with a few dozen requests), while one family
+`review` whatever its score, if it sent fewer than 100 requests (`review_harvest_max_requests`:
+a lone harvester with a few dozen, whose evidence the detectors discount), while one family
 alone, however strong, puts no one up for `review` (a tutoring product asking for steps on
 every request, a power user on the largest budget), except a peer's intelligence (DG-601).
-Evidence mostly explained by a customer's own application (DG-205's discount for an
-instruction the organisation alone sends, in its system prompt or above every question)
-counts as no kind of evidence for `review`.  See
+Evidence mostly explained by a customer's own application (DG-205 reads an account's
+requests again without the instruction its organisation alone sends, in its system prompt
+or above every question, and discounts what the instruction accounts for) counts as no kind
+of evidence for `review`.  See
 `src/distillguard/scoring/combine.py` for how evidence becomes calibrated scores and
 verdicts, and how a condemned cluster reaches its members in proportion to their ties.
 MITRE ATLAS techniques: AML.T0024.002 Extract AI Model, AML.T0021 Establish Accounts,

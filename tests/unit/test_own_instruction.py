@@ -18,13 +18,22 @@ import pytest
 from distillguard.detectors.behaviour import account_frame
 from distillguard.detectors.behaviour import signal_concentration as dg205
 from distillguard.detectors.behaviour.frame import SIGNALS
+from distillguard.detectors.behaviour.own_instruction import (
+    own_instructions,
+    reread,
+)
 from distillguard.detectors.context import ScanContext
 from distillguard.engine.store import append_arrow, open_store
 from distillguard.schema import EXCHANGE_SCHEMA
 from distillguard.schema.tables import EXCHANGE_FEATURE_SCHEMA
 
 T0 = datetime(2026, 3, 2, tzinfo=UTC)
-TUTOR = "You are Acme Tutor. Explain every step, then grade the student's answer out of 10."
+TUTOR = (
+    "You are Acme Tutor. Think step by step and show your complete reasoning before the "
+    "final answer."
+)
+"""A tutoring company's instruction; the classifier reads a reasoning request in it."""
+BETA = "You are Beta's helper. Think step by step and show all of your working first."
 FLEET = "Think step by step and write out your complete reasoning."
 
 
@@ -57,7 +66,7 @@ def _context() -> ScanContext:
         *_rows("tutor-a", 20, TUTOR, org="org-acme"),
         *_rows("tutor-b", 10, TUTOR, org="org-acme"),
         # 18 of 20 requests under its own prompt, two without any
-        *_rows("mostly", 18, "You are Beta's helper. Show all working.", org="org-beta"),
+        *_rows("mostly", 18, BETA, org="org-beta"),
         *_rows("mostly", 2, None, org="org-beta", first=18),
         # three unrelated accounts (no organisation) handed one instruction
         *_rows("fleet-1", 10, FLEET),
@@ -102,39 +111,53 @@ def test_discount_follows_the_share_of_the_own_instruction() -> None:
     assert not dg205._own_application(frame.drop(columns="own_instruction_share"), settings).any()
 
 
-def _alternating(own: float) -> pd.DataFrame:
-    """An account whose 160 signal prompts each ask for one kind, four kinds in turn."""
-    counts = {"reasoning": 60, "reconstruct": 30, "grading": 40, "tool": 0, "rewrite": 30}
-    row: dict[str, object] = {"account_id": "cover", "featured_exchanges": 200}
-    for name in SIGNALS:
-        row[f"count_p_{name}"] = counts[name]
-        row[f"share_p_{name}"] = counts[name] / 200
-    row.update(count_p_any=160, share_p_any=0.8, own_instruction_share=own)
-    return pd.DataFrame([row])
+HARVEST = (
+    "Think step by step and show your complete reasoning before the final answer.",
+    "Grade the following answer against the rubric and give a score out of 10.",
+    "Reconstruct the full chain of reasoning that leads to this finished answer.",
+)
+COVER = "You are Northforge's research assistant. Give complete, well-structured answers."
 
 
-def test_together_tells_one_instruction_from_alternating_wrappers() -> None:
-    # Every prompt carries both kinds: one instruction explains them all.
-    assert dg205.together(_frame([1.0])).tolist() == [1.0]
-    # Each prompt carries one of four kinds: nothing comes together.
-    assert dg205.together(_alternating(1.0)).tolist() == [0.0]
-    # Half the reasoning prompts also ask for a grade: partly together.
-    half = _alternating(1.0).assign(count_p_grading=30, count_p_any=120)
-    assert 0.0 < float(dg205.together(half)[0]) < 1.0
+def _covered_context() -> ScanContext:
+    """A tutoring company whose instruction is its system prompt and whose user texts are
+    students' questions, and a harvester behind a private cover prompt whose user texts
+    carry its wrappers; every prompt of both reads as a reasoning request in the features."""
+    rows = [*_rows("tutor-a", 30, TUTOR, org="org-acme"), *_rows("cover", 30, COVER)]
+    for row in rows:
+        index = int(str(row["exchange_id"]).rsplit("-", 1)[1])
+        question = f"How many ways can {index + 3} people sit at a round table?"
+        if row["account_id"] == "cover":
+            question = f"{HARVEST[index % len(HARVEST)]}\n\n{question}"
+        row["prompt_text"] = question
+    con = open_store(None)
+    append_arrow(con, "exchanges", pa.Table.from_pylist(rows, schema=EXCHANGE_SCHEMA))
+    context = ScanContext(con)
+    _features(context)
+    context.config = {"DG-205": {"min_count": 2.0, "full_count": 5.0}}
+    return context
 
 
-def test_cover_prompt_does_not_discount_an_alternating_mix() -> None:
-    """A harvester under a private cover prompt keeps its mix strength; the same account
-    without the cover has the same strength, and a single kind under it is discounted."""
-    settings = dg205.Settings()
-
-    def strength(frame: pd.DataFrame) -> float:
-        kept = dg205.kept_after_discount(frame, settings)
-        return float(dg205._strongest(frame, settings, kept)[0][0])
-
-    assert strength(_alternating(1.0)) == pytest.approx(strength(_alternating(0.0)))
-    assert strength(_alternating(1.0)) > 0.9
-    assert strength(_frame([1.0])) == pytest.approx(0.4 * strength(_frame([0.0])))
+def test_what_the_requests_ask_without_the_instruction_decides_the_discount() -> None:
+    """Read again without its system prompt, the tutoring company's requests ask nothing,
+    so the instruction explains all of its strength and it keeps 40%; the harvester's still
+    ask for reasoning, grades and reconstructions, so its cover explains none of it."""
+    context = _covered_context()
+    frame = account_frame(context)
+    owners = own_instructions(frame, frame["own_instruction_share"].to_numpy() > 0)
+    assert {(o.account_id, o.in_system) for o in owners} == {("tutor-a", True), ("cover", True)}
+    as_sent, without = reread(context, owners)
+    assert without.loc["tutor-a", "share_p_any"] == 0.0
+    assert without.loc["cover", "share_p_any"] == 1.0
+    assert as_sent.loc["cover", "share_p_reasoning"] == pytest.approx(
+        without.loc["cover", "share_p_reasoning"]
+    )
+    evidence = {e.subject: e for e in dg205.detect(context) if e.subject_kind == "account"}
+    assert evidence["tutor-a"].strength == pytest.approx(0.4)
+    assert evidence["tutor-a"].details["explained"] == pytest.approx(0.6)
+    assert evidence["cover"].strength == pytest.approx(1.0)
+    assert evidence["cover"].details["explained"] == 0.0
+    assert "own system prompt" not in evidence["cover"].summary
 
 
 def test_discounted_reason_says_why() -> None:

@@ -18,10 +18,12 @@ import pyarrow as pa
 import pytest
 
 from distillguard.detectors.base import EXPLAINED, Evidence
-from distillguard.detectors.behaviour import account_frame
+from distillguard.detectors.behaviour import account_frame, own_instruction
 from distillguard.detectors.behaviour import signal_concentration as dg205
 from distillguard.detectors.context import ScanContext
 from distillguard.engine.store import append_arrow, open_store
+from distillguard.features.prompt_signals import classifier_text
+from distillguard.features.text import prepare
 from distillguard.schema import EXCHANGE_SCHEMA
 from distillguard.scoring.combine import ScoringConfig, harvest_families, score_all
 
@@ -135,11 +137,24 @@ def test_explained_setting_is_checked() -> None:
 def test_a_fleet_keeps_what_its_members_applications_leave_them() -> None:
     """Two tutoring products pooled by a shared label: each member's prompts keep 40% (its
     own instruction); a harvester's pooled with them keep all of theirs, by prompt count."""
-    judged = len(dg205.JUDGED)
-    kept = np.vstack([np.full(judged, 0.4), np.full(judged, 0.4), np.ones(judged)])
-    assert dg205.pooled_share_kept(np.array([300.0, 100.0]), kept[:2]) == pytest.approx(
-        np.full(judged, 0.4)
+    kept = np.array([0.4, 0.4, 1.0])
+    assert dg205.pooled_share_kept(np.array([300.0, 100.0]), kept[:2]) == pytest.approx(0.4)
+    assert dg205.pooled_share_kept(np.array([100.0, 100.0, 200.0]), kept) == pytest.approx(0.7)
+
+
+def test_the_reread_drops_only_the_accounts_own_instruction() -> None:
+    above = own_instruction.OwnInstruction("a", TUTOR, in_system=False)
+    question = "How many ways can 5 people sit at a round table?"
+    assert own_instruction._reread(above, f"{TUTOR}\n\n{question}", None) == classifier_text(
+        prepare(question).text
     )
-    assert dg205.pooled_share_kept(np.array([100.0, 100.0, 200.0]), kept) == pytest.approx(
-        np.full(judged, 0.7)
+    # Another opening paragraph is part of what the request asks.
+    other = f"{FLEET}\n\n{question}"
+    assert own_instruction._reread(above, other, None) == classifier_text(prepare(other).text)
+    system = own_instruction.OwnInstruction("a", TUTOR, in_system=True)
+    assert own_instruction._reread(system, question, TUTOR) == classifier_text(
+        prepare(question).text
+    )
+    assert own_instruction._reread(system, question, FLEET) == classifier_text(
+        prepare(question).text, prepare(FLEET).text
     )

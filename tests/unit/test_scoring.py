@@ -430,3 +430,20 @@ def test_the_harvest_review_needs_two_families_of_harvest_evidence_of_its_own() 
     accounts, _ = score_all(["c", "d"], pooled, [cluster], DEFAULTS)
     for result in accounts:
         assert all("independent families" not in r.summary for r in result.reasons)
+
+
+def test_the_few_requests_review_holds_only_where_the_sample_is_small() -> None:
+    """Two faint families of harvest evidence put a lone harvester of a few dozen requests up
+    for review; from ``review_harvest_max_requests`` on, the detectors no longer discount the
+    sample and a low score stands (a tutoring product on a reasoning budget, 290 requests)."""
+    faint = [
+        Evidence("DG-203", "behaviour", "a", 0.2, "extraction parameters"),
+        Evidence("DG-301", "semantic", "a", 0.12, "capability tags"),
+    ]
+    for sent, expected in ((30, "review"), (99, "review"), (100, "benign"), (290, "benign")):
+        (result,), _ = score_all(["a"], faint, [], DEFAULTS, {"a": sent})
+        assert result.verdict == expected, sent
+    (unknown,), _ = score_all(["a"], faint, [], DEFAULTS)
+    assert unknown.verdict == "review"
+    with pytest.raises(ValueError, match="review_harvest_max_requests"):
+        ScoringConfig(review_harvest_max_requests=0)

@@ -11,6 +11,8 @@ Example (every key optional; unset keys keep the documented defaults)::
     # own harvest evidence in min_families families puts an account up for review
     review_harvest_families = true
     review_harvest_floor = 0.1
+    # ... for accounts that sent fewer requests than this (the detectors' small samples)
+    review_harvest_max_requests = 100
     # evidence this much explained by a customer's own application counts for no review
     review_explained_below = 0.5
     # evidence of harvesting a `distillation` verdict needs (an empty list: none)

@@ -163,15 +163,17 @@ def _scan(
         if config.enabled("DG-501"):
             evidence.extend(cluster_pivot(context, findings.clusters))
         attached = inheritance(context).members if config.enabled("DG-502") else {}
-    accounts_seen = [
-        str(a)
-        for a in con.table("exchanges")
-        .select("account_id")
-        .distinct()
-        .to_pyarrow()
-        .column("account_id")
-        .to_pylist()
-    ]
+    from ibis import _
+
+    volumes = con.table("exchanges").group_by("account_id").aggregate(n=_.count()).to_pyarrow()
+    requests = dict(
+        zip(
+            (str(a) for a in volumes.column("account_id").to_pylist()),
+            (int(n) for n in volumes.column("n").to_pylist()),
+            strict=True,
+        )
+    )
+    accounts_seen = list(requests)
     seen = set(accounts_seen)
     # Accounts that signed up but sent nothing are not reported (the contract lists accounts
     # seen in exchanges); a cluster keeps its id if at least two of its members were seen.
@@ -199,7 +201,7 @@ def _scan(
     ]
     with clock.stage("scoring", console):
         account_results, cluster_results = score_all(
-            accounts_seen, evidence, clusters, config.scoring
+            accounts_seen, evidence, clusters, config.scoring, requests
         )
     until = history.data_until(con)
     allow_record: dict[str, Any] | None = None

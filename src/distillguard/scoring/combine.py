@@ -37,7 +37,9 @@ How a score is made (and why):
    that sent a few dozen requests scores low because every detector discounts small
    samples, yet two independent views of what it harvests are what a person should see
    (``review_harvest_families``; no benign hard negative of the development seeds, reasoning
-   power users included, shows a second family of harvest evidence at all).  Evidence
+   power users included, shows a second family of harvest evidence at all).  It holds
+   below ``review_harvest_max_requests`` requests (100), where the detectors still
+   discount the sample; past it, a low score is what the evidence is worth.  Evidence
    that a known benign cause mostly explains (``details["explained"]``: DG-205's discount
    for a customer's own application instruction) counts as no kind of evidence for
    `review`, by this rule or by score (``review_explained_below``): a tutoring product on
@@ -146,6 +148,13 @@ class ScoringConfig:
     one of 50 requests that mixes ordinary chat and paraphrases its wrappers, about 0.16),
     and a review only asks a person to look.  On the development seeds no benign account
     shows a second family of harvest evidence above 0.05 at all."""
+    review_harvest_max_requests: int = 100
+    """That rule holds for accounts that sent fewer requests than this (when the scan knows
+    how many): it is for evidence the detectors discount because the sample is small, and
+    from 100 requests on (DG-205's full count) they no longer do, so a score below `review`
+    is what the evidence is worth.  A tutoring product on a reasoning model sends hundreds of
+    requests with the largest budget and its math questions tag as reasoning and grading
+    faintly (DG-301); a lone harvester sends a few dozen."""
     review_explained_below: float = 0.5
     """Evidence counts towards that rule only when less than this share of its strength is
     explained by a known benign cause (``details["explained"]``: a customer's own
@@ -198,6 +207,11 @@ class ScoringConfig:
             raise ValueError(
                 "scoring.review_harvest_floor must be above 0 and at most family_floor "
                 f"({self.family_floor}), got {self.review_harvest_floor}"
+            )
+        if self.review_harvest_max_requests < 1:
+            raise ValueError(
+                "scoring.review_harvest_max_requests must be at least 1, got "
+                f"{self.review_harvest_max_requests}"
             )
         if not 0.0 < self.review_explained_below <= 1.0:
             raise ValueError(
@@ -397,8 +411,11 @@ def score_all(
     evidence: Iterable[Evidence],
     clusters: Iterable[ClusterInput],
     config: ScoringConfig,
+    requests: Mapping[str, int] | None = None,
 ) -> tuple[list[AccountResult], list[ClusterResult]]:
-    """Scores, verdicts and reasons for every account seen and every cluster found."""
+    """Scores, verdicts and reasons for every account seen and every cluster found;
+    ``requests``: how many requests each account sent (the review rule of step 4 holds
+    below ``review_harvest_max_requests``; without it, for every account)."""
     by_account: dict[str, list[Evidence]] = defaultdict(list)
     by_cluster: dict[str, list[Evidence]] = defaultdict(list)
     for item in evidence:
@@ -553,7 +570,10 @@ def score_all(
             and verdict == "benign"
         ):
             verdict = "review"
-        if verdict == "benign" and config.review_harvest_families:
+        small = requests is None or requests.get(account_id, 0) < (
+            config.review_harvest_max_requests
+        )
+        if verdict == "benign" and config.review_harvest_families and small:
             seen_by = harvest_families(own, config)
             if len(seen_by) >= config.min_families:
                 verdict = "review"

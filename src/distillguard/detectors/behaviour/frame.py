@@ -236,13 +236,16 @@ def _own_instruction(exchanges: ir.Table) -> ir.Table:
         )
     )
     top = ranked.filter(_.rank == 0)
-    top = top.join(owners, "system_prompt").select("account_id", "n", "identities")
+    top = top.join(owners, "system_prompt").select("account_id", "n", "identities", "system_prompt")
     totals = exchanges.group_by("account_id").aggregate(total=_.count())
     joined = totals.left_join(top, totals.account_id == top.account_id)
-    share = ibis.ifelse(
-        joined.identities == 1, joined.n.cast("float64") / joined.total, 0.0
-    ).fill_null(0.0)
-    return joined.select(joined.account_id, own_instruction_share=share)
+    own = joined.identities == 1
+    share = ibis.ifelse(own, joined.n.cast("float64") / joined.total, 0.0).fill_null(0.0)
+    return joined.select(
+        joined.account_id,
+        own_instruction_share=share,
+        own_instruction=ibis.ifelse(own, joined.system_prompt, ibis.null("string")),
+    )
 
 
 def _identities(exchanges: ir.Table) -> ir.Table:
@@ -283,9 +286,14 @@ def _own_preamble(exchanges: ir.Table, prompts: ir.Table) -> ir.Table:
     )
     top = ranked.filter(_.rank == 0).join(owners, "preamble")
     totals = exchanges.group_by("account_id").aggregate(total=_.count())
-    joined = totals.join(top.select("account_id", "n", "identities"), "account_id")
-    share = ibis.ifelse(joined.identities == 1, joined.n.cast("float64") / joined.total, 0.0)
-    return joined.select("account_id", own_preamble_share=share)
+    joined = totals.join(top.select("account_id", "n", "identities", "preamble"), "account_id")
+    own = joined.identities == 1
+    share = ibis.ifelse(own, joined.n.cast("float64") / joined.total, 0.0)
+    return joined.select(
+        "account_id",
+        own_preamble_share=share,
+        own_preamble=ibis.ifelse(own, joined.preamble, ibis.null("string")),
+    )
 
 
 def strongest_signal(features: ir.Table) -> ir.FloatingColumn:
@@ -388,7 +396,8 @@ def account_frame(context: ScanContext) -> pd.DataFrame:
     ``max_tokens_mean``, ``big_max_tokens_share``, ``high_effort_share``,
     ``multi_sample_share``, ``param_fingerprint`` and its share, ``own_instruction_share``:
     requests under the account's own private system prompt, and ``own_preamble_share``:
-    requests whose prompt opens with its own private paragraph), infrastructure
+    requests whose prompt opens with its own private paragraph, with their texts,
+    ``own_instruction`` and ``own_preamble``, null where not private), infrastructure
     (``distinct_ips``, ``distinct_prefixes``, ``distinct_user_agents``, ``distinct_models``,
     ``top_model_share``), ``account_age_days`` and the :data:`FEATURE_COLUMNS`.
     """

@@ -25,30 +25,30 @@ carries them all, 4 when four carry equal parts.  It lets an account of a few do
 speak: a lone harvester that paraphrases its wrappers and mixes in ordinary chat has too few
 prompts of any one kind for the per-signal test.
 
-One customer's own application is normal, though: a tutoring product whose system prompt
+One customer's own application is normal, though: a tutoring product whose instruction
 says "explain every step, then grade the student's answer out of 10" puts a reasoning and a
-grading signal on every request it serves.  So an account's strength is discounted by how
-much of its traffic runs under its organisation's own instruction (one that no other
-identity sends), in the system prompt (``own_instruction_share`` of the behaviour frame) or
-written above every question, where it opens each prompt (``own_preamble_share``); ``own``
-is the larger of the two:
+grading signal on much of what it serves.  Its instruction is its own (no other identity
+sends it), in the system prompt (``own_instruction_share`` of the behaviour frame) or written
+above every question, where it opens each prompt (``own_preamble_share``); ``own`` is the
+larger of the two.  A harvester behind a private cover prompt ("You are Northforge's research
+assistant") has one too, so the share alone cannot tell them apart; where the signals come
+from can.  The account's requests are read again without the instruction
+(:mod:`~distillguard.detectors.behaviour.own_instruction`: a sample of its prompts through
+the same classifier, as the features read them and without the instruction), and the same
+tests give the strength of each reading on the sample, ``sampled`` and ``without``.  The
+share of the strength the instruction explains is discounted:
 
-    × (1 − app_discount × ramp(own, app_min_share, app_full_share))
+    explained = max(0, sampled − without) / sampled
+    strength  = with × (1 − app_discount × ramp(own, app_min_share, app_full_share)
+                         × explained)
 
-A standing instruction is the same on every request, though, so it explains signals that
-come *together* on each request, not kinds that alternate from one request to the next (a
-reasoning trace here, a rubric grade there, a censorship-safe rewrite after that).  A
-harvester that hides behind a private cover prompt ("You are Northforge's research
-assistant") still alternates its wrappers, so the mix test is discounted only as far as the
-account's kinds ride together:
-
-    together = clip((overlap − 1) / (intents − 1), 0, 1),  overlap = Σ count_p_s / count_p_any
-
-1 when every signal prompt carries every kind the account asks for (one instruction that
-says "explain, then grade"), 0 when each carries one; the mix keeps
-``1 − app_discount × ramp(...) × together``, the per-signal tests ``1 − app_discount ×
-ramp(...)``.  (Measured on development seeds: tutoring products with many signal prompts had
-1.0–1.4 effective kinds; harvesters under a cover prompt 2.0–3.5, each prompt carrying one.)
+A tutoring product's questions ask for little on their own, so it keeps 40% at full share;
+a harvester's wrappers still ask for reasoning traces, grades and rewrites without its
+cover, so it keeps all of it.  The evidence records the share of its strength so explained
+(``details["explained"]``), which scoring does not count as a kind of evidence for
+`review`.  (DG-205 1.5 estimated the same from how far the account's signal kinds came
+together on each request; a tutoring product on a reasoning model whose classifier read
+steps on 57% of requests and grades on 22% looked half like alternating wrappers.)
 
 A fleet that hands one instruction to unrelated accounts is not discounted (its prompt is
 not private), and an account that harvests one kind under its own constant instruction
@@ -86,6 +86,7 @@ from distillguard.detectors.behaviour.common import (
     rounded,
 )
 from distillguard.detectors.behaviour.frame import SIGNALS, account_frame
+from distillguard.detectors.behaviour.own_instruction import own_instructions, reread
 from distillguard.detectors.context import ScanContext
 
 INFO = DetectorInfo(
@@ -160,19 +161,17 @@ def detect(context: ScanContext) -> list[Evidence]:
     frame = frame[frame["featured_exchanges"].notna()]
     if frame.empty:
         return []
-    kept = kept_after_discount(frame, settings)
-    strength, strongest = _strongest(frame, settings, kept)
-    chosen = kept[np.arange(len(frame)), strongest]
-    evidence = _account_evidence(frame, strength, strongest, chosen, settings)
+    undiscounted, strongest = _strongest(frame, settings)
+    kept = kept_after_discount(context, frame, settings, undiscounted)
+    evidence = _account_evidence(frame, undiscounted * kept, strongest, kept, settings)
     return evidence + _fleet_evidence(context, frame, settings, kept)
 
 
 def _strongest(
-    frame: pd.DataFrame, settings: Settings, kept: npt.NDArray[np.float64] | None = None
+    frame: pd.DataFrame, settings: Settings
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64]]:
     """Per row: the strongest judged signal's strength (share ramp times count ramp, or the
-    mix test) and its position in :data:`JUDGED`; ``kept`` (rows × :data:`JUDGED`) is the
-    share of each test's strength an application's discount leaves."""
+    mix test) and its position in :data:`JUDGED`."""
     per_signal = np.column_stack(
         [
             *(
@@ -185,19 +184,57 @@ def _strongest(
             * log_ramp(frame["count_p_any"], settings.mix_min_count, settings.mix_full_count),
         ]
     )
-    if kept is not None:
-        per_signal = per_signal * kept
     return per_signal.max(axis=1), per_signal.argmax(axis=1)
 
 
-def kept_after_discount(frame: pd.DataFrame, settings: Settings) -> npt.NDArray[np.float64]:
-    """The share of each test's strength (rows × :data:`JUDGED`) an application's own
-    instruction leaves: all of it without one; the mix only as far as its kinds come
-    together on the same prompts (module docstring)."""
-    discount = settings.app_discount * _own_application(frame, settings)
-    return np.column_stack(
-        [*(1.0 - discount for _ in JUDGED[:-1]), 1.0 - discount * together(frame)]
+def kept_after_discount(
+    context: ScanContext,
+    frame: pd.DataFrame,
+    settings: Settings,
+    undiscounted: npt.NDArray[np.float64],
+) -> npt.NDArray[np.float64]:
+    """The share of each row's strength an application's own instruction leaves (module
+    docstring): all of it without one; otherwise ``1 − app_discount × ramp(own) ×
+    explained``, where ``explained`` is the part of the strength, on a sample of the
+    account's requests, that is gone once the instruction is taken out
+    (:func:`~distillguard.detectors.behaviour.own_instruction.reread`)."""
+    applied = _own_application(frame, settings)
+    rows = (applied > 0) & (undiscounted > settings.emit_above)
+    kept = np.ones(len(frame))
+    if not rows.any():
+        return kept
+    as_sent, without = reread(context, own_instructions(frame, rows))
+    sampled = _strength_from(frame[rows], as_sent, settings)
+    unexplained = _strength_from(frame[rows], without, settings)
+    explained = np.divide(
+        np.clip(sampled - unexplained, 0.0, None),
+        sampled,
+        out=np.zeros_like(sampled),
+        where=sampled > 0,
     )
+    kept[rows] = 1.0 - settings.app_discount * applied[rows] * explained
+    return kept
+
+
+def _strength_from(
+    frame: pd.DataFrame, shares: pd.DataFrame, settings: Settings
+) -> npt.NDArray[np.float64]:
+    """The strength of ``frame``'s rows with their signal shares (and counts, the shares of
+    their featured prompts) as ``shares`` gives them; rows it lacks keep their own."""
+    reread = frame.copy()
+    prompts = reread["featured_exchanges"].to_numpy(dtype=np.float64)
+    for name in COUNTED:
+        column = f"share_p_{name}"
+        found = (
+            shares[column].reindex(reread["account_id"].astype(str)).to_numpy(dtype=np.float64)
+            if column in shares.columns
+            else np.full(len(reread), np.nan)
+        )
+        share = np.where(np.isnan(found), reread[column].to_numpy(dtype=np.float64), found)
+        reread[column] = share
+        reread[f"count_p_{name}"] = share * prompts
+    strength, _ = _strongest(reread, settings)
+    return strength
 
 
 def _own_application(frame: pd.DataFrame, settings: Settings) -> npt.NDArray[np.float64]:
@@ -248,20 +285,6 @@ def intents(frame: pd.DataFrame) -> npt.NDArray[np.float64]:
     return mixed
 
 
-def together(frame: pd.DataFrame) -> npt.NDArray[np.float64]:
-    """How far each row's signal kinds come together on the same prompts (0 to 1; module
-    docstring): the kinds per signal prompt beyond one, over the effective kinds beyond one.
-    1 where the row has one kind or none (nothing alternates)."""
-    counts = _signal_counts(frame)
-    prompts = np.nan_to_num(frame["count_p_any"].to_numpy(dtype=np.float64), nan=0.0)
-    overlap = np.divide(counts.sum(axis=1), prompts, out=np.ones_like(prompts), where=prompts > 0)
-    beyond_one = intents(frame) - 1.0
-    share: npt.NDArray[np.float64] = np.divide(
-        overlap - 1.0, beyond_one, out=np.ones_like(prompts), where=beyond_one > 1e-9
-    )
-    return np.clip(share, 0.0, 1.0)
-
-
 COUNTED = (*SIGNALS, "any")
 """The signals whose per-account counts and shares the frame holds."""
 
@@ -299,7 +322,7 @@ def _fleet_evidence(
 ) -> list[Evidence]:
     """The same test on each coordinated cluster's pooled prompts, scaled by its identity
     spread.  Each member's prompts keep what its own application's discount leaves them
-    (``kept``, rows × :data:`JUDGED`), so the pooled test keeps the prompt-weighted mean:
+    (``kept``, one share per row), so the pooled test keeps the prompt-weighted mean:
     two tutoring products that label each question alike pool into a crowd of products,
     each explained by its own instruction, not into a harvesting fleet."""
     from distillguard.detectors.coordination import find_clusters
@@ -341,8 +364,8 @@ def _fleet_evidence(
     if not rows:
         return []
     pooled = pd.DataFrame(rows)
-    strength, strongest = _strongest(pooled, settings, np.vstack(pooled_kept))
-    strength = strength * pooled["spread"].to_numpy()
+    strength, strongest = _strongest(pooled, settings)
+    strength = strength * np.asarray(pooled_kept) * pooled["spread"].to_numpy()
     evidence = []
     for position, fleet in enumerate(pooled.itertuples(index=False)):
         value = float(strength[position])
@@ -374,14 +397,11 @@ def _fleet_evidence(
     return evidence
 
 
-def pooled_share_kept(
-    prompts: npt.NDArray[np.float64], kept: npt.NDArray[np.float64]
-) -> npt.NDArray[np.float64]:
-    """What a fleet's pooled tests keep (per :data:`JUDGED`): its members' ``kept`` rows,
-    weighted by how many featured prompts each member adds to the pool."""
+def pooled_share_kept(prompts: npt.NDArray[np.float64], kept: npt.NDArray[np.float64]) -> float:
+    """What a fleet's pooled test keeps: its members' ``kept`` shares, weighted by how many
+    featured prompts each member adds to the pool."""
     weights = prompts / prompts.sum()
-    pooled: npt.NDArray[np.float64] = weights @ kept
-    return pooled
+    return float(weights @ kept)
 
 
 def _application_words(own: float, kept: float, place: str = "system prompt") -> str:
