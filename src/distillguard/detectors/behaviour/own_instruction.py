@@ -15,8 +15,9 @@ without it: a sample of the account's distinct prompts (the first :data:`SAMPLE`
 key, each weighted by how often the account sent it), with the system prompt dropped where
 it is that instruction, or the opening paragraph dropped where it is.  The classifier is
 the one the features use, on the same text it reads there (``classifier_text``), so the
-only difference is the instruction.  The result is, per account and over one sample, the share of
-its requests that carry each signal, and any signal, with the instruction and without it.
+only difference is the instruction.  The result is, per account and over one sample, the
+share of its requests that carry each signal, and any signal, with the instruction and
+without it.
 """
 
 from __future__ import annotations
@@ -37,9 +38,10 @@ from distillguard.features.text import prepare
 from distillguard.schema.prompts import PROMPTS_TABLE
 
 SAMPLE = 64
-"""Distinct prompts read again per account: a share estimated within about ±6 points, at a
-cost that stays small however much an application sends (the first by pair key, which is a
-hash, so an arbitrary but fixed choice)."""
+"""Distinct prompts read again per account: a share's standard error is at most 6 points,
+and the cost stays small however much an application sends (the first by pair key, which
+is a hash, so an arbitrary but fixed choice).  Both readings use the same sample, so what
+it happens to hold cancels out when they are compared."""
 
 PARAGRAPH = "\n\n"
 """What sets a preamble apart from the question below it (behaviour frame)."""
@@ -143,13 +145,15 @@ def own_instructions(frame: pd.DataFrame, rows: npt.NDArray[np.bool_]) -> list[O
     prompt or the preamble, whichever carries the larger share of its requests."""
     found = []
     for row in frame[rows].itertuples(index=False):
-        in_system = _share(row, "own_instruction_share") >= _share(row, "own_preamble_share")
+        in_system = share_of(row, "own_instruction_share") >= share_of(row, "own_preamble_share")
         text = getattr(row, "own_instruction" if in_system else "own_preamble", None)
         if isinstance(text, str) and text:
             found.append(OwnInstruction(str(row.account_id), text, in_system))
     return found
 
 
-def _share(row: object, name: str) -> float:
-    value = float(getattr(row, name, 0.0) or 0.0)
+def share_of(row: object, name: str) -> float:
+    """A behaviour-frame row's share ``name``, 0 where the frame lacks it or it is null."""
+    found = getattr(row, name, None)
+    value = 0.0 if found is None else float(found)
     return 0.0 if np.isnan(value) else value

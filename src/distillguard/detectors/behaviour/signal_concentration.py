@@ -86,7 +86,7 @@ from distillguard.detectors.behaviour.common import (
     rounded,
 )
 from distillguard.detectors.behaviour.frame import SIGNALS, account_frame
-from distillguard.detectors.behaviour.own_instruction import own_instructions, reread
+from distillguard.detectors.behaviour.own_instruction import own_instructions, reread, share_of
 from distillguard.detectors.context import ScanContext
 
 INFO = DetectorInfo(
@@ -221,19 +221,19 @@ def _strength_from(
 ) -> npt.NDArray[np.float64]:
     """The strength of ``frame``'s rows with their signal shares (and counts, the shares of
     their featured prompts) as ``shares`` gives them; rows it lacks keep their own."""
-    reread = frame.copy()
-    prompts = reread["featured_exchanges"].to_numpy(dtype=np.float64)
+    reading = frame.copy()
+    prompts = reading["featured_exchanges"].to_numpy(dtype=np.float64)
     for name in COUNTED:
         column = f"share_p_{name}"
         found = (
-            shares[column].reindex(reread["account_id"].astype(str)).to_numpy(dtype=np.float64)
+            shares[column].reindex(reading["account_id"].astype(str)).to_numpy(dtype=np.float64)
             if column in shares.columns
-            else np.full(len(reread), np.nan)
+            else np.full(len(reading), np.nan)
         )
-        share = np.where(np.isnan(found), reread[column].to_numpy(dtype=np.float64), found)
-        reread[column] = share
-        reread[f"count_p_{name}"] = share * prompts
-    strength, _ = _strongest(reread, settings)
+        share = np.where(np.isnan(found), reading[column].to_numpy(dtype=np.float64), found)
+        reading[column] = share
+        reading[f"count_p_{name}"] = share * prompts
+    strength, _ = _strongest(reading, settings)
     return strength
 
 
@@ -257,12 +257,6 @@ def own_share(frame: pd.DataFrame) -> npt.NDArray[np.float64]:
             share = np.nan_to_num(frame[name].to_numpy(dtype=np.float64), nan=0.0)
             largest = np.maximum(largest, share)
     return largest
-
-
-def _share(row: Any, name: str) -> float:
-    """A row's share ``name``, 0 where the frame lacks it or it is null."""
-    value = float(getattr(row, name, 0.0))
-    return 0.0 if np.isnan(value) else value
 
 
 def _signal_counts(frame: pd.DataFrame) -> npt.NDArray[np.float64]:
@@ -442,7 +436,7 @@ def _account_evidence(
             "top_wrapper_share": rounded(row.top_wrapper_share),
         }
         details["intents"] = rounded(mixes[position])
-        in_system, above = (_share(row, name) for name in OWN_SHARES)
+        in_system, above = (share_of(row, name) for name in OWN_SHARES)
         details["own_instruction_share"] = rounded(in_system)
         details["own_preamble_share"] = rounded(above)
         own, place = (
