@@ -52,7 +52,8 @@ def _feature(row: dict[str, Any], wrapper: int) -> dict[str, Any]:
         "model": "m",
         "lang": "en",
         "prompt_chars": 10,
-        "text_hash": wrapper * 7 + 1,
+        # A different task under the wrapper on every request (a script walking a pool).
+        "text_hash": wrapper * 1_000_003 + int(row["source_line"]),
         "template_id": wrapper,
         "wrapper_id": wrapper,
         "lsh_bands": [],

@@ -57,6 +57,13 @@ class CoordinationConfig:
     template_min_count: int = 5
     """Wrappers, templates and LSH bands count only from this many uses: a person repeats an
     opening now and then; a harvesting script repeats its wrapper hundreds of times."""
+    template_min_prompts: int = 3
+    """...and wrappers and templates around this many different prompts of the account: one
+    that only ever comes with one prompt is that prompt sent again, and a stock phrase every
+    user of one tool sends ("Continue. Run the failing tests after your change.", an
+    open-source coding agent's follow-up turn) is shared by the tool's users and the
+    campaigns that run it alike.  (LSH bands keep counting uses alone: a band key that one
+    resent prompt carries weighs 0.4 of an edge at most, under ``min_edge`` on its own.)"""
     lsh_min_share: float = 0.05
     sentence_min_share: float = 0.2
     """An instruction sentence counts for an account from this share of its requests..."""

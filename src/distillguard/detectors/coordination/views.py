@@ -73,8 +73,12 @@ def _characteristic(
     min_count: int,
     *,
     weight: ir.IntegerValue | None = None,
+    prompt: ir.Value | None = None,
+    min_prompts: int = 1,
 ) -> ir.Table:
-    """Values used by at least ``min_share`` of an account's exchanges (and ``min_count``).
+    """Values used by at least ``min_share`` of an account's exchanges (and ``min_count``),
+    and, given ``prompt`` (which prompt each row is), around at least ``min_prompts``
+    different prompts.
 
     ``weight``: how many exchanges each row of ``table`` stands for, when the rows were
     counted per raw value first (so that a value such as an address prefix is worked out
@@ -86,10 +90,16 @@ def _characteristic(
     if not value.type().is_integer():
         value = value.cast("string")
     tagged = table.select(
-        account_id=table.account_id, value=value, weight=1 if weight is None else weight
+        account_id=table.account_id,
+        value=value,
+        weight=1 if weight is None else weight,
+        prompt=0 if prompt is None else prompt,
     )
     uses = tagged.count() if weight is None else tagged.weight.sum()
-    counts = tagged.group_by(["account_id", "value"]).aggregate(uses=uses)
+    aggregates: dict[str, ir.Value] = {"uses": uses}
+    if prompt is not None:
+        aggregates["prompts"] = tagged.prompt.nunique()
+    counts = tagged.group_by(["account_id", "value"]).aggregate(**aggregates)
     # Null and empty values are dropped once counted: a filter before the count would
     # work out a computed value (an address prefix) once more for every row.
     present = counts.value.notnull()
@@ -97,6 +107,8 @@ def _characteristic(
         present &= counts.value != ""
     joined = counts.filter(present).join(totals, "account_id")
     kept = joined.filter((joined.uses >= min_count) & (joined.uses >= joined.total * min_share))
+    if prompt is not None:
+        kept = kept.filter(kept.prompts >= min_prompts)
     return kept.select("account_id", value=kept.value.cast("string"))
 
 
@@ -256,23 +268,36 @@ def _prompt_values(con: BaseBackend, column: str) -> ir.Table:
     """
     if "prompt_features" not in set(con.list_tables()):
         f = con.table("exchange_features")
-        return f.select("account_id", value=f[column])
+        return f.select("account_id", value=f[column], prompt=f.text_hash)
     x = con.table("exchanges").select("account_id", "pair_id")
     prompts = con.table("prompt_features")
     joined = x.join(prompts.select("pair_id", prompts[column]), "pair_id")
-    return joined.select("account_id", value=joined[column])
+    return joined.select("account_id", value=joined[column], prompt=joined.pair_id)
+
+
+def _around_prompts(con: BaseBackend, cfg: CoordinationConfig, column: str) -> ir.Table:
+    """A per-prompt value (``column`` of the prompt features) an account relies on around
+    at least ``template_min_prompts`` different prompts (config)."""
+    u = _prompt_values(con, column)
+    return _characteristic(
+        u,
+        u.value,
+        _pair_totals(con),
+        cfg.min_share,
+        cfg.template_min_count,
+        prompt=u.prompt,
+        min_prompts=cfg.template_min_prompts,
+    )
 
 
 def wrapper(con: BaseBackend, cfg: CoordinationConfig) -> ir.Table:
     """The instruction wrapper around the task (task body removed) an account relies on."""
-    u = _prompt_values(con, "wrapper_id")
-    return _characteristic(u, u.value, _pair_totals(con), cfg.min_share, cfg.template_min_count)
+    return _around_prompts(con, cfg, "wrapper_id")
 
 
 def template(con: BaseBackend, cfg: CoordinationConfig) -> ir.Table:
     """The prompt skeleton (numbers, quotes and bodies masked) an account relies on."""
-    u = _prompt_values(con, "template_id")
-    return _characteristic(u, u.value, _pair_totals(con), cfg.min_share, cfg.template_min_count)
+    return _around_prompts(con, cfg, "template_id")
 
 
 def lsh_band(con: BaseBackend, cfg: CoordinationConfig) -> ir.Table:
