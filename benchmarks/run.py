@@ -182,8 +182,20 @@ def print_population_table(results: list[dict[str, Any]]) -> None:
         print(f"| {scenario} | {baseline} | " + " | ".join(values) + " |")
 
 
-def bench_scan(out: Path, scenarios: list[str], seeds: list[int], size: int, tag: str) -> None:
-    """`distillguard scan` on each scenario and seed, through the yardstick."""
+def bench_scan(
+    out: Path,
+    scenarios: list[str],
+    seeds: list[int],
+    size: int,
+    tag: str,
+    datasets: Path | None = None,
+    prompt_split: str = "all",
+) -> None:
+    """`distillguard scan` on each scenario and seed, through the yardstick.
+
+    ``datasets`` and ``prompt_split`` are the simulator's: with the shared datasets and
+    ``holdout``, the traffic comes from prompt collections and wrapper phrasings that no
+    detector was trained or tuned on."""
     from distillguard.engine.config import ScanConfig
     from distillguard.engine.scan import run_scan
     from distillguard.evaluation.labels import read_labels
@@ -195,7 +207,13 @@ def bench_scan(out: Path, scenarios: list[str], seeds: list[int], size: int, tag
             work = out / f"scan-{scenario}-{seed}"
             shutil.rmtree(work, ignore_errors=True)
             simulate(
-                work / "sim", seed=seed, exchanges=size, scenario_name=scenario, progress=False
+                work / "sim",
+                seed=seed,
+                exchanges=size,
+                scenario_name=scenario,
+                datasets=datasets,
+                prompt_split=prompt_split,
+                progress=False,
             )
             started = time.perf_counter()
             run_scan(
@@ -271,6 +289,18 @@ def main() -> None:
     scan.add_argument("--seeds", type=int, nargs="+", default=[101, 102])
     scan.add_argument("--size", type=int, default=200_000)
     scan.add_argument("--tag", default="heldout", help="name of the saved result file")
+    scan.add_argument(
+        "--datasets",
+        type=Path,
+        default=None,
+        help="prompt collections (default: the bundled sample)",
+    )
+    scan.add_argument(
+        "--prompt-split",
+        choices=["all", "dev", "holdout"],
+        default="all",
+        help="holdout: prompt sources and phrasings no detector was tuned on (needs --datasets)",
+    )
     speed = sub.add_parser("throughput", help="scan wall time, memory and floor per size")
     speed.add_argument("--sizes", type=int, nargs="+", default=[1_000_000, 4_000_000, 16_000_000])
     speed.add_argument("--seed", type=int, default=1)
@@ -297,7 +327,15 @@ def main() -> None:
     if args.which in (None, "ingest"):
         bench_ingest(args.out, getattr(args, "size", 1_000_000))
     if args.which == "scan":
-        bench_scan(args.out, args.scenarios, args.seeds, args.size, args.tag)
+        bench_scan(
+            args.out,
+            args.scenarios,
+            args.seeds,
+            args.size,
+            args.tag,
+            datasets=args.datasets,
+            prompt_split=args.prompt_split,
+        )
     if args.which == "throughput":
         from throughput import bench_throughput
 
