@@ -34,7 +34,9 @@ by what its members send (wrappers, templates, house rules, client builds) repor
 DG-401 tie, its pooled DG-205 signals and its pooled DG-301…303 coverage in the template
 family: strangers who type the same stock phrase are tied by it and ask for reasoning through
 it, which is one observation, not two, and the crowd's own verdict takes the stronger of
-what its members ask (prompt) and that text (template) as one family; nor does such a crowd,
+what its members ask (prompt) and that text (template) as one family, and unless a DG-406
+house rule ties it, no stronger than what the crowd asks (its members' prompts, its pooled
+DG-205 signals): a label that asks for nothing is no evidence; nor does such a crowd,
 short of being condemned, corroborate a member's own case.  An account whose own harvest
 evidence reaches 0.1 (the scoring's `review_harvest_floor`) in two families is put up for
 `review` whatever its score, if it sent fewer than 100 requests (`review_harvest_max_requests`:

@@ -177,15 +177,17 @@ def test_a_cluster_judged_benign_corroborates_nothing() -> None:
 
 
 def test_a_crowd_tied_only_by_what_it_sends_corroborates_nothing() -> None:
-    # Strangers running one public benchmark harness: the group is worth a look, but sharing
-    # the harness is each member's own behaviour, not corroboration of a member's case.
-    evidence = [ev("C-1", "template", 0.9, "cluster"), ev("a", "behaviour", 0.6)]
+    # Strangers running one public benchmark harness whose pooled prompts ask for reasoning:
+    # the group is worth a look, but sharing the harness is each member's own behaviour, not
+    # corroboration of a member's case.
+    asks = Evidence("DG-205", "template", "C-1", 0.9, "pooled prompts ask", "cluster")
+    evidence = [ev("C-1", "template", 0.9, "cluster"), asks, ev("a", "behaviour", 0.6)]
     tied = ClusterInput("C-1", ["a", "b"], {"exchanges": 1})
     crowd = replace(tied, content_only=True)
     (a, _), (cluster,) = score_all(["a", "b"], evidence, [tied], CONFIG)
     assert cluster.verdict == "review" and a.verdict == "distillation"
     (a_in_crowd, _), (same,) = score_all(["a", "b"], evidence, [crowd], CONFIG)
-    alone = score_all(["a"], evidence[1:], [], CONFIG)[0][0]
+    alone = score_all(["a"], evidence[2:], [], CONFIG)[0][0]
     assert same.verdict == "review" and a_in_crowd.score == alone.score
 
 
@@ -215,7 +217,8 @@ def test_a_crowds_one_observation_is_as_strong_as_its_stronger_half() -> None:
     evidence below the floor; the label's share of the crowd's prompts (template) is below
     it too.  Seen twice, one observation is no stronger than once, so the crowd has one
     family at the floor and is not condemned (added up by noisy-or, 0.3 and 0.25 would
-    make 0.475, a second family); when one half alone reaches the floor, it is."""
+    make 0.475, a second family); when one half alone reaches the floor, and the crowd's
+    pooled prompts ask for as much, it is."""
     evidence = [
         ev("C-1", "template", 0.25, "cluster"),
         *[ev(member, "prompt", 0.3) for member in ("a", "b")],
@@ -224,7 +227,8 @@ def test_a_crowds_one_observation_is_as_strong_as_its_stronger_half() -> None:
     crowd = ClusterInput("C-1", ["a", "b"], {"exchanges": 1}, content_only=True)
     _, (judged,) = score_all(["a", "b"], evidence, [crowd], CONFIG)
     assert judged.verdict != "distillation"
-    stronger = [ev("C-1", "template", 0.5, "cluster"), *evidence[1:]]
+    asks = Evidence("DG-205", "template", "C-1", 0.5, "pooled prompts ask", "cluster")
+    stronger = [ev("C-1", "template", 0.5, "cluster"), asks, *evidence[1:]]
     _, (condemned,) = score_all(["a", "b"], stronger, [crowd], CONFIG)
     assert condemned.verdict == "distillation"
 
@@ -447,3 +451,25 @@ def test_the_few_requests_review_holds_only_where_the_sample_is_small() -> None:
     assert unknown.verdict == "review"
     with pytest.raises(ValueError, match="review_harvest_max_requests"):
         ScoringConfig(review_harvest_max_requests=0)
+
+
+def test_a_crowds_tie_says_no_more_than_what_the_crowd_asks() -> None:
+    """Three tutoring companies on a reasoning budget, tied only by the label each writes
+    above a student's question: the label carries most of their prompts (template 0.6) but
+    asks for nothing, and their members' prompts ask for little, so the tie is no second
+    family beside their parameters.  A crowd tied by a house rule (DG-406), a standing
+    instruction its requests carry, keeps the tie's weight."""
+    label = Evidence("DG-403", "template", "C-1", 0.6, "one label", "cluster")
+    members = ["a", "b", "c"]
+    budget = [Evidence("DG-203", "behaviour", m, 0.85, "largest budget") for m in members]
+    crowd = ClusterInput("C-1", members, {"exchanges": 1}, content_only=True)
+    _, (tutoring,) = score_all(members, [label, *budget], [crowd], DEFAULTS)
+    assert tutoring.verdict != "distillation"
+    rule = Evidence("DG-406", "template", "C-1", 0.5, "house rule around harvest", "cluster")
+    _, (fleet,) = score_all(members, [label, rule, *budget], [crowd], DEFAULTS)
+    assert fleet.verdict == "distillation"
+    # A house rule in phrasing the classifier does not read as a harvest request ("lay out
+    # your full chain of thought explicitly") is still an instruction the fleet imposes.
+    unread = Evidence("DG-406", "template", "C-1", 0.01, "house rule, unread", "cluster")
+    _, (phrased,) = score_all(members, [label, unread, *budget], [crowd], DEFAULTS)
+    assert phrased.verdict == "distillation"

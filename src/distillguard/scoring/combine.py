@@ -66,7 +66,11 @@ How a score is made (and why):
    own verdict takes what its typical member asks (prompt) and the text that ties it
    (template) as one family, as strong as the stronger of the two: they are one
    observation (two tutoring products that label each question alike, each asking for
-   steps), so a second family must come from elsewhere before the crowd is condemned.  What a
+   steps), so a second family must come from elsewhere before the crowd is condemned; and
+   unless a standing instruction sentence (a house rule, DG-406) ties it, that family says
+   no more than what the crowd asks (its typical member's prompts, its pooled prompt
+   signals): a label that asks for nothing is no evidence of harvesting, however exclusive
+   it looks in a small world.  What a
    group not judged distillation asks, pooled (the task-like items of benchmark firms
    sharing a public harness), says nothing about what one member asks, so such a member's
    harvest evidence is its own.  A cluster that DG-502 links to a condemned one as a piece
@@ -385,15 +389,36 @@ def _inherit(
     return merged
 
 
-def _one_observation(pooled: Mapping[str, float]) -> dict[str, float]:
+def _one_observation(pooled: Mapping[str, float], asks: float = 1.0) -> dict[str, float]:
     """A crowd tied only by what it sends (``ClusterInput.content_only``): what its typical
     member asks (prompt) and the text that ties it (template) are one observation, so they
     are one family (template), as strong as the stronger of the two: seeing the same text
     twice is no stronger than seeing it once (two tutoring products that label each
-    question alike, each asking for steps).  A second family must come from elsewhere."""
+    question alike, each asking for steps).  A second family must come from elsewhere.
+
+    And unless a house rule ties it (:data:`HOUSE_RULE`), the tie says no more than what the
+    crowd asks (``asks``: its typical member's prompt evidence with the crowd's own pooled
+    prompt signals, :data:`ASKING_DETECTORS`): a label that three tutoring companies write
+    above each student question asks for nothing, however exclusive it looks in a small
+    world, and their reasoning budget alone (the members' parameters) must not make a
+    second family."""
     merged = {f: s for f, s in pooled.items() if f not in SAME_OBSERVATION}
-    merged[SAME_OBSERVATION[0]] = max(pooled.get(f, 0.0) for f in SAME_OBSERVATION)
+    strongest = max(pooled.get(f, 0.0) for f in SAME_OBSERVATION)
+    merged[SAME_OBSERVATION[0]] = min(strongest, max(asks, pooled.get("prompt", 0.0)))
     return merged
+
+
+ASKING_DETECTORS = ("DG-205",)
+"""A crowd's own evidence of what its requests ask: its pooled prompt signals
+(:func:`_one_observation`)."""
+
+HOUSE_RULE = "DG-406"
+"""A crowd tied by a standing instruction sentence (a house rule of five words or more,
+relied on around many prompts) is tied by an instruction its requests carry, which is
+itself what they ask, whether or not the prompt classifier reads it as a harvest request
+("lay out your full chain of thought explicitly, including checks and corrections." in
+held-out phrasing): its tie keeps its weight.  A label ("Student question:") is no
+instruction."""
 
 
 def _speaks(item: Evidence, condemned: Mapping[str, object]) -> bool:
@@ -458,7 +483,11 @@ def score_all(
                 # The cluster's typical (median) member, not its single loudest one.
                 typical = float(np.median(values))
                 pooled[family] = noisy_or([pooled.get(family, 0.0), typical])
-        if cluster.content_only:
+        if cluster.content_only and not any(e.detector == HOUSE_RULE for e in own):
+            typical_asks = float(np.median([f.get("prompt", 0.0) for f in member_families]))
+            own_asks = noisy_or(e.strength for e in own if e.detector in ASKING_DETECTORS)
+            pooled = _one_observation(pooled, noisy_or([typical_asks, own_asks]))
+        elif cluster.content_only:
             pooled = _one_observation(pooled)
         score = calibrated_score(pooled, config, harvest)
         verdict = verdict_for(score, pooled, config, harvest)
