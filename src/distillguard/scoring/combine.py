@@ -408,6 +408,16 @@ def _one_observation(pooled: Mapping[str, float], asks: float = 1.0) -> dict[str
     return merged
 
 
+def _crowd_asks(own: list[Evidence], member_families: list[dict[str, float]]) -> float:
+    """What a crowd asks (:func:`_one_observation`): 1 when a house rule ties it
+    (:data:`HOUSE_RULE`); otherwise its typical member's prompt evidence with its own pooled
+    prompt signals (:data:`ASKING_DETECTORS`)."""
+    if any(e.detector == HOUSE_RULE for e in own):
+        return 1.0
+    typical = float(np.median([f.get("prompt", 0.0) for f in member_families]))
+    return noisy_or([typical, *(e.strength for e in own if e.detector in ASKING_DETECTORS)])
+
+
 ASKING_DETECTORS = ("DG-205",)
 """A crowd's own evidence of what its requests ask: its pooled prompt signals
 (:func:`_one_observation`)."""
@@ -483,12 +493,8 @@ def score_all(
                 # The cluster's typical (median) member, not its single loudest one.
                 typical = float(np.median(values))
                 pooled[family] = noisy_or([pooled.get(family, 0.0), typical])
-        if cluster.content_only and not any(e.detector == HOUSE_RULE for e in own):
-            typical_asks = float(np.median([f.get("prompt", 0.0) for f in member_families]))
-            own_asks = noisy_or(e.strength for e in own if e.detector in ASKING_DETECTORS)
-            pooled = _one_observation(pooled, noisy_or([typical_asks, own_asks]))
-        elif cluster.content_only:
-            pooled = _one_observation(pooled)
+        if cluster.content_only:
+            pooled = _one_observation(pooled, _crowd_asks(own, member_families))
         score = calibrated_score(pooled, config, harvest)
         verdict = verdict_for(score, pooled, config, harvest)
         cluster_verdicts[cluster.cluster_id] = verdict

@@ -216,84 +216,73 @@ def _parameter_fingerprint(exchanges: ir.Table) -> ir.Table:
     )
 
 
-def _own_instruction(exchanges: ir.Table) -> ir.Table:
-    """The share of an account's requests sent under its most common system prompt, where no
-    other identity sends that system prompt (0 otherwise): an application's own standing
-    instruction, which the prompt signals read on every request it wraps.
+def _identity(exchanges: ir.Table) -> ir.StringColumn:
+    """A request's identity: its ``organization_id``, or the account itself without one, so
+    one company's several accounts share their product's instruction privately, while a
+    fleet that hands one instruction to unrelated accounts does not."""
+    return exchanges.organization_id.fill_null(exchanges.account_id)
 
-    An identity is the request's ``organization_id``, or the account itself without one, so
-    one company's several accounts share their product's prompt privately, while a fleet
-    that hands one instruction to unrelated accounts does not.  Ties go to the lexically
-    first prompt, so the result does not depend on the engine.
-    """
-    prompted = exchanges.filter(exchanges.system_prompt.notnull())
-    prompted = prompted.mutate(identity=prompted.organization_id.fill_null(prompted.account_id))
-    owners = prompted.group_by("system_prompt").aggregate(identities=_.identity.nunique())
-    used = prompted.group_by(["account_id", "system_prompt"]).aggregate(n=_.count())
+
+def _own_value(rows: ir.Table, totals: ir.Table, name: str) -> ir.Table:
+    """``<name>_share``: the share of each account's requests (``totals``) that carry its most
+    used value of ``rows`` (columns ``account_id``, ``identity``, ``value``, ``n``
+    requests), where no other identity sends that value (0 otherwise); and ``<name>``, that
+    value where it is the account's own (null otherwise).  Ties go to the lexically first
+    value, so the result does not depend on the engine."""
+    owners = rows.group_by("value").aggregate(identities=_.identity.nunique())
+    used = rows.group_by(["account_id", "value"]).aggregate(n=_.n.sum())
     ranked = used.mutate(
         rank=ibis.row_number().over(
-            ibis.window(group_by="account_id", order_by=[ibis.desc("n"), "system_prompt"])
+            ibis.window(group_by="account_id", order_by=[ibis.desc("n"), "value"])
         )
     )
-    top = ranked.filter(_.rank == 0)
-    top = top.join(owners, "system_prompt").select("account_id", "n", "identities", "system_prompt")
-    totals = exchanges.group_by("account_id").aggregate(total=_.count())
+    top = ranked.filter(_.rank == 0).join(owners, "value")
+    top = top.select("account_id", "n", "identities", "value")
     joined = totals.left_join(top, totals.account_id == top.account_id)
     own = joined.identities == 1
     share = ibis.ifelse(own, joined.n.cast("float64") / joined.total, 0.0).fill_null(0.0)
     return joined.select(
         joined.account_id,
-        own_instruction_share=share,
-        own_instruction=ibis.ifelse(own, joined.system_prompt, ibis.null("string")),
+        **{
+            f"{name}_share": share,
+            name: ibis.ifelse(own, joined.value, ibis.null("string")),
+        },
     )
 
 
-def _identities(exchanges: ir.Table) -> ir.Table:
-    """Each account's identity: its ``organization_id`` (the largest, for the rare account
-    that sends under several), or the account itself without one, as in
-    :func:`_own_instruction`."""
-    found = exchanges.group_by("account_id").aggregate(organization=_.organization_id.max())
-    return found.select("account_id", identity=found.organization.fill_null(found.account_id))
+def _own_instruction(exchanges: ir.Table, totals: ir.Table) -> ir.Table:
+    """``own_instruction_share`` and ``own_instruction``: the account's most common system
+    prompt where no other identity sends it (:func:`_own_value`): an application's own
+    standing instruction, which the prompt signals read on every request it wraps."""
+    prompted = exchanges.filter(exchanges.system_prompt.notnull())
+    rows = prompted.group_by(
+        account_id=prompted.account_id,
+        identity=_identity(prompted),
+        value=prompted.system_prompt,
+    ).aggregate(n=_.count())
+    return _own_value(rows, totals, "own_instruction")
 
 
-def _own_preamble(exchanges: ir.Table, prompts: ir.Table) -> ir.Table:
-    """The share of an account's requests whose prompt opens with its most common preamble,
-    where no other identity sends that preamble (0 otherwise): an application's own
-    instruction written above every question in the user text, rather than into the system
-    prompt.
+def _own_preamble(exchanges: ir.Table, prompts: ir.Table, totals: ir.Table) -> ir.Table:
+    """``own_preamble_share`` and ``own_preamble``: the account's most common preamble where
+    no other identity sends it (:func:`_own_value`): an application's own instruction written
+    above every question in the user text, rather than into the system prompt.
 
     The preamble is the prompt's first paragraph, when a blank line sets it apart from what
     follows (a prompt of one paragraph has none): it stays the same while the questions
     below it change.  The prompt's wrapper does not serve here: a product that labels each
     question ("Student question:") has that label for its wrapper, shared with other
     products, and its instruction paragraph is read as part of the task.  Each distinct
-    prompt is split once (``prompts``), not each request.  Ties go to the lexically first
-    preamble, so the result does not depend on the engine.
+    prompt is split once (``prompts``), not each request.
     """
     cut = prompts.prompt_text.find("\n\n")
     opened = prompts.filter(cut > 0)
-    opened = opened.select("pair_id", preamble=opened.prompt_text.substr(0, cut))
-    used = exchanges.group_by(["account_id", "pair_id"]).aggregate(n=_.count())
-    headed = (
-        used.join(opened, "pair_id").group_by(["account_id", "preamble"]).aggregate(n=_.n.sum())
-    )
-    owners = headed.join(_identities(exchanges), "account_id")
-    owners = owners.group_by("preamble").aggregate(identities=_.identity.nunique())
-    ranked = headed.mutate(
-        rank=ibis.row_number().over(
-            ibis.window(group_by="account_id", order_by=[ibis.desc("n"), "preamble"])
-        )
-    )
-    top = ranked.filter(_.rank == 0).join(owners, "preamble")
-    totals = exchanges.group_by("account_id").aggregate(total=_.count())
-    joined = totals.join(top.select("account_id", "n", "identities", "preamble"), "account_id")
-    own = joined.identities == 1
-    share = ibis.ifelse(own, joined.n.cast("float64") / joined.total, 0.0)
-    return joined.select(
-        "account_id",
-        own_preamble_share=share,
-        own_preamble=ibis.ifelse(own, joined.preamble, ibis.null("string")),
-    )
+    opened = opened.select("pair_id", value=opened.prompt_text.substr(0, cut))
+    used = exchanges.group_by(
+        account_id=exchanges.account_id, identity=_identity(exchanges), pair_id=exchanges.pair_id
+    ).aggregate(n=_.count())
+    rows = used.join(opened, "pair_id").select("account_id", "identity", "value", "n")
+    return _own_value(rows, totals, "own_preamble")
 
 
 def strongest_signal(features: ir.Table) -> ir.FloatingColumn:
@@ -351,10 +340,11 @@ def account_expression(context: ScanContext) -> ir.Table:
         table = _join(table, part)
         columns += [c for c in part.columns if c != "account_id"]
     columns += list(shape)
+    totals = exchanges.group_by("account_id").aggregate(total=_.count())
     parts = [_address_prefixes(exchanges), _parameter_fingerprint(exchanges)]
-    parts.append(_own_instruction(exchanges))
+    parts.append(_own_instruction(exchanges, totals))
     if _has_table(context, PROMPTS_TABLE) and "pair_id" in exchanges.columns:
-        parts.append(_own_preamble(exchanges, context.con.table(PROMPTS_TABLE)))
+        parts.append(_own_preamble(exchanges, context.con.table(PROMPTS_TABLE), totals))
     for part in parts:
         table = _join(table, part)
         columns += [c for c in part.columns if c != "account_id"]
