@@ -473,3 +473,89 @@ def test_a_crowds_tie_says_no_more_than_what_the_crowd_asks() -> None:
     unread = Evidence("DG-406", "template", "C-1", 0.01, "house rule, unread", "cluster")
     _, (phrased,) = score_all(members, [label, unread, *budget], [crowd], DEFAULTS)
     assert phrased.verdict == "distillation"
+
+
+def _fleet_member(member: str, behaviour: float) -> list[Evidence]:
+    """A member's own evidence: every prompt asks for harvest (DG-205) and its parameters
+    (DG-203) at ``behaviour``."""
+    return [
+        Evidence("DG-205", "prompt", member, 1.0, "all prompts ask"),
+        Evidence("DG-203", "behaviour", member, behaviour, "largest budget"),
+    ]
+
+
+def _house_rule_crowd(condemned: int, size: int) -> tuple[list[str], list[Evidence]]:
+    """A crowd of ``size`` members tied by a house rule; ``condemned`` of them show their
+    parameters above the floor, the rest a hair under it."""
+    members = [f"m{i:02d}" for i in range(size)]
+    rule = Evidence("DG-406", "template", "C-1", 0.3, "house rule around harvest", "cluster")
+    own = [
+        item
+        for i, member in enumerate(members)
+        for item in _fleet_member(member, 0.45 if i < condemned else 0.3)
+    ]
+    return members, [rule, *own]
+
+
+def test_a_house_rule_crowd_with_a_quorum_of_condemned_members_is_one_operation() -> None:
+    """A fleet of single-account identities sharing one house rule, whose members sit on
+    both sides of the behaviour floor by noise: when a third of them (and at least three)
+    are condemned on their own two families, the crowd is judged on its typical condemned
+    member and the rest are condemned with it."""
+    members, evidence = _house_rule_crowd(condemned=4, size=12)
+    crowd = ClusterInput("C-1", members, {"exchanges": 1}, content_only=True)
+    accounts, (cluster,) = score_all(members, evidence, [crowd], DEFAULTS)
+    assert cluster.verdict == "distillation"
+    assert cluster.reasons[0].detector == "scoring" and "4 of its 12" in cluster.reasons[0].summary
+    assert all(a.verdict == "distillation" for a in accounts)
+    # Below the quorum the crowd's typical member decides, and the rest stay under review.
+    members, evidence = _house_rule_crowd(condemned=3, size=12)
+    crowd = ClusterInput("C-1", members, {"exchanges": 1}, content_only=True)
+    accounts, (cluster,) = score_all(members, evidence, [crowd], DEFAULTS)
+    assert cluster.verdict != "distillation"
+    assert sum(a.verdict == "distillation" for a in accounts) == 3
+    # Switched off, the quorum changes nothing.
+    members, evidence = _house_rule_crowd(condemned=4, size=12)
+    off = replace(DEFAULTS, crowd_quorum=False)
+    _, (cluster,) = score_all(members, evidence, [crowd], off)
+    assert cluster.verdict != "distillation"
+
+
+def test_the_quorum_needs_a_house_rule_and_its_own_members_cases() -> None:
+    """A crowd tied by a label (no house rule) is not one operation because some members
+    are condemned; nor does a peer's intelligence on members count towards the quorum (it
+    speaks only of the accounts that show it)."""
+    members, evidence = _house_rule_crowd(condemned=5, size=12)
+    label = Evidence("DG-403", "template", "C-1", 0.3, "one label", "cluster")
+    crowd = ClusterInput("C-1", members, {"exchanges": 1}, content_only=True)
+    _, (cluster,) = score_all(members, [label, *evidence[1:]], [crowd], DEFAULTS)
+    assert cluster.verdict != "distillation"
+    members, evidence = _house_rule_crowd(condemned=0, size=6)
+    intel = [Evidence("DG-601", "intel", m, 0.9, "peer indicator") for m in members[:3]]
+    _, (cluster,) = score_all(members, [*evidence, *intel], [crowd], DEFAULTS)
+    assert cluster.verdict != "distillation"
+
+
+def test_the_quorum_is_validated() -> None:
+    with pytest.raises(ValueError, match="crowd_quorum_share"):
+        ScoringConfig(crowd_quorum_share=0.0)
+    with pytest.raises(ValueError, match="crowd_quorum_min"):
+        ScoringConfig(crowd_quorum_min=1)
+
+
+def test_capability_tags_describe_and_are_no_kind_of_evidence_for_review() -> None:
+    """A labelling firm's account: 85% of its prompts ask for rubric grades (DG-205), and
+    its capability tags (DG-301) read the same grading.  The tags add to its score but are
+    no second kind of evidence, so it stays benign; its parameters (DG-203) would be one."""
+    grades = Evidence("DG-205", "prompt", "a", 0.91, "85% ask for a grade")
+    tags = Evidence("DG-301", "semantic", "a", 0.105, "grading 83%")
+    (labelling,), _ = score_all(["a"], [grades, tags], [], DEFAULTS, {"a": 480})
+    assert labelling.verdict == "benign"
+    counted = replace(DEFAULTS, descriptive_detectors=())
+    (as_before,), _ = score_all(["a"], [grades, tags], [], counted, {"a": 480})
+    assert as_before.verdict == "review" and as_before.score == labelling.score
+    budget = Evidence("DG-203", "behaviour", "a", 0.3, "largest budget")
+    (second_kind,), _ = score_all(["a"], [grades, tags, budget], [], DEFAULTS, {"a": 480})
+    assert second_kind.verdict == "review"
+    with pytest.raises(ValueError, match="descriptive_detectors"):
+        ScoringConfig(descriptive_detectors="DG-301")  # type: ignore[arg-type]

@@ -15,6 +15,11 @@ Example (every key optional; unset keys keep the documented defaults)::
     review_harvest_max_requests = 100
     # evidence this much explained by a customer's own application counts for no review
     review_explained_below = 0.5
+    # a crowd tied by a house rule is condemned when this share of its members (and at
+    # least crowd_quorum_min) is condemned on their own evidence
+    crowd_quorum = true
+    crowd_quorum_share = 0.333
+    crowd_quorum_min = 3
     # evidence of harvesting a `distillation` verdict needs (an empty list: none)
     harvest_detectors = ["DG-203", "DG-205", "DG-301", "DG-302", "DG-303", "DG-406", "DG-601"]
 

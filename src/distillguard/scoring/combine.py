@@ -70,7 +70,11 @@ How a score is made (and why):
    unless a standing instruction sentence (a house rule, DG-406) ties it, that family says
    no more than what the crowd asks (its typical member's prompts, its pooled prompt
    signals): a label that asks for nothing is no evidence of harvesting, however exclusive
-   it looks in a small world.  What a
+   it looks in a small world.  A crowd tied by a house rule whose members are condemned on
+   their own evidence in numbers (a third of its core members, and at least three:
+   ``crowd_quorum_share``, ``crowd_quorum_min``) is one operation, judged on its typical
+   condemned member: a fleet of single-account identities that all carry one house rule
+   is otherwise split in two by noise around the behaviour floor.  What a
    group not judged distillation asks, pooled (the task-like items of benchmark firms
    sharing a public harness), says nothing about what one member asks, so such a member's
    harvest evidence is its own.  A cluster that DG-502 links to a condemned one as a piece
@@ -166,6 +170,26 @@ class ScoringConfig:
     because they sent little; a tutoring product whose every request carries its own
     "explain every step" instruction shows faint prompt evidence because it is explained,
     and on a reasoning budget it shows the extraction parameters too."""
+    crowd_quorum: bool = True
+    """Condemn a crowd tied by a house rule when a quorum of its members is condemned on
+    their own evidence (module docstring, step 5; :func:`_quorum`)."""
+    crowd_quorum_share: float = 1 / 3
+    crowd_quorum_min: int = 3
+    """The quorum: at least this share of the crowd's core members, and at least this many,
+    judged `distillation` on their own evidence alone.  On development seeds 1801 and 1001 of
+    `low-and-slow` with the shared datasets' development split, a coding fleet of 39
+    single-account identities sharing one house rule had 20 and 17 of its members condemned
+    on their own two families, and the rest a hair under the behaviour floor (the same
+    one-shot share, 67-76%, and parameters); no benign crowd of the development seeds had a
+    single member condemned."""
+    descriptive_detectors: tuple[str, ...] = ("DG-301",)
+    """Detectors whose evidence describes what an account asks for, as prompt signals do:
+    it adds to the score in its own family, but among the kinds of evidence `review` counts
+    it is prompt evidence (module docstring, step 4).  DG-301's capability tags read the
+    grading that DG-205 reads on a labelling firm's rubric prompts: one of its accounts (480
+    requests, 85% grading) went to `review` on the two as if they were two kinds, on
+    development seed 1802 of `evasive` and `randomized` with the shared datasets'
+    development split.  Beside extraction parameters they are still a second kind."""
     max_reasons: int = 6
     harvest_detectors: tuple[str, ...] = HARVEST_DETECTORS
     """Detectors whose evidence shows harvesting itself; a `distillation` verdict needs their
@@ -187,9 +211,18 @@ class ScoringConfig:
         unknown = set(self.corroborating_families) - set(FAMILIES)
         if unknown:
             raise ValueError(f"scoring.corroborating_families: unknown families {sorted(unknown)}")
-        malformed = [d for d in self.harvest_detectors if not str(d).startswith("DG-")]
+        if isinstance(self.descriptive_detectors, str):
+            raise ValueError("scoring.descriptive_detectors: a list of names, not one string")
+        object.__setattr__(self, "descriptive_detectors", tuple(self.descriptive_detectors))
+        malformed = [
+            d
+            for d in (*self.harvest_detectors, *self.descriptive_detectors)
+            if not str(d).startswith("DG-")
+        ]
         if malformed:
-            raise ValueError(f"scoring.harvest_detectors: not detector ids: {malformed}")
+            raise ValueError(
+                f"scoring.harvest_detectors, descriptive_detectors: not detector ids: {malformed}"
+            )
         for name, weight in self.family_weights.items():
             if not 0.0 <= weight <= 1.0:
                 raise ValueError(f"scoring.family_weights.{name}: {weight} is outside [0, 1]")
@@ -216,6 +249,15 @@ class ScoringConfig:
             raise ValueError(
                 "scoring.review_harvest_max_requests must be at least 1, got "
                 f"{self.review_harvest_max_requests}"
+            )
+        if not 0.0 < self.crowd_quorum_share <= 1.0:
+            raise ValueError(
+                f"scoring.crowd_quorum_share must be above 0 and at most 1, got "
+                f"{self.crowd_quorum_share}"
+            )
+        if self.crowd_quorum_min < 2:
+            raise ValueError(
+                f"scoring.crowd_quorum_min must be at least 2, got {self.crowd_quorum_min}"
             )
         if not 0.0 < self.review_explained_below <= 1.0:
             raise ValueError(
@@ -263,10 +305,26 @@ def unexplained(evidence: Iterable[Evidence], config: ScoringConfig) -> list[Evi
     ]
 
 
+DESCRIBED_FAMILY = "prompt"
+"""The family whose observation ``descriptive_detectors`` repeat: what is asked."""
+
+
+def kind_strengths(evidence: Iterable[Evidence], config: ScoringConfig) -> dict[str, float]:
+    """The kinds of evidence `review` counts, with their strengths: the families of the
+    evidence not mostly explained by a benign cause (:func:`unexplained`), with the
+    evidence of ``descriptive_detectors`` counted as what is asked (:data:`DESCRIBED_FAMILY`)."""
+    descriptive = set(config.descriptive_detectors)
+    return family_strengths(
+        replace(e, family=DESCRIBED_FAMILY) if e.detector in descriptive else e
+        for e in unexplained(evidence, config)
+    )
+
+
 def harvest_families(evidence: Iterable[Evidence], config: ScoringConfig) -> list[str]:
-    """Families in which the harvest detectors' evidence not mostly explained by a benign
-    cause (:func:`unexplained`) reaches ``review_harvest_floor``, sorted."""
-    strengths = family_strengths(unexplained(_harvest_evidence(evidence, config), config))
+    """Kinds in which the harvest detectors' evidence (:func:`kind_strengths`: not mostly
+    explained by a benign cause, descriptive evidence counted as what is asked) reaches
+    ``review_harvest_floor``, sorted."""
+    strengths = kind_strengths(_harvest_evidence(evidence, config), config)
     return sorted(f for f, s in strengths.items() if s >= config.review_harvest_floor)
 
 
@@ -431,6 +489,63 @@ held-out phrasing): its tie keeps its weight.  A label ("Student question:") is 
 instruction."""
 
 
+def _quorum(
+    own: list[Evidence],
+    core: list[str],
+    by_account: Mapping[str, list[Evidence]],
+    config: ScoringConfig,
+) -> tuple[dict[str, float], float, float, Reason] | None:
+    """A crowd tied by a house rule (:data:`HOUSE_RULE`) whose members are condemned on their
+    own evidence in numbers (``crowd_quorum_share`` of its core members and at least
+    ``crowd_quorum_min``) is one operation: the crowd is judged on its typical *condemned*
+    member instead of its typical member, with its own evidence as usual, and condemned
+    when that meets the `distillation` bar.  Returns (pooled families, score, harvest,
+    reason), or None.
+
+    A crowd's tie alone is no evidence (public harnesses, stock phrases); its members' own
+    cases are, two independent families each.  A fleet of single-account identities, each
+    sending the same house rule, whose members sit on both sides of the behaviour floor
+    (the same parameters, one-shot shares from 67% to 76%) is otherwise split in two by
+    noise.  A member's own evidence here leaves out what speaks only of it (a peer's
+    intelligence) and what depends on a cluster's verdict (DG-502)."""
+    if not config.crowd_quorum or not any(e.detector == HOUSE_RULE for e in own):
+        return None
+    judged: list[tuple[dict[str, float], float]] = []
+    for member in core:
+        evidence = [
+            e
+            for e in by_account.get(member, [])
+            if e.family not in MEMBER_ONLY_FAMILIES and e.detector != PIECE_DETECTOR
+        ]
+        families = family_strengths(evidence)
+        harvest = harvest_strength(evidence, config)
+        if verdict_for(calibrated_score(families, config, harvest), families, config, harvest) == (
+            "distillation"
+        ):
+            judged.append((families, harvest))
+    needed = max(config.crowd_quorum_min, math.ceil(config.crowd_quorum_share * len(core)))
+    if len(judged) < needed:
+        return None
+    pooled = dict(family_strengths(own))
+    for family in FAMILIES:
+        values = [families.get(family, 0.0) for families, _ in judged]
+        if family not in MEMBER_ONLY_FAMILIES and any(values):
+            pooled[family] = noisy_or([pooled.get(family, 0.0), float(np.median(values))])
+    pooled = _one_observation(pooled, _crowd_asks(own, [f for f, _ in judged]))
+    harvest = noisy_or([harvest_strength(own, config), float(np.median([h for _, h in judged]))])
+    score = calibrated_score(pooled, config, harvest)
+    if verdict_for(score, pooled, config, harvest) != "distillation":
+        return None
+    reason = Reason(
+        LEAD_DETECTOR,
+        f"{len(judged)} of its {len(core)} accounts are judged distillation on their own "
+        "evidence (two independent families each), and the crowd is tied by a house rule "
+        "its members carry: judged as one operation on its typical condemned member",
+        round(score, 6),
+    )
+    return pooled, score, harvest, reason
+
+
 def _speaks(item: Evidence, condemned: Mapping[str, object]) -> bool:
     """Whether an account's evidence counts: reusing a cluster's fingerprints (DG-502) says
     something only when that cluster is condemned (a banned campaign's replacement), not
@@ -497,6 +612,13 @@ def score_all(
             pooled = _one_observation(pooled, _crowd_asks(own, member_families))
         score = calibrated_score(pooled, config, harvest)
         verdict = verdict_for(score, pooled, config, harvest)
+        reasons = _reasons(own, config)
+        if verdict != "distillation" and cluster.content_only:
+            quorum = _quorum(own, core, by_account, config)
+            if quorum is not None:
+                pooled, score, harvest, reason = quorum
+                verdict = "distillation"
+                reasons = [reason, *reasons][: config.max_reasons]
         cluster_verdicts[cluster.cluster_id] = verdict
         if verdict == "distillation":
             condemned[cluster.cluster_id] = (pooled, score, len(members), harvest)
@@ -507,7 +629,7 @@ def score_all(
                 account_ids=members,
                 score=round(score, 6),
                 verdict=verdict,
-                reasons=_reasons(own, config),
+                reasons=reasons,
                 **fields,  # type: ignore[arg-type]
             )
         )
@@ -596,7 +718,7 @@ def score_all(
         kinds = (
             families
             if cluster_id in condemned or cluster_id in pieces
-            else family_strengths(unexplained([*own, *inherited], config))
+            else kind_strengths([*own, *inherited], config)
         )
         verdict = verdict_for(score, families, config, harvest, kinds)
         if (
