@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from distillguard.detectors.base import Evidence
+from distillguard.detectors.base import EXPLAINED, Evidence
 from distillguard.scoring.combine import (
     ClusterInput,
     ScoringConfig,
@@ -559,3 +559,36 @@ def test_capability_tags_describe_and_are_no_kind_of_evidence_for_review() -> No
     assert second_kind.verdict == "review"
     with pytest.raises(ValueError, match="descriptive_detectors"):
         ScoringConfig(descriptive_detectors="DG-301")  # type: ignore[arg-type]
+
+
+def test_explained_evidence_adds_to_the_score_but_opens_no_family() -> None:
+    """A tutoring product on a reasoning budget: its parameters (DG-203) and the 40% of its
+    prompt evidence its own "explain every step" instruction leaves (DG-205, 60% explained).
+    Even at a lower threshold it is not condemned, alone or as a company's accounts tied by
+    one label; the same prompt evidence unexplained, beside the same parameters, is two
+    families."""
+    low = replace(DEFAULTS, distillation_threshold=0.5)
+    members = ["a", "b", "c"]
+
+    def tutoring(explained: float) -> list[Evidence]:
+        return [
+            item
+            for m in members
+            for item in (
+                Evidence("DG-203", "behaviour", m, 0.85, "largest budget"),
+                Evidence(
+                    "DG-205", "prompt", m, 0.4, "asks for steps", details={EXPLAINED: explained}
+                ),
+            )
+        ]
+
+    accounts, _ = score_all(members, tutoring(0.6), [], low)
+    assert all(a.verdict != "distillation" for a in accounts)
+    assert all(a.score >= low.distillation_threshold for a in accounts)  # the score stays
+    label = Evidence("DG-403", "template", "C-1", 0.6, "one label", "cluster")
+    crowd = ClusterInput("C-1", members, {"exchanges": 1}, content_only=True)
+    accounts, (cluster,) = score_all(members, [label, *tutoring(0.6)], [crowd], low)
+    assert cluster.verdict != "distillation"
+    assert all(a.verdict != "distillation" for a in accounts)
+    accounts, _ = score_all(members, tutoring(0.0), [], low)
+    assert all(a.verdict == "distillation" for a in accounts)

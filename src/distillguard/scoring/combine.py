@@ -44,7 +44,13 @@ How a score is made (and why):
    for a customer's own application instruction) counts as no kind of evidence for
    `review`, by this rule or by score (``review_explained_below``): a tutoring product on
    a reasoning budget shows the extraction parameters and, through its own "explain every
-   step" instruction, faint prompt evidence on every request.
+   step" instruction, faint prompt evidence on every request.  Nor does such evidence open
+   a family for `distillation`: it adds to the score, but a family counts towards
+   ``min_families`` only where it is at the floor without it (a tutoring product's 40% of
+   its prompt evidence, 0.4, would otherwise make a second family beside its parameters,
+   kept out of `distillation` by the score alone).  Evidence that only describes what is
+   asked (``descriptive_detectors``: DG-301's capability tags) counts among the kinds as
+   what is asked, with the prompt signals that read the same thing.
 5. **Clusters are judged as a whole**: a cluster's own evidence (shared infrastructure, one
    wrapper across accounts, synchrony, a release pivot) is combined with the evidence of its
    typical (median) core member.  Each member carries the cluster's own evidence scaled by
@@ -366,9 +372,15 @@ def verdict_for(
 ) -> str:
     """`distillation` needs the score, several independent families and harvest evidence
     (:func:`harvest_strength`) at the floor; `review` the score and evidence of several
-    kinds, counted in ``kinds`` (the family strengths of the evidence not mostly explained
-    by a benign cause, :func:`unexplained`; ``families`` when not given)."""
-    independent = sum(1 for s in families.values() if s >= config.family_floor)
+    kinds.  Both count in ``kinds`` (:func:`kind_strengths`: the evidence not mostly
+    explained by a benign cause; ``families`` when not given), `distillation` a family only
+    where it is at the floor in both: evidence a customer's own application mostly explains
+    adds to the score but opens no family (a tutoring product on a reasoning budget keeps
+    40% of its prompt evidence, 0.4, beside its parameters)."""
+    counted = (
+        families if kinds is None else {f: min(s, kinds.get(f, 0.0)) for f, s in families.items()}
+    )
+    independent = sum(1 for s in counted.values() if s >= config.family_floor)
     if (
         score >= config.distillation_threshold
         and independent >= config.min_families
@@ -489,6 +501,23 @@ held-out phrasing): its tie keeps its weight.  A label ("Student question:") is 
 instruction."""
 
 
+def _with_typical_member(
+    own: Mapping[str, float], members: list[dict[str, float]]
+) -> dict[str, float]:
+    """A cluster's own family strengths, each joined by noisy-or with its typical (median)
+    member's, not its single loudest one; families that speak only of the members that
+    show them (:data:`MEMBER_ONLY_FAMILIES`) are left out."""
+    pooled = dict(own)
+    if not members:
+        return pooled
+    for family in FAMILIES:
+        if family in MEMBER_ONLY_FAMILIES:
+            continue
+        typical = float(np.median([m.get(family, 0.0) for m in members]))
+        pooled[family] = noisy_or([pooled.get(family, 0.0), typical])
+    return pooled
+
+
 def _quorum(
     own: list[Evidence],
     core: list[str],
@@ -510,7 +539,7 @@ def _quorum(
     intelligence) and what depends on a cluster's verdict (DG-502)."""
     if not config.crowd_quorum or not any(e.detector == HOUSE_RULE for e in own):
         return None
-    judged: list[tuple[dict[str, float], float]] = []
+    judged: list[tuple[dict[str, float], dict[str, float], float]] = []
     for member in core:
         evidence = [
             e
@@ -518,23 +547,25 @@ def _quorum(
             if e.family not in MEMBER_ONLY_FAMILIES and e.detector != PIECE_DETECTOR
         ]
         families = family_strengths(evidence)
+        kinds = kind_strengths(evidence, config)
         harvest = harvest_strength(evidence, config)
-        if verdict_for(calibrated_score(families, config, harvest), families, config, harvest) == (
-            "distillation"
-        ):
-            judged.append((families, harvest))
+        score = calibrated_score(families, config, harvest)
+        if verdict_for(score, families, config, harvest, kinds) == "distillation":
+            judged.append((families, kinds, harvest))
     needed = max(config.crowd_quorum_min, math.ceil(config.crowd_quorum_share * len(core)))
     if len(judged) < needed:
         return None
-    pooled = dict(family_strengths(own))
-    for family in FAMILIES:
-        values = [families.get(family, 0.0) for families, _ in judged]
-        if family not in MEMBER_ONLY_FAMILIES and any(values):
-            pooled[family] = noisy_or([pooled.get(family, 0.0), float(np.median(values))])
-    pooled = _one_observation(pooled, _crowd_asks(own, [f for f, _ in judged]))
-    harvest = noisy_or([harvest_strength(own, config), float(np.median([h for _, h in judged]))])
+    families_of = [f for f, _, _ in judged]
+    kinds_of = [k for _, k, _ in judged]
+    pooled = _one_observation(
+        _with_typical_member(family_strengths(own), families_of), _crowd_asks(own, families_of)
+    )
+    kinds = _one_observation(
+        _with_typical_member(kind_strengths(own, config), kinds_of), _crowd_asks(own, kinds_of)
+    )
+    harvest = noisy_or([harvest_strength(own, config), float(np.median([h for _, _, h in judged]))])
     score = calibrated_score(pooled, config, harvest)
-    if verdict_for(score, pooled, config, harvest) != "distillation":
+    if verdict_for(score, pooled, config, harvest, kinds) != "distillation":
         return None
     reason = Reason(
         LEAD_DETECTOR,
@@ -599,19 +630,14 @@ def score_all(
             ]
         )
         harvest = noisy_or([harvest_strength(own, config), float(typical_harvest)])
-        pooled = dict(family_strengths(own))
-        for family in FAMILIES:
-            if family in MEMBER_ONLY_FAMILIES:
-                continue
-            values = sorted(f.get(family, 0.0) for f in member_families)
-            if values:
-                # The cluster's typical (median) member, not its single loudest one.
-                typical = float(np.median(values))
-                pooled[family] = noisy_or([pooled.get(family, 0.0), typical])
+        member_kinds = [kind_strengths(by_account.get(m, []), config) for m in core]
+        pooled = _with_typical_member(family_strengths(own), member_families)
+        kinds = _with_typical_member(kind_strengths(own, config), member_kinds)
         if cluster.content_only:
             pooled = _one_observation(pooled, _crowd_asks(own, member_families))
+            kinds = _one_observation(kinds, _crowd_asks(own, member_kinds))
         score = calibrated_score(pooled, config, harvest)
-        verdict = verdict_for(score, pooled, config, harvest)
+        verdict = verdict_for(score, pooled, config, harvest, kinds)
         reasons = _reasons(own, config)
         if verdict != "distillation" and cluster.content_only:
             quorum = _quorum(own, core, by_account, config)
