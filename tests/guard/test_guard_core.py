@@ -288,8 +288,14 @@ def test_files_are_reloaded_while_serving_and_broken_ones_are_refused(tmp_path: 
         wait_until(lambda: runtime.verdicts is not None and runtime.verdicts.error is not None)
         assert runtime.guard.decide(GuardRequest("x-1", "hi")).action is Action.THROTTLE
         write_verdicts(results, ["x-1"], verdict="distillation", score=0.97)
-        wait_until(lambda: runtime.verdicts is not None and runtime.verdicts.error is None)
-        assert runtime.guard.decide(GuardRequest("x-1", "hi")).action is Action.CLUSTER_TAKEDOWN
+        # Accounts and clusters are two files, each replaced atomically: a reload between
+        # the two sees one new and one old, and the next tick brings the pair together.
+        wait_until(
+            lambda: (
+                runtime.guard.decide(GuardRequest("x-1", "hi")).action is Action.CLUSTER_TAKEDOWN
+            )
+        )
+        assert runtime.verdicts is not None and runtime.verdicts.error is None
     finally:
         stop.set()
         worker.join()

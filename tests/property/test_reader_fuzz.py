@@ -50,7 +50,12 @@ SETTINGS = settings(
 
 
 def _non_blank(content: list[bytes]) -> int:
-    return sum(1 for line in content if line.strip())
+    """Non-blank lines; a UTF-8 byte-order mark opening the file marks its encoding and is
+    no part of its first line (a file of nothing but the mark holds no record)."""
+    lines = list(content)
+    if lines and lines[0].startswith(b"\xef\xbb\xbf"):
+        lines[0] = lines[0][3:]
+    return sum(1 for line in lines if line.strip())
 
 
 def _ingest(tmp_path: Path, name: str, data: bytes, fmt: str) -> Any:

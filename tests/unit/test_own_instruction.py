@@ -15,6 +15,7 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
+from distillguard.detectors.base import EXPLAINED
 from distillguard.detectors.behaviour import account_frame
 from distillguard.detectors.behaviour import signal_concentration as dg205
 from distillguard.detectors.behaviour.frame import SIGNALS
@@ -43,7 +44,7 @@ def _rows(
     return [
         {
             "exchange_id": f"{account}-{index}",
-            "ts": T0 + timedelta(minutes=index),
+            "ts": T0 + timedelta(minutes=61 * index),  # one request an hour
             "account_id": account,
             "organization_id": org,
             "model": "m-large",
@@ -222,3 +223,30 @@ def test_tutoring_company_is_discounted_in_detect() -> None:
     assert "own system prompt" in evidence["tutor-a"].summary
     assert "own system prompt" not in evidence["fleet-1"].summary
     assert evidence["tutor-a"].details["own_instruction_share"] == 1.0
+
+
+def test_a_job_sent_within_an_hour_is_no_application_s_traffic() -> None:
+    """The same tutoring company's requests, all sent within one hour (a harvesting job
+    behind a cover prompt that asks for every step), keep all their strength: the discount
+    needs traffic spread over hours, as an application serving its users has."""
+    burst = [
+        {**row, "ts": T0 + timedelta(seconds=50 * index)}
+        for index, row in enumerate(
+            _rows("job", 30, TUTOR.replace("Acme", "Northforge"), "org-job")
+        )
+    ]
+    served = _rows("tutor-a", 30, TUTOR, org="org-acme")
+    con = open_store(None)
+    append_arrow(con, "exchanges", pa.Table.from_pylist([*burst, *served], schema=EXCHANGE_SCHEMA))
+    context = ScanContext(con)
+    _features(context)
+    context.config = {"DG-205": {"min_count": 2.0, "full_count": 5.0}}
+    evidence = {e.subject: e for e in dg205.detect(context) if e.subject_kind == "account"}
+    assert evidence["tutor-a"].strength == pytest.approx(0.4)
+    assert evidence["job"].strength == pytest.approx(1.0)
+    assert evidence["job"].details[EXPLAINED] == 0.0
+    frame = account_frame(context)
+    hours = dg205._own_application(frame, dg205.Settings())
+    assert hours[frame.index.get_loc("job")] == 0.0
+    with pytest.raises(ValueError, match="app_hours"):
+        dg205.Settings(app_min_hours=8.0, app_full_hours=2.0)

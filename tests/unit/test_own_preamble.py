@@ -36,7 +36,7 @@ def _rows(account: str, prompts: list[str], org: str | None = None) -> list[Any]
     return [
         {
             "exchange_id": f"{account}-{index}",
-            "ts": T0 + timedelta(minutes=index),
+            "ts": T0 + timedelta(minutes=61 * index),  # one request an hour
             "account_id": account,
             "organization_id": org,
             "model": "m-large",

@@ -61,6 +61,10 @@ class Watched(Generic[T]):
                 log.warning("%s not reloaded, keeping the previous one: %s", self.what, error)
             self.error = str(error)
             return False  # keep the signature stale: retried on the next tick and change
+        if _signature(self.paths) != signature:
+            # A file changed while it was read (a writer between its files): the value
+            # may mix old and new, so it waits for the next tick.
+            return False
         self.value = value
         self._signature = signature
         self.error = None

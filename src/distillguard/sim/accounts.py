@@ -58,6 +58,9 @@ class SimAccount:
     mix_benign: float = 0.0
     human_timing: bool = True
     paraphrase: bool = False
+    instruction_in_system: bool = False
+    """The campaign's step-by-step instruction rides in ``system_prompt``; its reasoning-trace
+    and code requests carry the bare task (evasion ``instruction_in_system``)."""
     house: str = ""
     """A campaign's standing instruction in its harvesting wrappers (see ``wrappers``)."""
     habit: str = ""
@@ -93,6 +96,16 @@ COVER_SYSTEMS = (
 )
 """A campaign account's own cover instruction (evasion ``private_system``): a made-up small
 company's assistant, naming the company, so that no other identity sends the same text."""
+HARVEST_SYSTEM_INSTRUCTIONS = (
+    "Always think through the problem step by step and show every step of your reasoning "
+    "before the final answer.",
+    "Work through each task in full: lay out your complete chain of reasoning, then give the "
+    "final answer on its own line.",
+    "Explain your reasoning step by step, checking each step, before you answer.",
+    "Show all of your work: every intermediate step, every check, then the result.",
+)
+"""A campaign's step-by-step instruction written into its cover system prompt (evasion
+``instruction_in_system``); its reasoning-trace and code requests then carry the bare task."""
 TUTOR_OPENINGS = (
     "You are {org} Tutor, the {subject} study assistant of {org}.",
     "You are the homework helper inside {org}'s {subject} app.",
@@ -581,9 +594,11 @@ class AccountBuilder:
         webmail = ev.unique_payment or ev.staggered_signups or self.rng.random() < 0.5
         pool = self.proxy_pools[pool_id]
         cover = None
-        if ev.private_system:
+        if ev.private_system or ev.instruction_in_system:
             company = infra.company_domain(self.cover_rng).split(".")[0].title()
             cover = self.cover_rng.choice(COVER_SYSTEMS).format(org=company)
+        if ev.instruction_in_system and cover is not None:
+            cover = f"{cover} {self.cover_rng.choice(HARVEST_SYSTEM_INSTRUCTIONS)}"
         return SimAccount(
             population=spec.name,
             label="distillation",
@@ -608,6 +623,7 @@ class AccountBuilder:
             mix_benign=ev.mix_benign,
             human_timing=ev.human_timing,
             paraphrase=ev.paraphrase,
+            instruction_in_system=ev.instruction_in_system,
             system_prompt=cover,
         )
 

@@ -46,6 +46,9 @@ HARVEST_INTENTS = frozenset(
     {"cot", "reconstruct", "grading", "censor_safe", "tool", "code", "vision"}
 )
 SWEEP_INTENTS = HARVEST_INTENTS | {"benchmark"}
+BARE_WITH_INSTRUCTION = frozenset({"cot", "code"})
+"""Intents whose wrapper is only a step-by-step instruction: with ``instruction_in_system``
+the instruction rides in the account's system prompt and the request is the bare task."""
 SUITE_ITEMS = 400
 """Items of a public benchmark suite per pool (GSM8K's test set has 1,319, HumanEval 164)."""
 
@@ -454,6 +457,8 @@ class ExchangeGenerator:
             text = wrappers.harvest_text("vision", item, question, self.styles[row.account], rng)
             content = [{"type": "image"}, {"type": "text", "text": text}]
             return [{"role": "user", "content": content}], None, None, len(text) + 3000
+        elif account.instruction_in_system and intent in BARE_WITH_INSTRUCTION:
+            text = question  # the step-by-step instruction rides in the cover system prompt
         else:
             text = wrappers.harvest_text(intent, item, question, self.styles[row.account], rng)
         return [{"role": "user", "content": text}], system, tools, len(text) + len(system or "")

@@ -44,6 +44,11 @@ class Evasion:
     assistant, on every request that has none of its own (a tool wrapper keeps its place):
     the cover of an application's standing instruction, which ordinary companies' products
     send and the prompt-signal test discounts."""
+    instruction_in_system: bool = False
+    """The step-by-step instruction moves into that cover system prompt (implies
+    ``private_system``), and the reasoning-trace and code requests carry the bare task: the
+    shape of a tutoring product's own "explain every step" instruction on its students'
+    questions, which the prompt-signal test discounts as the application's own."""
 
 
 @dataclass(frozen=True)
@@ -148,6 +153,10 @@ SCENARIOS: dict[str, str] = {
     "benign-only": (
         "Only legitimate customers, hard negatives included: every flag is a false positive."
     ),
+    "private-instruction": (
+        "The evasive campaigns, each account asking for step-by-step answers through its own "
+        "cover system prompt and sending bare tasks: an application's standing instruction."
+    ),
     "lone-harvesters": (
         "A small reasoning-trace campaign of unlinkable accounts (every evasion knob), each "
         "sending a few dozen requests: lone harvesters, judged on their own evidence."
@@ -201,6 +210,21 @@ def build_scenario(name: str, seed: int) -> Scenario:
             for p, s in Scenario("", "").benign_shares
         )
         return Scenario(name, description, campaigns=campaigns, benign_shares=benign)
+    if name == "private-instruction":
+        return Scenario(
+            name,
+            description,
+            campaigns=_reported(
+                {
+                    c: replace(
+                        ALL_EVASIONS,
+                        daily_cap=None if c == "agentic_coding_pivot" else 60,
+                        instruction_in_system=True,
+                    )
+                    for c in REPORTED_SHARES
+                }
+            ),
+        )
     if name == "lone-harvesters":
         unlinked = replace(ALL_EVASIONS, daily_cap=None)
         return Scenario(

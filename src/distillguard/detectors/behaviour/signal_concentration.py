@@ -39,8 +39,9 @@ tests give the strength of each reading on the sample, ``sampled`` and ``without
 share of the strength the instruction explains is discounted:
 
     explained = max(0, sampled − without) / sampled
+    serving   = ramp(active_hours, app_min_hours, app_full_hours)
     strength  = with × (1 − app_discount × ramp(own, app_min_share, app_full_share)
-                         × explained)
+                         × serving × explained)
 
 A tutoring product's questions ask for little on their own, so it keeps 40% at full share;
 a harvester's wrappers still ask for reasoning traces, grades and rewrites without its
@@ -49,6 +50,15 @@ cover, so it keeps all of it.  The evidence records the share of its strength so
 `review`.  (DG-205 1.5 estimated the same from how far the account's signal kinds came
 together on each request; a tutoring product on a reasoning model whose classifier read
 steps on 57% of requests and grades on 22% looked half like alternating wrappers.)
+
+An application serves its users over time, so the discount also needs the account's
+traffic spread over several hours (``serving``: distinct hours with requests, 2 → 8).  A job
+that sends its whole traffic in an hour or two, behind a cover system prompt that asks for
+every step ("You are Northforge Assistant … show every step of your reasoning") on bare
+task-pool questions, is no deployed product's traffic: on development seeds of the
+`private-instruction` scenario its accounts (22 to 32 requests, each within one hour) kept
+none of their prompt evidence, while every tutoring product was active on all 14 days.
+(DG-205 1.6 discounted them all the same.)
 
 A fleet that hands one instruction to unrelated accounts is not discounted (its prompt is
 not private), and an account that harvests one kind under its own constant instruction
@@ -91,7 +101,7 @@ from distillguard.detectors.context import ScanContext
 
 INFO = DetectorInfo(
     id="DG-205",
-    version="1.6",
+    version="1.7",
     name="prompt-signal concentration",
     description=(
         "A large share and count of an account's prompts, or of a fleet's pooled prompts, "
@@ -137,6 +147,10 @@ class Settings:
     app_discount: float = 0.6
     """The application discount (module docstring): from 80% of requests under the account's
     own system prompt, full at 95%, where the strength keeps 40%."""
+    app_min_hours: float = 2.0
+    app_full_hours: float = 8.0
+    """The discount needs traffic on more than ``app_min_hours`` distinct hours, in full from
+    ``app_full_hours`` (module docstring: an application serves its users over time)."""
     emit_above: float = 0.05
 
     def __post_init__(self) -> None:
@@ -150,6 +164,7 @@ class Settings:
         if self.mix_min_intents < 1.0:
             raise ValueError(f"{INFO.id}: mix_min_intents must be at least 1 (one signal)")
         check_range(INFO.id, "app_share", self.app_min_share, self.app_full_share)
+        check_range(INFO.id, "app_hours", self.app_min_hours, self.app_full_hours)
         check_unit(INFO.id, "app_discount", self.app_discount)
         check_unit(INFO.id, "emit_above", self.emit_above)
 
@@ -239,8 +254,18 @@ def _strength_from(
 
 def _own_application(frame: pd.DataFrame, settings: Settings) -> npt.NDArray[np.float64]:
     """How far each account's traffic is one application's own (0 to 1): the ramp of its
-    share of requests under its organisation's private instruction (:func:`own_share`)."""
-    return ramp(own_share(frame), settings.app_min_share, settings.app_full_share)
+    share of requests under its organisation's private instruction (:func:`own_share`),
+    times how far it serves over time (the ramp of its distinct active hours)."""
+    hours = (
+        np.nan_to_num(frame["active_hours"].to_numpy(dtype=np.float64), nan=0.0)
+        if "active_hours" in frame.columns
+        else np.full(len(frame), settings.app_full_hours)
+    )
+    serving = ramp(hours, settings.app_min_hours, settings.app_full_hours)
+    return np.asarray(
+        ramp(own_share(frame), settings.app_min_share, settings.app_full_share) * serving,
+        dtype=np.float64,
+    )
 
 
 OWN_SHARES = ("own_instruction_share", "own_preamble_share")
