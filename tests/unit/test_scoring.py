@@ -457,8 +457,10 @@ def test_a_crowds_tie_says_no_more_than_what_the_crowd_asks() -> None:
     """Three tutoring companies on a reasoning budget, tied only by the label each writes
     above a student's question: the label carries most of their prompts (template 0.6) but
     asks for nothing, and their members' prompts ask for little, so the tie is no second
-    family beside their parameters.  A crowd tied by a house rule (DG-406), a standing
-    instruction its requests carry, keeps the tie's weight."""
+    family beside their parameters.  A house rule (DG-406) counts as far as what it carries
+    asks for harvestable outputs: a fleet's rule around harvest requests lifts the limit; a
+    stock sentence the classifier reads as harvest on 2% of requests (tutoring companies
+    that write "always explain every step of the solution in detail") does not."""
     label = Evidence("DG-403", "template", "C-1", 0.6, "one label", "cluster")
     members = ["a", "b", "c"]
     budget = [Evidence("DG-203", "behaviour", m, 0.85, "largest budget") for m in members]
@@ -468,11 +470,9 @@ def test_a_crowds_tie_says_no_more_than_what_the_crowd_asks() -> None:
     rule = Evidence("DG-406", "template", "C-1", 0.5, "house rule around harvest", "cluster")
     _, (fleet,) = score_all(members, [label, rule, *budget], [crowd], DEFAULTS)
     assert fleet.verdict == "distillation"
-    # A house rule in phrasing the classifier does not read as a harvest request ("lay out
-    # your full chain of thought explicitly") is still an instruction the fleet imposes.
-    unread = Evidence("DG-406", "template", "C-1", 0.01, "house rule, unread", "cluster")
-    _, (phrased,) = score_all(members, [label, unread, *budget], [crowd], DEFAULTS)
-    assert phrased.verdict == "distillation"
+    stock = Evidence("DG-406", "template", "C-1", 0.01, "stock sentence, unread", "cluster")
+    _, (companies,) = score_all(members, [label, stock, *budget], [crowd], DEFAULTS)
+    assert companies.verdict != "distillation"
 
 
 def _fleet_member(member: str, behaviour: float) -> list[Evidence]:
@@ -592,3 +592,23 @@ def test_explained_evidence_adds_to_the_score_but_opens_no_family() -> None:
     assert all(a.verdict != "distillation" for a in accounts)
     accounts, _ = score_all(members, tutoring(0.0), [], low)
     assert all(a.verdict == "distillation" for a in accounts)
+
+
+def test_a_cluster_without_harvest_evidence_corroborates_no_members_case() -> None:
+    """Tutoring companies tied by one stock instruction sentence and one cloud network: the
+    group is under review on its ties, and each account's reasoning budget (DG-203) opens a
+    case of its own.  Without harvest evidence of the group's own, the ties are no second
+    kind of evidence; with its pooled prompts asking for harvestable outputs, they are."""
+    members = ["a", "b", "c"]
+    ties = [
+        Evidence("DG-401", "coordination", "C-1", 0.3, "one sentence, one network", "cluster"),
+        Evidence("DG-403", "template", "C-1", 0.2, "one wrapper", "cluster"),
+    ]
+    budget = [Evidence("DG-203", "behaviour", m, 0.85, "largest budget") for m in members]
+    cluster = ClusterInput("C-1", members, {"exchanges": 1})
+    accounts, (group,) = score_all(members, [*ties, *budget], [cluster], DEFAULTS)
+    assert group.verdict == "review"
+    assert all(a.verdict == "benign" for a in accounts)
+    asks = Evidence("DG-205", "template", "C-1", 0.3, "pooled prompts ask", "cluster")
+    accounts, _ = score_all(members, [*ties, asks, *budget], [cluster], DEFAULTS)
+    assert all(a.verdict != "benign" for a in accounts)

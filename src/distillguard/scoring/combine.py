@@ -64,7 +64,8 @@ How a score is made (and why):
    the cluster's own fingerprints) carries the cluster's evidence only when the cluster is
    condemned: reusing a benign group's wrapper says nothing about an account (nor does its
    own DG-502 evidence then count).  The evidence of a cluster that is not condemned only
-   corroborates a member whose own evidence opens a case (a family at the floor): a company
+   corroborates a member whose own evidence opens a case (a family at the floor), and only
+   when the cluster shows harvest evidence of its own (``review_harvest_floor``): a company
    team behind one NAT is tied, and that alone must not put anyone up for review.  Nor does
    it lend anything when it is judged benign as a whole (a company team and the customers
    who happen to share a popular prompt wrapper with it) or is tied by nothing but what its
@@ -73,10 +74,11 @@ How a score is made (and why):
    (template) as one family, as strong as the stronger of the two: they are one
    observation (two tutoring products that label each question alike, each asking for
    steps), so a second family must come from elsewhere before the crowd is condemned; and
-   unless a standing instruction sentence (a house rule, DG-406) ties it, that family says
-   no more than what the crowd asks (its typical member's prompts, its pooled prompt
-   signals): a label that asks for nothing is no evidence of harvesting, however exclusive
-   it looks in a small world.  A crowd tied by a house rule whose members are condemned on
+   that family says no more than what the crowd asks (its typical member's prompts, its
+   pooled prompt signals, and its house rule as far as what it carries is harvestable,
+   DG-406): a label that asks for nothing is no evidence of harvesting, however exclusive
+   it looks in a small world, and nor is a stock instruction sentence that tutoring
+   companies happen to share.  A crowd tied by a house rule whose members are condemned on
    their own evidence in numbers (a third of its core members, and at least three:
    ``crowd_quorum_share``, ``crowd_quorum_min``) is one operation, judged on its typical
    condemned member: a fleet of single-account identities that all carry one house rule
@@ -466,12 +468,11 @@ def _one_observation(pooled: Mapping[str, float], asks: float = 1.0) -> dict[str
     twice is no stronger than seeing it once (two tutoring products that label each
     question alike, each asking for steps).  A second family must come from elsewhere.
 
-    And unless a house rule ties it (:data:`HOUSE_RULE`), the tie says no more than what the
-    crowd asks (``asks``: its typical member's prompt evidence with the crowd's own pooled
-    prompt signals, :data:`ASKING_DETECTORS`): a label that three tutoring companies write
-    above each student question asks for nothing, however exclusive it looks in a small
-    world, and their reasoning budget alone (the members' parameters) must not make a
-    second family."""
+    And the tie says no more than what the crowd asks (``asks``: its typical member's prompt
+    evidence with the crowd's own pooled prompt signals and house rule,
+    :data:`ASKING_DETECTORS`): a label that three tutoring companies write above each
+    student question asks for nothing, however exclusive it looks in a small world, and
+    their reasoning budget alone (the members' parameters) must not make a second family."""
     merged = {f: s for f, s in pooled.items() if f not in SAME_OBSERVATION}
     strongest = max(pooled.get(f, 0.0) for f in SAME_OBSERVATION)
     merged[SAME_OBSERVATION[0]] = min(strongest, max(asks, pooled.get("prompt", 0.0)))
@@ -479,26 +480,28 @@ def _one_observation(pooled: Mapping[str, float], asks: float = 1.0) -> dict[str
 
 
 def _crowd_asks(own: list[Evidence], member_families: list[dict[str, float]]) -> float:
-    """What a crowd asks (:func:`_one_observation`): 1 when a house rule ties it
-    (:data:`HOUSE_RULE`); otherwise its typical member's prompt evidence with its own pooled
-    prompt signals (:data:`ASKING_DETECTORS`)."""
-    if any(e.detector == HOUSE_RULE for e in own):
-        return 1.0
+    """What a crowd asks (:func:`_one_observation`): its typical member's prompt evidence
+    with its own pooled prompt signals and house rule (:data:`ASKING_DETECTORS`)."""
     typical = float(np.median([f.get("prompt", 0.0) for f in member_families]))
     return noisy_or([typical, *(e.strength for e in own if e.detector in ASKING_DETECTORS)])
 
 
-ASKING_DETECTORS = ("DG-205",)
-"""A crowd's own evidence of what its requests ask: its pooled prompt signals
-(:func:`_one_observation`)."""
+ASKING_DETECTORS = ("DG-205", "DG-406")
+"""A crowd's own evidence of what its requests ask (:func:`_one_observation`): its pooled
+prompt signals, and its house rule, whose strength is scaled by the share of the requests
+carrying it that ask for a harvestable output.  (Until this version a house rule lifted
+the limit whatever it carried, so that a fleet's rule in phrasing the classifier does not
+read still weighed in full; on held-out seed 3002 of `evasive` with held-out prompt
+sources, three tutoring companies that write one stock sentence, "always explain every
+step of the solution in detail before the final answer." read as harvest on 2% of their
+requests, were condemned as a crowd that way.  Without it, `low-and-slow` 2601 with
+held-out sources keeps 50 of its 52 campaign accounts.)"""
 
 HOUSE_RULE = "DG-406"
-"""A crowd tied by a standing instruction sentence (a house rule of five words or more,
-relied on around many prompts) is tied by an instruction its requests carry, which is
-itself what they ask, whether or not the prompt classifier reads it as a harvest request
-("lay out your full chain of thought explicitly, including checks and corrections." in
-held-out phrasing): its tie keeps its weight.  A label ("Student question:") is no
-instruction."""
+"""The detector of a crowd's standing instruction sentence (a house rule of five words or
+more, relied on around many prompts): a crowd tied by one is tied by what its members
+carry, not by a label, and may be judged as one operation when a quorum of its members is
+condemned on their own evidence (:func:`_quorum`)."""
 
 
 def _with_typical_member(
@@ -691,6 +694,8 @@ def score_all(
             not _opens(family_strengths(own), config)
             or cluster_verdicts.get(cluster_id or "", "benign") == "benign"
             or cluster_id in crowds
+            or harvest_strength(by_cluster.get(cluster_id or "", []), config)
+            < config.review_harvest_floor
         ):
             # A cluster not condemned corroborates a member's own case; it never opens one
             # (a company team behind one NAT is tied, and that alone says nothing).  And it
@@ -698,7 +703,10 @@ def score_all(
             # whole (a company team, with the customers who share a popular prompt wrapper
             # with it) says nothing about any member's case; nor does a crowd tied only by
             # what it sends (a public benchmark harness): sharing it is the member's own
-            # behaviour, already in its own evidence.
+            # behaviour, already in its own evidence.  Nor a group with no harvest evidence
+            # of its own: three tutoring companies that write one stock instruction sentence
+            # and rent from one cloud network are tied, and each one's reasoning budget is
+            # its own evidence, not a second kind (held-out hydra-proxy 3001).
             inherited = []
         families = family_strengths([*own, *inherited])
         # What a group not judged distillation asks, pooled, says nothing about what this
