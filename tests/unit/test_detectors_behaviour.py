@@ -338,3 +338,43 @@ def test_empty_accounts_table_is_like_none() -> None:
     append_arrow(con, "exchanges", pa.Table.from_pylist(_harvest(rng), schema=EXCHANGE_SCHEMA))
     context = ScanContext(con)
     assert [m.INFO.id for m in DETECTORS if m.detect(context)] == ["DG-201", "DG-202", "DG-203"]
+
+
+def test_a_new_seat_of_an_established_organisation_is_no_new_account() -> None:
+    """Two accounts, each signed up a day before sending 200 requests in two days: one is a
+    fresh identity, the other a new seat of an organisation whose first account signed up
+    a year earlier (a labelling firm adding staff).  Only the fresh one is a new account
+    at volume."""
+    from distillguard.detectors.behaviour import new_account_volume
+
+    start = T0 + timedelta(days=400)
+    rows = [
+        _exchange(account, i, start + timedelta(minutes=15 * i))
+        for account in ("fresh", "seat")
+        for i in range(200)
+    ]
+    signups = [
+        ("fresh", None, start - timedelta(days=1)),
+        ("seat", "org-firm", start - timedelta(days=1)),
+        ("veteran", "org-firm", start - timedelta(days=365)),
+    ]
+    accounts = [
+        {
+            "account_id": a,
+            "organization_id": org,
+            "created_at": created,
+            "source_file": "accounts.jsonl",
+            "source_line": i,
+        }
+        for i, (a, org, created) in enumerate(signups)
+    ]
+    con = open_store(None)
+    append_arrow(con, "exchanges", pa.Table.from_pylist(rows, schema=EXCHANGE_SCHEMA))
+    append_arrow(con, "accounts", pa.Table.from_pylist(accounts, schema=ACCOUNT_SCHEMA))
+    evidence = {e.subject: e for e in new_account_volume.detect(ScanContext(con))}
+    assert set(evidence) == {"fresh"}
+    assert evidence["fresh"].details["identity_age_days"] == pytest.approx(1.0)
+    frame = account_frame(ScanContext(con))
+    ages = new_account_volume.organisation_age(ScanContext(con), frame)
+    assert np.isnan(ages[frame.index.get_loc("fresh")])
+    assert ages[frame.index.get_loc("seat")] == pytest.approx(365.0)
