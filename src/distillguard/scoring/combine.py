@@ -521,6 +521,19 @@ def _with_typical_member(
     return pooled
 
 
+def _judged_together(
+    own_strengths: Mapping[str, float],
+    members: list[dict[str, float]],
+    own: list[Evidence],
+    crowd: bool,
+) -> dict[str, float]:
+    """A cluster's strengths as it is judged: its own with its typical member's
+    (:func:`_with_typical_member`), and for a crowd (``ClusterInput.content_only``) what it
+    asks and the text that ties it as one observation (:func:`_one_observation`)."""
+    pooled = _with_typical_member(own_strengths, members)
+    return _one_observation(pooled, _crowd_asks(own, members)) if crowd else pooled
+
+
 def _quorum(
     own: list[Evidence],
     core: list[str],
@@ -558,14 +571,8 @@ def _quorum(
     needed = max(config.crowd_quorum_min, math.ceil(config.crowd_quorum_share * len(core)))
     if len(judged) < needed:
         return None
-    families_of = [f for f, _, _ in judged]
-    kinds_of = [k for _, k, _ in judged]
-    pooled = _one_observation(
-        _with_typical_member(family_strengths(own), families_of), _crowd_asks(own, families_of)
-    )
-    kinds = _one_observation(
-        _with_typical_member(kind_strengths(own, config), kinds_of), _crowd_asks(own, kinds_of)
-    )
+    pooled = _judged_together(family_strengths(own), [f for f, _, _ in judged], own, True)
+    kinds = _judged_together(kind_strengths(own, config), [k for _, k, _ in judged], own, True)
     harvest = noisy_or([harvest_strength(own, config), float(np.median([h for _, _, h in judged]))])
     score = calibrated_score(pooled, config, harvest)
     if verdict_for(score, pooled, config, harvest, kinds) != "distillation":
@@ -634,11 +641,9 @@ def score_all(
         )
         harvest = noisy_or([harvest_strength(own, config), float(typical_harvest)])
         member_kinds = [kind_strengths(by_account.get(m, []), config) for m in core]
-        pooled = _with_typical_member(family_strengths(own), member_families)
-        kinds = _with_typical_member(kind_strengths(own, config), member_kinds)
-        if cluster.content_only:
-            pooled = _one_observation(pooled, _crowd_asks(own, member_families))
-            kinds = _one_observation(kinds, _crowd_asks(own, member_kinds))
+        crowd = cluster.content_only
+        pooled = _judged_together(family_strengths(own), member_families, own, crowd)
+        kinds = _judged_together(kind_strengths(own, config), member_kinds, own, crowd)
         score = calibrated_score(pooled, config, harvest)
         verdict = verdict_for(score, pooled, config, harvest, kinds)
         reasons = _reasons(own, config)

@@ -597,8 +597,8 @@ class AccountBuilder:
         if ev.private_system or ev.instruction_in_system:
             company = infra.company_domain(self.cover_rng).split(".")[0].title()
             cover = self.cover_rng.choice(COVER_SYSTEMS).format(org=company)
-        if ev.instruction_in_system and cover is not None:
-            cover = f"{cover} {self.cover_rng.choice(HARVEST_SYSTEM_INSTRUCTIONS)}"
+            if ev.instruction_in_system:
+                cover = f"{cover} {self.cover_rng.choice(HARVEST_SYSTEM_INSTRUCTIONS)}"
         return SimAccount(
             population=spec.name,
             label="distillation",

@@ -123,6 +123,21 @@ ALL_EVASIONS = Evasion(
 )
 
 
+def _evasive(instruction_in_system: bool = False) -> tuple[CampaignSpec, ...]:
+    """The reported campaigns with every evasion knob (the coding pivot uncapped, the others
+    at 60 a day), the step-by-step instruction in the cover system prompt if asked."""
+    return _reported(
+        {
+            c: replace(
+                ALL_EVASIONS,
+                daily_cap=None if c == "agentic_coding_pivot" else 60,
+                instruction_in_system=instruction_in_system,
+            )
+            for c in REPORTED_SHARES
+        }
+    )
+
+
 def _randomized_evasion(rng: np.random.Generator) -> Evasion:
     return Evasion(
         proxies=("datacenter", "residential", "mixed")[int(rng.integers(3))],
@@ -173,16 +188,7 @@ def build_scenario(name: str, seed: int) -> Scenario:
     if name == "reported-2026":
         return Scenario(name, description, campaigns=_reported(AS_REPORTED))
     if name == "evasive":
-        return Scenario(
-            name,
-            description,
-            campaigns=_reported(
-                {
-                    c: replace(ALL_EVASIONS, daily_cap=None if c == "agentic_coding_pivot" else 60)
-                    for c in REPORTED_SHARES
-                }
-            ),
-        )
+        return Scenario(name, description, campaigns=_evasive())
     if name == "low-and-slow":
         slow = Evasion(
             proxies="residential",
@@ -211,20 +217,7 @@ def build_scenario(name: str, seed: int) -> Scenario:
         )
         return Scenario(name, description, campaigns=campaigns, benign_shares=benign)
     if name == "private-instruction":
-        return Scenario(
-            name,
-            description,
-            campaigns=_reported(
-                {
-                    c: replace(
-                        ALL_EVASIONS,
-                        daily_cap=None if c == "agentic_coding_pivot" else 60,
-                        instruction_in_system=True,
-                    )
-                    for c in REPORTED_SHARES
-                }
-            ),
-        )
+        return Scenario(name, description, campaigns=_evasive(instruction_in_system=True))
     if name == "lone-harvesters":
         unlinked = replace(ALL_EVASIONS, daily_cap=None)
         return Scenario(

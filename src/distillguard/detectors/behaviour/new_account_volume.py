@@ -79,18 +79,20 @@ def detect(context: ScanContext) -> list[Evidence]:
     frame = frame[frame["account_age_days"].notna()]
     if frame.empty:
         return []
-    age = np.fmax(
+    identity_ages = np.fmax(
         frame["account_age_days"].to_numpy(dtype=np.float64),
         organisation_age(context, frame),
     )
-    youth = 1.0 - ramp(np.clip(age, 0.0, None), settings.young_days, settings.old_days)
+    youth = 1.0 - ramp(np.clip(identity_ages, 0.0, None), settings.young_days, settings.old_days)
     strength = (
         youth
         * log_ramp(frame["mean_per_active_day"], settings.min_per_day, settings.full_per_day)
         * log_ramp(frame["exchanges"], settings.min_exchanges, settings.full_exchanges)
     )
     evidence: list[Evidence] = []
-    rows = zip(frame.itertuples(index=False), strength.tolist(), age.tolist(), strict=True)
+    rows = zip(
+        frame.itertuples(index=False), strength.tolist(), identity_ages.tolist(), strict=True
+    )
     for row, value, identity_age in rows:
         if value <= settings.emit_above:
             continue
