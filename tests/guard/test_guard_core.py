@@ -3,6 +3,7 @@ appeals, audit, and reloading files while serving."""
 
 from __future__ import annotations
 
+import shutil
 import threading
 import time
 from pathlib import Path
@@ -287,9 +288,13 @@ def test_files_are_reloaded_while_serving_and_broken_ones_are_refused(tmp_path: 
         (results / "accounts.jsonl").write_text('{"account_id": "x-1", "score": 0.9')
         wait_until(lambda: runtime.verdicts is not None and runtime.verdicts.error is not None)
         assert runtime.guard.decide(GuardRequest("x-1", "hi")).action is Action.THROTTLE
+        # A scan's files land one by one: accounts first.  A reload that sees the new
+        # accounts beside the old summary keeps the verdicts in force, whatever the files say.
+        staged = write_verdicts(tmp_path / "next", ["x-1"], verdict="distillation", score=0.97)
+        shutil.copyfile(staged / "accounts.jsonl", results / "accounts.jsonl")
+        wait_until(lambda: "is not the file summary.json" in (runtime.verdicts.error or ""))
+        assert runtime.guard.decide(GuardRequest("x-1", "hi")).action is Action.THROTTLE
         write_verdicts(results, ["x-1"], verdict="distillation", score=0.97)
-        # Accounts and clusters are two files, each replaced atomically: a reload between
-        # the two sees one new and one old, and the next tick brings the pair together.
         wait_until(
             lambda: (
                 runtime.guard.decide(GuardRequest("x-1", "hi")).action is Action.CLUSTER_TAKEDOWN

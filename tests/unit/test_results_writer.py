@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import shutil
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -17,6 +20,7 @@ from distillguard.results import (
     read_results,
     write_results,
 )
+from distillguard.results.reader import MismatchedResults
 
 T0 = datetime(2026, 2, 1, 12, 0, tzinfo=UTC)
 
@@ -122,11 +126,19 @@ def test_writer_refuses_inconsistent_clusters_and_naive_times(tmp_path: Path) ->
         write_results(tmp_path, [accounts[1], accounts[1]], clusters, {})
 
 
-def _corrupt(directory: Path, name: str, line: int, change: dict[str, object]) -> None:
+def _corrupt(
+    directory: Path, name: str, line: int, change: dict[str, object], *, foreign: bool = True
+) -> None:
+    """Change one line; ``foreign``: as another tool would write it, with no checksums in
+    ``summary.json`` (ours records them, and a hand edit is then refused as such)."""
     path = directory / name
     rows = [orjson.loads(x) for x in path.read_bytes().splitlines()]
     rows[line - 1].update(change)
     path.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in rows))
+    if foreign:
+        summary = orjson.loads((directory / "summary.json").read_bytes())
+        del summary["files"]
+        (directory / "summary.json").write_bytes(orjson.dumps(summary))
 
 
 @pytest.mark.parametrize(
@@ -162,6 +174,43 @@ def test_reader_names_file_line_and_field(
     write_results(tmp_path, accounts, clusters, {})
     _corrupt(tmp_path, name, line, change)
     with pytest.raises(UserError, match=message):
+        read_results(tmp_path)
+
+
+def test_reader_reads_the_files_as_one_set(tmp_path: Path) -> None:
+    """A reader landing between the writer's replacements (the guard reloading while a scan
+    rewrites the directory) is told to wait, never handed one scan's accounts with another
+    scan's clusters."""
+    accounts, clusters = _records()
+    old, new = tmp_path / "old", tmp_path / "new"
+    write_results(old, accounts, clusters, {})
+    renamed = [replace(a, cluster_id="c2" if a.cluster_id else None) for a in accounts]
+    write_results(new, renamed, [replace(clusters[0], cluster_id="c2")], {})
+    summary = orjson.loads((new / "summary.json").read_bytes())
+    assert summary["files"]["accounts.jsonl"] == {
+        "sha256": hashlib.sha256((new / "accounts.jsonl").read_bytes()).hexdigest(),
+        "bytes": (new / "accounts.jsonl").stat().st_size,
+    }
+    for name in ("accounts.jsonl", "clusters.jsonl"):  # the writer's order
+        shutil.copyfile(new / name, old / name)
+        with pytest.raises(MismatchedResults, match=r"accounts\.jsonl is not the file summary"):
+            read_results(old)
+    shutil.copyfile(new / "summary.json", old / "summary.json")
+    assert [c.cluster_id for c in read_results(old).clusters] == ["c2"]
+
+
+def test_reader_refuses_a_hand_edited_file_and_a_malformed_checksum_record(
+    tmp_path: Path,
+) -> None:
+    accounts, clusters = _records()
+    write_results(tmp_path, accounts, clusters, {})
+    _corrupt(tmp_path, "clusters.jsonl", 1, {"score": 0.1}, foreign=False)
+    with pytest.raises(MismatchedResults, match=r"clusters\.jsonl.*changed by hand"):
+        read_results(tmp_path)
+    summary = orjson.loads((tmp_path / "summary.json").read_bytes())
+    summary["files"] = ["accounts.jsonl"]
+    (tmp_path / "summary.json").write_bytes(orjson.dumps(summary))
+    with pytest.raises(UserError, match=r"summary\.json: field 'files' must be an object"):
         read_results(tmp_path)
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from distillguard.results.model import FLAGGED_VERDICTS, AccountResult, ClusterResult
 from distillguard.results.reader import read_results
-from distillguard.results.writer import ACCOUNTS_FILE, CLUSTERS_FILE
+from distillguard.results.writer import ACCOUNTS_FILE, CLUSTERS_FILE, SUMMARY_FILE
 
 MATCHED_INDICATOR_KINDS = (
     "wrapper",
@@ -71,4 +71,4 @@ def load_verdicts(directory: Path) -> VerdictSnapshot:
 
 def verdict_files(directory: Path) -> list[Path]:
     """The files whose change means new verdicts."""
-    return [directory / ACCOUNTS_FILE, directory / CLUSTERS_FILE]
+    return [directory / ACCOUNTS_FILE, directory / CLUSTERS_FILE, directory / SUMMARY_FILE]

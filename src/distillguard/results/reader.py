@@ -3,10 +3,16 @@
 Evaluation, reports and enforcement read results written by other tools as well as our
 own, so every problem is reported as a ``UserError`` that names the file, the line and
 the field, instead of surfacing later as a wrong number.
+
+A directory is read as one set: where ``summary.json`` records the SHA-256 of the
+``accounts.jsonl`` and ``clusters.jsonl`` it was written with (our writer always does),
+the bytes read must match, so a reader that lands while a scan replaces the files one by
+one is told to wait rather than handed one scan's accounts with another's clusters.
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -24,9 +30,13 @@ from distillguard.results.model import (
     verdict_problem,
     weight_problem,
 )
-from distillguard.results.writer import ACCOUNTS_FILE, CLUSTERS_FILE, SUMMARY_FILE
+from distillguard.results.writer import ACCOUNTS_FILE, CLUSTERS_FILE, FILES_KEY, SUMMARY_FILE
 
 FIX_HINT = "fix that line, or re-run the scan or baseline that wrote this directory"
+
+
+class MismatchedResults(UserError):
+    """The results files disagree with the checksums ``summary.json`` records for them."""
 
 
 @dataclass(frozen=True)
@@ -131,11 +141,14 @@ def _require(path: Path) -> None:
         )
 
 
-def _lines(path: Path) -> list[_Line]:
+def _lines(path: Path) -> tuple[list[_Line], str]:
+    """The file's non-blank lines as JSON objects, and the SHA-256 of the bytes read."""
     _require(path)
     out = []
+    digest = hashlib.sha256()
     with path.open("rb") as handle:
         for number, raw in enumerate(handle, start=1):
+            digest.update(raw)
             if not raw.strip():
                 continue
             try:
@@ -147,7 +160,7 @@ def _lines(path: Path) -> list[_Line]:
             if not isinstance(record, dict):
                 raise UserError(f"{path}, line {number}: must be a JSON object; {FIX_HINT}")
             out.append(_Line(path, number, record))
-    return out
+    return out, digest.hexdigest()
 
 
 def _read_account(line: _Line) -> AccountResult:
@@ -197,37 +210,70 @@ def _read_summary(path: Path) -> dict[str, Any]:
     return summary
 
 
+def _check_set(directory: Path, summary: dict[str, Any], digests: dict[str, str]) -> None:
+    """Raise :class:`MismatchedResults` where a file is not the one the summary records."""
+    files = summary.get(FILES_KEY)
+    if files is None:
+        return  # written by a tool that records no checksums: nothing to check against
+    if not isinstance(files, dict):
+        raise UserError(
+            f"{directory / SUMMARY_FILE}: field {FILES_KEY!r} must be an object of "
+            f"{{file: {{sha256, bytes}}}}; {FIX_HINT}"
+        )
+    for name, digest in digests.items():
+        record = files.get(name)
+        expected = record.get("sha256") if isinstance(record, dict) else None
+        if expected is None:
+            continue
+        if expected != digest:
+            raise MismatchedResults(
+                f"{directory / name} is not the file {SUMMARY_FILE} was written with "
+                f"(SHA-256 {digest[:12]}…, the summary records {str(expected)[:12]}…): a scan "
+                "is rewriting this directory (read it again once it has finished) or the "
+                "file was changed by hand (re-run the scan; overrides belong in an appeals "
+                "file, not in the results)"
+            )
+
+
 def read_results(directory: Path) -> Results:
     """Read and validate ``accounts.jsonl``, ``clusters.jsonl`` and ``summary.json``.
 
-    Besides each field, checks that ids are unique and that accounts and clusters agree
-    (an account's ``cluster_id`` names a cluster that lists it).  Unknown fields are
-    ignored, as the contract allows additions.
+    Besides each field, checks that ids are unique, that accounts and clusters agree
+    (an account's ``cluster_id`` names a cluster that lists it) and that both files are
+    the ones ``summary.json`` records (:class:`MismatchedResults` otherwise).  Unknown
+    fields are ignored, as the contract allows additions.
     """
     if not directory.is_dir():
         raise UserError(f"{directory} is not a directory: pass the --out directory of a scan")
     for name in (ACCOUNTS_FILE, CLUSTERS_FILE):
         _require(directory / name)
     clusters: dict[str, tuple[ClusterResult, _Line]] = {}
-    for line in _lines(directory / CLUSTERS_FILE):
+    cluster_lines, clusters_digest = _lines(directory / CLUSTERS_FILE)
+    account_lines, accounts_digest = _lines(directory / ACCOUNTS_FILE)
+    summary = _read_summary(directory / SUMMARY_FILE)
+    for line in cluster_lines:
         cluster = _read_cluster(line)
         if cluster.cluster_id in clusters:
             raise line.fail("cluster_id", f"{cluster.cluster_id!r} appears on an earlier line")
         clusters[cluster.cluster_id] = (cluster, line)
-
-    accounts: dict[str, AccountResult] = {}
-    placed: dict[str, set[str]] = {cid: set() for cid in clusters}
-    for line in _lines(directory / ACCOUNTS_FILE):
+    accounts: dict[str, tuple[AccountResult, _Line]] = {}
+    for line in account_lines:
         account = _read_account(line)
         if account.account_id in accounts:
             raise line.fail("account_id", f"{account.account_id!r} appears on an earlier line")
+        accounts[account.account_id] = (account, line)
+
+    # Each file is valid alone; whether they belong together is asked of the summary
+    # first, so a set caught mid-rewrite is named as such, not as a missing cluster.
+    _check_set(directory, summary, {ACCOUNTS_FILE: accounts_digest, CLUSTERS_FILE: clusters_digest})
+    placed: dict[str, set[str]] = {cid: set() for cid in clusters}
+    for account, line in accounts.values():
         if account.cluster_id is not None:
             if account.cluster_id not in clusters:
                 raise line.fail(
                     "cluster_id", f"{account.cluster_id!r} is not a cluster in {CLUSTERS_FILE}"
                 )
             placed[account.cluster_id].add(account.account_id)
-        accounts[account.account_id] = account
 
     for cluster_id, (cluster, line) in clusters.items():
         if set(cluster.account_ids) != placed[cluster_id]:
@@ -237,7 +283,7 @@ def read_results(directory: Path) -> Results:
                 f"{ACCOUNTS_FILE}",
             )
     return Results(
-        accounts=list(accounts.values()),
+        accounts=[a for a, _ in accounts.values()],
         clusters=[c for c, _ in clusters.values()],
-        summary=_read_summary(directory / SUMMARY_FILE),
+        summary=summary,
     )

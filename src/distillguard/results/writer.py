@@ -5,10 +5,19 @@ reasons strongest first, floats rounded to six places and ``summary.json`` keys 
 That makes two scans diffable and lets tests pin outputs.  Anything a reader would
 reject is refused here first, so a bad detector fails loudly instead of shipping a
 results directory that breaks the evaluation or the enforcement list downstream.
+
+The directory is one set: ``summary.json`` records the SHA-256 and size of the
+``accounts.jsonl`` and ``clusters.jsonl`` it was written with (under ``files``) and is
+written after them.  Each file is replaced atomically, but not together, so a reader
+that lands between two replacements (the guard reloading verdicts while a scan
+rewrites them) sees files that disagree with the summary and waits for the set to be
+whole (:func:`~distillguard.results.reader.read_results`), instead of serving a
+cluster list of one scan with the accounts of another.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
 from collections import Counter
@@ -34,6 +43,9 @@ ACCOUNTS_FILE = "accounts.jsonl"
 CLUSTERS_FILE = "clusters.jsonl"
 SUMMARY_FILE = "summary.json"
 REPORT_FILE = "report.html"
+
+FILES_KEY = "files"
+"""``summary.json`` key holding ``{file name: {"sha256": hex, "bytes": size}}`` of the set."""
 
 FLOAT_PLACES = 6
 
@@ -202,6 +214,11 @@ def build_summary(
     return rounded
 
 
+def file_record(data: bytes) -> dict[str, Any]:
+    """What ``summary.json`` records of a results file: its SHA-256 and size."""
+    return {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
+
+
 def _write_atomic(path: Path, data: bytes) -> None:
     """Write via a sibling temporary file so a crash never leaves half a results file."""
     tmp = path.with_name(path.name + ".tmp")
@@ -222,13 +239,20 @@ def write_results(
 ) -> dict[str, Any]:
     """Validate and write ``accounts.jsonl``, ``clusters.jsonl``, ``summary.json``, ``report.html``.
 
+    ``summary.json`` also records each results file's SHA-256 and size (``files``).
     ``report_html_builder`` defaults to the built-in static report.  Returns the summary
     as written.  Raises ``ValueError`` for records the contract does not allow.
     """
     validate_records(accounts, clusters)
     accounts_sorted = sorted(accounts, key=lambda a: a.account_id)
     clusters_sorted = sorted(clusters, key=lambda c: c.cluster_id)
+    accounts_bytes = _jsonl([account_to_json(a) for a in accounts_sorted])
+    clusters_bytes = _jsonl([cluster_to_json(c) for c in clusters_sorted])
     final_summary = build_summary(accounts_sorted, clusters_sorted, summary)
+    final_summary[FILES_KEY] = {
+        ACCOUNTS_FILE: file_record(accounts_bytes),
+        CLUSTERS_FILE: file_record(clusters_bytes),
+    }
     if report_html_builder is None:
         from distillguard.report.html import build_report_html
 
@@ -236,9 +260,9 @@ def write_results(
     html = report_html_builder(accounts_sorted, clusters_sorted, final_summary)
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    _write_atomic(out_dir / ACCOUNTS_FILE, _jsonl([account_to_json(a) for a in accounts_sorted]))
-    _write_atomic(out_dir / CLUSTERS_FILE, _jsonl([cluster_to_json(c) for c in clusters_sorted]))
-    _write_atomic(
+    _write_atomic(out_dir / ACCOUNTS_FILE, accounts_bytes)
+    _write_atomic(out_dir / CLUSTERS_FILE, clusters_bytes)
+    _write_atomic(  # last: a reader trusts the set only once the summary agrees with it
         out_dir / SUMMARY_FILE,
         orjson.dumps(final_summary, option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2, default=str)
         + b"\n",
