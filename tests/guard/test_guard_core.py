@@ -154,6 +154,10 @@ def test_batch_cluster_is_taken_down_and_its_wrapper_flags_new_accounts(tmp_path
     assert by_subnet.cluster_id == "c-1"
     customer = guard.decide(GuardRequest("customer", "hello", timestamp=4.0))
     assert customer.action is Action.ALLOW
+    # a customer the scan judged benign on all its traffic is not matched by one request
+    # that carries the cluster's wrapper (a popular tool's that the campaign uses too)
+    same_tool = guard.decide(GuardRequest("customer", campaign_request(4).prompt_text, timestamp=5))
+    assert same_tool.cluster_id is None and same_tool.action is Action.ALLOW
 
 
 def test_a_paraphrasing_fleets_house_rule_flags_a_new_account(tmp_path: Path) -> None:

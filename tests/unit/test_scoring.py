@@ -521,6 +521,45 @@ def test_a_house_rule_crowd_with_a_quorum_of_condemned_members_is_one_operation(
     assert cluster.verdict != "distillation"
 
 
+def test_a_condemned_crowd_lists_no_member_without_harvesting_of_its_own() -> None:
+    """Developers of one company who use the open-source agent framework a campaign uses
+    too are tied to the campaign's crowd by its text alone; their own requests show no
+    harvesting, so they are judged on their own evidence and taken off the crowd's list
+    (and its traffic count).  A satellite, attached as a new account reusing the crowd's
+    own fingerprints, stays; a crowd tied by infrastructure keeps every member."""
+    members, evidence = _house_rule_crowd(condemned=6, size=12)
+    quiet = ["dev-1", "dev-2"]
+    drift = Evidence("DG-501", "drift", "dev-1", 0.2, "moved to the new model")
+    reuse = Evidence("DG-502", "drift", "new-1", 0.2, "reuses its fingerprints")
+    everyone = [*members, *quiet, "new-1"]
+    crowd = ClusterInput(
+        "C-1", everyone, {"exchanges": 1000}, content_only=True, satellites=frozenset({"new-1"})
+    )
+    requests = dict.fromkeys(everyone, 50) | {"dev-1": 300, "dev-2": 100}
+    accounts, (cluster,) = score_all(
+        everyone, [*evidence, drift, reuse], [crowd], DEFAULTS, requests
+    )
+    by_id = {a.account_id: a for a in accounts}
+    assert cluster.verdict == "distillation"
+    assert sorted(cluster.account_ids) == sorted([*members, "new-1"])
+    assert cluster.exchanges == 1000 - 400
+    assert "2 more accounts send its text" in cluster.reasons[-1].summary
+    for dev in quiet:
+        assert by_id[dev].verdict == "benign" and by_id[dev].cluster_id is None
+        assert "no harvesting" in by_id[dev].reasons[-1].summary
+    assert by_id["new-1"].verdict == "distillation" and by_id["new-1"].cluster_id == "C-1"
+    assert all(by_id[m].verdict == "distillation" for m in members)
+    off = replace(DEFAULTS, crowd_bystanders=False)
+    accounts, (cluster,) = score_all(everyone, [*evidence, drift, reuse], [crowd], off, requests)
+    assert set(cluster.account_ids) == set(everyone)
+    assert all(a.verdict == "distillation" for a in accounts)
+    tied = replace(crowd, content_only=False)
+    card = Evidence("DG-402", "coordination", "C-1", 0.6, "one payment card", "cluster")
+    accounts, (cluster,) = score_all(everyone, [*evidence, card], [tied], DEFAULTS, requests)
+    assert cluster.verdict == "distillation" and set(cluster.account_ids) == set(everyone)
+    assert all(a.verdict != "benign" and a.cluster_id == "C-1" for a in accounts)
+
+
 def test_the_quorum_needs_a_house_rule_and_its_own_members_cases() -> None:
     """A crowd tied by a label (no house rule) is not one operation because some members
     are condemned; nor does a peer's intelligence on members count towards the quorum (it

@@ -20,6 +20,8 @@ Example (every key optional; unset keys keep the documented defaults)::
     crowd_quorum = true
     crowd_quorum_share = 0.333
     crowd_quorum_min = 3
+    # a condemned crowd's member whose own requests show no harvesting is judged alone
+    crowd_bystanders = true
     # evidence of harvesting a `distillation` verdict needs (an empty list: none)
     harvest_detectors = ["DG-203", "DG-205", "DG-301", "DG-302", "DG-303", "DG-406", "DG-601"]
 

@@ -86,7 +86,10 @@ def _batch(
         )
         if cluster.score > contribution:
             contribution, verdict = cluster.score, cluster.verdict
-    if cluster is None:
+    if cluster is None and account is None:
+        # Only for an account the scan has not judged (a campaign's replacement): one the
+        # scan judged was weighed on all its traffic, and a popular tool's wrapper that a
+        # campaign also uses is no evidence against the customers who use it.
         for kind, value in (
             ("wrapper", features.wrapper if features.instruction_wrapper else None),
             ("template", features.template if features.instruction_wrapper else None),

@@ -82,7 +82,11 @@ How a score is made (and why):
    their own evidence in numbers (a third of its core members, and at least three:
    ``crowd_quorum_share``, ``crowd_quorum_min``) is one operation, judged on its typical
    condemned member: a fleet of single-account identities that all carry one house rule
-   is otherwise split in two by noise around the behaviour floor.  What a
+   is otherwise split in two by noise around the behaviour floor.  A condemned crowd's
+   core member whose own requests show no harvesting at all (``review_harvest_floor``) is
+   not condemned with it: it is there for sending the crowd's text (developers using the
+   open-source agent framework a campaign uses too), so it is judged on its own evidence
+   and taken off the crowd's list (``crowd_bystanders``).  What a
    group not judged distillation asks, pooled (the task-like items of benchmark firms
    sharing a public harness), says nothing about what one member asks, so such a member's
    harvest evidence is its own.  A cluster that DG-502 links to a condemned one as a piece
@@ -190,6 +194,14 @@ class ScoringConfig:
     on their own two families, and the rest a hair under the behaviour floor (the same
     one-shot share, 67-76%, and parameters); no benign crowd of the development seeds had a
     single member condemned."""
+    crowd_bystanders: bool = True
+    """Judge a condemned crowd's core member alone, and take it off the crowd's list, when
+    its own harvest evidence stays below ``review_harvest_floor`` (module docstring, step 5;
+    :func:`_bystanders`).  On development seed 1801 of `private-instruction` with the shared
+    datasets' development split, five developers of one company who use the agent framework
+    the coding campaign uses were condemned as its members on that text alone; across the
+    61 development worlds the rule cost one campaign account (20 requests, no evidence of
+    its own at all)."""
     descriptive_detectors: tuple[str, ...] = ("DG-301",)
     """Detectors whose evidence describes what an account asks for, as prompt signals do:
     it adds to the score in its own family, but among the kinds of evidence `review` counts
@@ -681,6 +693,7 @@ def score_all(
             if isinstance(target, str) and target in condemned and link > strongest:
                 pieces[cid] = (target, link)
 
+    bystanders = _bystanders(clusters, condemned, by_account, config)
     results: list[AccountResult] = []
     for account_id in sorted(set(accounts)):
         own = [e for e in by_account.get(account_id, []) if _speaks(e, condemned)]
@@ -691,6 +704,11 @@ def score_all(
         # (a banned campaign's replacement); reusing a benign group's wrapper (a popular
         # tool's) says nothing.
         carried = account_id not in satellites or cluster_id in condemned
+        bystander_of = bystanders.get(account_id)
+        if bystander_of is not None:
+            # Listed with a condemned crowd for sending its text, with no harvesting of its
+            # own: judged on its own evidence alone and no longer listed with the crowd.
+            cluster_id, carried = None, False
         inherited = [
             replace(e, strength=round(e.strength * tie, 6))
             for e in (by_cluster.get(cluster_id, []) if cluster_id and carried else [])
@@ -766,6 +784,8 @@ def score_all(
             and verdict == "benign"
         ):
             verdict = "review"
+        if bystander_of is not None:
+            reasons.append(_bystander_reason(bystander_of, condemned, config))
         small = requests is None or requests.get(account_id, 0) < (
             config.review_harvest_max_requests
         )
@@ -784,7 +804,97 @@ def score_all(
             )
         )
     verdict_of = {r.account_id: r.verdict for r in results}
+    cluster_results = _without_bystanders(cluster_results, bystanders, requests)
     return results, [_mark_leads(c, verdict_of) for c in cluster_results]
+
+
+def _bystanders(
+    clusters: Iterable[ClusterInput],
+    condemned: Mapping[str, object],
+    by_account: Mapping[str, list[Evidence]],
+    config: ScoringConfig,
+) -> dict[str, str]:
+    """Core members of condemned crowds whose own requests show no harvesting, by account.
+
+    A crowd is tied by nothing but what its members send, so membership says an account
+    sends the crowd's text (an open-source agent framework's system prompt and follow-ups,
+    which a campaign may use too), not that it harvests.  A core member whose own harvest
+    evidence stays below ``review_harvest_floor`` (a company's developers who use that
+    framework on their own code) is judged on its own evidence alone and taken off the
+    crowd's list, so nothing downstream (the guard's cluster rule) acts on it as a member;
+    a satellite is kept, as DG-502 attached it for reusing the campaign's own fingerprints
+    as a new account.  A crowd left with fewer than two members keeps them all.
+    """
+    out: dict[str, str] = {}
+    if not config.crowd_bystanders:
+        return out
+    for cluster in clusters:
+        if not cluster.content_only or cluster.cluster_id not in condemned:
+            continue
+        quiet = [
+            m
+            for m in cluster.account_ids
+            if m not in cluster.satellites
+            and harvest_strength(
+                [e for e in by_account.get(m, []) if _speaks(e, condemned)], config
+            )
+            < config.review_harvest_floor
+        ]
+        if len(cluster.account_ids) - len(quiet) >= 2:
+            out.update((m, cluster.cluster_id) for m in quiet)
+    return out
+
+
+def _bystander_reason(
+    cluster_id: str,
+    condemned: Mapping[str, tuple[dict[str, float], float, int, float]],
+    config: ScoringConfig,
+) -> Reason:
+    _, score, size, _ = condemned[cluster_id]
+    return Reason(
+        LEAD_DETECTOR,
+        f"sends the text that ties cluster {cluster_id} (judged distillation, score "
+        f"{score:.2f}, {size} accounts), but its own requests show no harvesting (below "
+        f"{config.review_harvest_floor:g}): a crowd tied only by what its members send "
+        "condemns none of them on that alone, so it is judged on its own evidence and is "
+        "not listed with the cluster",
+        0.0,
+    )
+
+
+def _without_bystanders(
+    clusters: list[ClusterResult],
+    bystanders: Mapping[str, str],
+    requests: Mapping[str, int] | None,
+) -> list[ClusterResult]:
+    """The clusters with their bystanders (:func:`_bystanders`) taken off the list, and
+    their requests off the cluster's count where the scan knows them."""
+    removed: dict[str, list[str]] = defaultdict(list)
+    for account_id, cluster_id in bystanders.items():
+        removed[cluster_id].append(account_id)
+    out = []
+    for cluster in clusters:
+        gone = removed.get(cluster.cluster_id)
+        if not gone:
+            out.append(cluster)
+            continue
+        left = [m for m in cluster.account_ids if m not in set(gone)]
+        traffic = sum(requests.get(m, 0) for m in gone) if requests is not None else 0
+        note = Reason(
+            LEAD_DETECTOR,
+            f"{len(gone)} more accounts send its text but show no harvesting of their own: "
+            "judged on their own evidence and not listed",
+            0.0,
+        )
+        out.append(
+            replace(
+                cluster,
+                account_ids=left,
+                exchanges=max(0, cluster.exchanges - traffic),
+                reasons=[*cluster.reasons, note],
+            )
+        )
+    return out
 
 
 def _harvest_review_reason(families: list[str], config: ScoringConfig) -> Reason:
