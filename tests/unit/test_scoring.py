@@ -544,6 +544,8 @@ def test_a_condemned_crowd_lists_no_member_without_harvesting_of_its_own() -> No
     assert sorted(cluster.account_ids) == sorted([*members, "new-1"])
     assert cluster.exchanges == 1000 - 400
     assert "2 more accounts send its text" in cluster.reasons[-1].summary
+    assert "judged distillation, score" in by_id["dev-1"].reasons[-1].summary
+    assert f"{len(members) + 1} accounts)" in by_id["new-1"].reasons[0].summary
     for dev in quiet:
         assert by_id[dev].verdict == "benign" and by_id[dev].cluster_id is None
         assert "no harvesting" in by_id[dev].reasons[-1].summary

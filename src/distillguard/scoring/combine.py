@@ -98,7 +98,7 @@ How a score is made (and why):
 from __future__ import annotations
 
 import math
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
@@ -694,6 +694,9 @@ def score_all(
                 pieces[cid] = (target, link)
 
     bystanders = _bystanders(clusters, condemned, by_account, config)
+    for cid, gone in Counter(bystanders.values()).items():  # the size its members read
+        pooled, cluster_score, size, pooled_harvest = condemned[cid]
+        condemned[cid] = (pooled, cluster_score, size - gone, pooled_harvest)
     results: list[AccountResult] = []
     for account_id in sorted(set(accounts)):
         own = [e for e in by_account.get(account_id, []) if _speaks(e, condemned)]
@@ -878,14 +881,17 @@ def _without_bystanders(
         if not gone:
             out.append(cluster)
             continue
-        left = [m for m in cluster.account_ids if m not in set(gone)]
+        off = set(gone)
+        left = [m for m in cluster.account_ids if m not in off]
         traffic = sum(requests.get(m, 0) for m in gone) if requests is not None else 0
-        note = Reason(
-            LEAD_DETECTOR,
-            f"{len(gone)} more accounts send its text but show no harvesting of their own: "
-            "judged on their own evidence and not listed",
-            0.0,
+        summary = (
+            "1 more account sends its text but shows no harvesting of its own: judged on "
+            "its own evidence and not listed"
+            if len(gone) == 1
+            else f"{len(gone)} more accounts send its text but show no harvesting of their "
+            "own: judged on their own evidence and not listed"
         )
+        note = Reason(LEAD_DETECTOR, summary, 0.0)
         out.append(
             replace(
                 cluster,
