@@ -15,6 +15,7 @@ from distillguard.detectors.base import FAMILIES, Evidence
 from distillguard.detectors.behaviour import (
     DETECTORS,
     account_frame,
+    extraction_parameters,
     harvest_volume,
     scripted_timing,
     signal_concentration,
@@ -378,3 +379,29 @@ def test_a_new_seat_of_an_established_organisation_is_no_new_account() -> None:
     ages = new_account_volume.organisation_age(ScanContext(con), frame)
     assert np.isnan(ages[frame.index.get_loc("fresh")])
     assert ages[frame.index.get_loc("seat")] == pytest.approx(365.0)
+
+
+def test_a_fleet_harvesting_single_agent_steps_reaches_the_behaviour_floor() -> None:
+    """DG-203 1.1: a fleet member that sends 70% of its requests one-shot on the largest
+    budget, keeping some trajectories going, shows extraction parameters above the scoring's
+    family floor (under 1.0, 0.3: each member on either side of it by its sample's noise);
+    a developer's agent, one request in ten one-shot, still shows none."""
+    t0 = datetime(2026, 3, 1, tzinfo=UTC)
+    rows = [
+        _exchange(
+            "fleet-1",
+            i,
+            t0 + timedelta(minutes=7 * i),
+            max_tokens=64000,
+            n_messages=1 if i % 10 < 7 else 3,
+            conversation_id=None if i % 10 < 7 else f"trajectory-{i // 10}",
+        )
+        for i in range(120)
+    ]
+    con = open_store(None)
+    append_arrow(con, "exchanges", pa.Table.from_pylist(rows, schema=EXCHANGE_SCHEMA))
+    (fleet,) = extraction_parameters.detect(ScanContext(con))
+    assert fleet.details["one_shot_share"] == 0.7
+    assert fleet.strength >= 0.35
+    developer = _by_subject(extraction_parameters.detect(build_context()))
+    assert DEVELOPER not in developer

@@ -13,6 +13,18 @@ one-shot traffic:
                           × log_ramp(exchanges, min_exchanges, full_exchanges)
 
 with ``base_weight + effort_weight + samples_weight = 1``.
+
+Version 1.1 moves the one-shot ramp from 0.5–0.9 to 0.4–0.8.  Conversation-shaped traffic
+stays out: an agent's trajectory or a chat is mostly follow-up requests, so its one-shot
+share is low (a ten-step trajectory, 10%).  A fleet that harvests single agent steps sends
+mostly one-shot requests but keeps some trajectories going (the coding fleet of
+`low-and-slow` with the shared datasets, 67–76% one-shot on the largest budget): under 1.0
+its members' strength sat around 0.3, each on one side of the behaviour floor or the other
+by the noise of its own sample, so the fleet was condemned only through a quorum of its
+noisier members.  On the development seeds the benign accounts that set the large budget
+on most requests (reasoning power users, exam preparation users, tutoring products) are
+all above 0.8 one-shot, and rescanning the 61 development worlds changed no benign verdict
+(docs/benchmarks.md, fifteenth round).
 """
 
 from __future__ import annotations
@@ -37,7 +49,7 @@ from distillguard.detectors.context import ScanContext
 
 INFO = DetectorInfo(
     id="DG-203",
-    version="1.0",
+    version="1.1",
     name="extraction parameters",
     description=(
         f"One-shot requests with max_tokens ≥ {BIG_MAX_TOKENS:,}, high reasoning effort and n > 1."
@@ -54,8 +66,8 @@ class Settings:
     base_weight: float = 0.6
     effort_weight: float = 0.25
     samples_weight: float = 0.15
-    min_one_shot_share: float = 0.5
-    full_one_shot_share: float = 0.9
+    min_one_shot_share: float = 0.4
+    full_one_shot_share: float = 0.8
     min_exchanges: float = 10.0
     full_exchanges: float = 50.0
     emit_above: float = 0.05
