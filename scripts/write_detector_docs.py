@@ -38,10 +38,11 @@ what its members ask (prompt) and that text (template) as one family, and unless
 house rule ties it, no stronger than what the crowd asks (its members' prompts, its pooled
 DG-205 signals): a label that asks for nothing is no evidence; nor does such a crowd,
 short of being condemned, corroborate a member's own case; and once condemned, it condemns
-none of its members whose own requests show no harvesting (below 0.1): they are there for
-sending its text (developers on the agent framework a campaign uses too), so they are
-judged alone and not listed with it.  An account whose own harvest evidence reaches 0.1
-(the scoring's `review_harvest_floor`) in two families is put up for
+none of its members whose own prompts ask for no harvest (below 0.1; parameters do not
+count): they are there for sending its text (developers on the agent framework a campaign
+uses too, public items), so they are judged alone and not listed with it.  An account
+whose own harvest evidence reaches 0.1 (the scoring's `review_harvest_floor`) in two
+families is put up for
 `review` whatever its score, if it sent fewer than 100 requests (`review_harvest_max_requests`:
 a lone harvester with a few dozen, whose evidence the detectors discount), while one family
 alone, however strong, puts no one up for `review` (a tutoring product asking for steps on

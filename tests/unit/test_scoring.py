@@ -528,8 +528,11 @@ def test_a_condemned_crowd_lists_no_member_without_harvesting_of_its_own() -> No
     (and its traffic count).  A satellite, attached as a new account reusing the crowd's
     own fingerprints, stays; a crowd tied by infrastructure keeps every member."""
     members, evidence = _house_rule_crowd(condemned=6, size=12)
-    quiet = ["dev-1", "dev-2"]
+    quiet = ["dev-1", "dev-2", "power-1"]
     drift = Evidence("DG-501", "drift", "dev-1", 0.2, "moved to the new model")
+    # a reasoning power user sending public items the campaign sends too: its largest
+    # budget says how it calls, not that it asks for the crowd's harvest
+    budget = Evidence("DG-203", "behaviour", "power-1", 0.45, "largest budget, one-shot")
     reuse = Evidence("DG-502", "drift", "new-1", 0.2, "reuses its fingerprints")
     everyone = [*members, *quiet, "new-1"]
     crowd = ClusterInput(
@@ -537,22 +540,24 @@ def test_a_condemned_crowd_lists_no_member_without_harvesting_of_its_own() -> No
     )
     requests = dict.fromkeys(everyone, 50) | {"dev-1": 300, "dev-2": 100}
     accounts, (cluster,) = score_all(
-        everyone, [*evidence, drift, reuse], [crowd], DEFAULTS, requests
+        everyone, [*evidence, drift, reuse, budget], [crowd], DEFAULTS, requests
     )
     by_id = {a.account_id: a for a in accounts}
     assert cluster.verdict == "distillation"
     assert sorted(cluster.account_ids) == sorted([*members, "new-1"])
-    assert cluster.exchanges == 1000 - 400
-    assert "2 more accounts send its text" in cluster.reasons[-1].summary
+    assert cluster.exchanges == 1000 - 450
+    assert "3 more accounts send its text" in cluster.reasons[-1].summary
     assert "judged distillation, score" in by_id["dev-1"].reasons[-1].summary
     assert f"{len(members) + 1} accounts)" in by_id["new-1"].reasons[0].summary
     for dev in quiet:
         assert by_id[dev].verdict == "benign" and by_id[dev].cluster_id is None
-        assert "no harvesting" in by_id[dev].reasons[-1].summary
+        assert "ask for no harvest" in by_id[dev].reasons[-1].summary
     assert by_id["new-1"].verdict == "distillation" and by_id["new-1"].cluster_id == "C-1"
     assert all(by_id[m].verdict == "distillation" for m in members)
     off = replace(DEFAULTS, crowd_bystanders=False)
-    accounts, (cluster,) = score_all(everyone, [*evidence, drift, reuse], [crowd], off, requests)
+    accounts, (cluster,) = score_all(
+        everyone, [*evidence, drift, reuse, budget], [crowd], off, requests
+    )
     assert set(cluster.account_ids) == set(everyone)
     assert all(a.verdict == "distillation" for a in accounts)
     tied = replace(crowd, content_only=False)

@@ -83,10 +83,11 @@ How a score is made (and why):
    ``crowd_quorum_share``, ``crowd_quorum_min``) is one operation, judged on its typical
    condemned member: a fleet of single-account identities that all carry one house rule
    is otherwise split in two by noise around the behaviour floor.  A condemned crowd's
-   core member whose own requests show no harvesting at all (``review_harvest_floor``) is
-   not condemned with it: it is there for sending the crowd's text (developers using the
-   open-source agent framework a campaign uses too), so it is judged on its own evidence
-   and taken off the crowd's list (``crowd_bystanders``).  What a
+   core member whose own prompts ask for no harvest (``review_harvest_floor``; its
+   parameters do not count: a power user calls with the largest budget whatever it asks)
+   is not condemned with it: it is there for sending the crowd's text (developers using the
+   open-source agent framework a campaign uses too, public items both send), so it is
+   judged on its own evidence and taken off the crowd's list (``crowd_bystanders``).  What a
    group not judged distillation asks, pooled (the task-like items of benchmark firms
    sharing a public harness), says nothing about what one member asks, so such a member's
    harvest evidence is its own.  A cluster that DG-502 links to a condemned one as a piece
@@ -201,7 +202,11 @@ class ScoringConfig:
     datasets' development split, five developers of one company who use the agent framework
     the coding campaign uses were condemned as its members on that text alone; across the
     61 development worlds the rule cost one campaign account (20 requests, no evidence of
-    its own at all)."""
+    its own at all).  Only evidence of what a member asks counts here, not how it calls
+    (``HOW_FAMILIES``): a reasoning power user tied to the coding campaign by the public
+    items both send was condemned with it for its own largest budget (held-out
+    `private-instruction` 3402, development split); one more campaign account of the 61
+    development worlds is then judged alone (bundled `evasive` 2)."""
     descriptive_detectors: tuple[str, ...] = ("DG-301",)
     """Detectors whose evidence describes what an account asks for, as prompt signals do:
     it adds to the score in its own family, but among the kinds of evidence `review` counts
@@ -458,6 +463,10 @@ names the pooled family."""
 
 PIECE_DETECTOR = "DG-502"
 """The detector whose cluster evidence links a cluster to another as a piece of it."""
+
+HOW_FAMILIES = ("behaviour",)
+"""Families that say how an account calls (budgets, timing, volume), not what it asks: no
+evidence that it sends a crowd's harvest (see :func:`_bystanders`)."""
 
 CLUSTER_DETECTOR = "DG-401"
 """The detector that finds clusters; a member's inherited verdict is reported under it."""
@@ -817,12 +826,14 @@ def _bystanders(
     by_account: Mapping[str, list[Evidence]],
     config: ScoringConfig,
 ) -> dict[str, str]:
-    """Core members of condemned crowds whose own requests show no harvesting, by account.
+    """Core members of condemned crowds whose own requests ask for no harvest, by account.
 
     A crowd is tied by nothing but what its members send, so membership says an account
     sends the crowd's text (an open-source agent framework's system prompt and follow-ups,
-    which a campaign may use too), not that it harvests.  A core member whose own harvest
-    evidence stays below ``review_harvest_floor`` (a company's developers who use that
+    or public benchmark items, which a campaign may use too), not that it harvests.  A core
+    member whose own harvest evidence of what it asks (its prompts; not how it calls,
+    ``HOW_FAMILIES``: a reasoning power user calls with the largest budget whatever it
+    asks) stays below ``review_harvest_floor`` (a company's developers who use that
     framework on their own code) is judged on its own evidence alone and taken off the
     crowd's list, so nothing downstream (the guard's cluster rule) acts on it as a member;
     a satellite is kept, as DG-502 attached it for reusing the campaign's own fingerprints
@@ -839,7 +850,12 @@ def _bystanders(
             for m in cluster.account_ids
             if m not in cluster.satellites
             and harvest_strength(
-                [e for e in by_account.get(m, []) if _speaks(e, condemned)], config
+                [
+                    e
+                    for e in by_account.get(m, [])
+                    if _speaks(e, condemned) and e.family not in HOW_FAMILIES
+                ],
+                config,
             )
             < config.review_harvest_floor
         ]
@@ -857,7 +873,7 @@ def _bystander_reason(
     return Reason(
         LEAD_DETECTOR,
         f"sends the text that ties cluster {cluster_id} (judged distillation, score "
-        f"{score:.2f}, {size} accounts), but its own requests show no harvesting (below "
+        f"{score:.2f}, {size} accounts), but its own prompts ask for no harvest (below "
         f"{config.review_harvest_floor:g}): a crowd tied only by what its members send "
         "condemns none of them on that alone, so it is judged on its own evidence and is "
         "not listed with the cluster",
@@ -885,10 +901,10 @@ def _without_bystanders(
         left = [m for m in cluster.account_ids if m not in off]
         traffic = sum(requests.get(m, 0) for m in gone) if requests is not None else 0
         summary = (
-            "1 more account sends its text but shows no harvesting of its own: judged on "
+            "1 more account sends its text but asks for no harvest of its own: judged on "
             "its own evidence and not listed"
             if len(gone) == 1
-            else f"{len(gone)} more accounts send its text but show no harvesting of their "
+            else f"{len(gone)} more accounts send its text but ask for no harvest of their "
             "own: judged on their own evidence and not listed"
         )
         note = Reason(LEAD_DETECTOR, summary, 0.0)
