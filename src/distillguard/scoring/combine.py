@@ -197,7 +197,8 @@ class ScoringConfig:
     single member condemned."""
     crowd_bystanders: bool = True
     """Judge a condemned crowd's core member alone, and take it off the crowd's list, when
-    its own harvest evidence stays below ``review_harvest_floor`` (module docstring, step 5;
+    its own harvest evidence of what it asks (not ``HOW_FAMILIES``) stays below
+    ``review_harvest_floor`` (module docstring, step 5;
     :func:`_bystanders`).  On development seed 1801 of `private-instruction` with the shared
     datasets' development split, five developers of one company who use the agent framework
     the coding campaign uses were condemned as its members on that text alone; across the
