@@ -47,3 +47,23 @@ def test_a_full_memo_starts_afresh_and_stays_exact() -> None:
         assert table.equals(expected[0])
         assert ok.tolist() == expected[1].tolist()
     assert sum(len(text) for text in memo.texts("messages")) <= 40
+
+
+def test_results_taken_across_many_remembered_chunks_stay_exact() -> None:
+    """Each batch adds new texts beside repeats of earlier ones, so a batch's rows come from
+    several remembered chunks at once; every batch still equals checking it afresh."""
+    memo = NestedMemo()
+    rounds = 9
+    for round_ in range(rounds):
+        messages: list[Any] = []
+        for earlier in range(round_ + 1):
+            # New texts of this round, then texts first seen in each earlier round.
+            messages += [[{"role": "user", "content": f"prompt {earlier}-{k}"}] for k in range(3)]
+        messages += [BROKEN, None] if round_ % 2 else [GOOD, GOOD]
+        messages += [GOOD] * (len(messages) % 2)  # the helper's params come in pairs
+        batch = _batch(messages[::-1])
+        fresh_table, fresh_ok = canonical_exchanges(batch)
+        table, ok = canonical_exchanges(batch, memo)
+        assert table.equals(fresh_table)
+        assert ok.tolist() == fresh_ok.tolist()
+    assert len(memo.texts("messages")) == 3 * rounds + 2

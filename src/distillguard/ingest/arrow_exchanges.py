@@ -233,9 +233,6 @@ def _nested(batch: pa.RecordBatch, ok: Mask, memo: NestedMemo) -> dict[str, pa.A
 
 MEMO_TEXT_BYTES = 64 << 20
 """Text remembered per nested column (characters), about 0.2 GB with the results at most."""
-_CHUNKS_KEPT = 8
-"""Result chunks of a column gathered into one array beyond this many (a take from many
-chunks costs more than from one)."""
 
 
 class NestedMemo:
@@ -267,7 +264,7 @@ class NestedMemo:
 
     def columns(
         self, source: str, values: list[Any], check: _Check, kinds: list[pa.DataType]
-    ) -> tuple[list[pa.Array | pa.ChunkedArray], Mask]:
+    ) -> tuple[list[pa.Array], Mask]:
         """Per result column (typed as ``kinds``), each value's result, and whether each
         value passed its check; remembered texts are looked up, the rest checked."""
         memo = self._memos.get(source)
@@ -296,46 +293,84 @@ class NestedMemo:
             if text:
                 rows[value] = at
                 memo.text_bytes += len(value)
-            else:
+            elif value is not None:
                 only_texts = False
         memo.append(fresh, passed)
         columns = memo.take(positions)
         good = memo.passed[positions]
         if memo.text_bytes > self._limit or not only_texts:
             # Over the limit, or holding results of values that are not text (kept for
-            # this batch only): the next batch starts afresh.
+            # this batch only; a missing value's one row is kept): the next batch starts
+            # afresh.
             del self._memos[source]
         return columns, good
 
 
 class _CheckedColumn:
-    """The remembered results of one nested column: row of each text, result columns."""
+    """The remembered results of one nested column: the row of each text, and the result
+    columns as a few Arrow chunks.
+
+    A batch's rows are taken from each chunk separately and put back in order: Arrow takes
+    from a chunked array by joining its chunks first, a copy of every remembered result per
+    batch (at 16M exchanges that made ingest slower than building the columns afresh).
+    Chunks are merged as they come, the newest into the one before while it is at least
+    half that one's size, so there are few of them and each result is copied a few times.
+    """
 
     def __init__(self, kinds: list[pa.DataType]) -> None:
         self.kinds = kinds
         self.rows: dict[str, int] = {}
         self.text_bytes = 0
         self.size = 0
-        self._chunks: list[list[pa.Array]] = [[] for _ in kinds]
+        self._chunks: list[list[pa.Array]] = []
+        """Chunks, oldest first; each chunk holds one array per result column."""
+        self._starts: list[int] = []
         self.passed = np.zeros(0, dtype=bool)
 
     def append(self, results: list[tuple[Any, ...]], passed: list[bool]) -> None:
         if not results:
             return
-        for chunks, column, kind in zip(
-            self._chunks, zip(*results, strict=True), self.kinds, strict=True
-        ):
-            chunks.append(pa.array(column, type=kind))
-            if len(chunks) > _CHUNKS_KEPT:
-                chunks[:] = [pa.concat_arrays(chunks)]
+        columns = zip(*results, strict=True)
+        chunk = [
+            pa.array(column, type=kind) for column, kind in zip(columns, self.kinds, strict=True)
+        ]
+        self._chunks.append(chunk)
+        self._starts.append(self.size)
+        while len(self._chunks) > 1 and 2 * len(self._chunks[-1][0]) >= len(self._chunks[-2][0]):
+            newest = self._chunks.pop()
+            self._starts.pop()
+            self._chunks[-1] = [
+                pa.concat_arrays([older, newer])
+                for older, newer in zip(self._chunks[-1], newest, strict=True)
+            ]
         self.passed = np.concatenate((self.passed, np.asarray(passed, dtype=bool)))
         self.size += len(results)
 
-    def take(self, positions: npt.NDArray[np.int64]) -> list[pa.Array | pa.ChunkedArray]:
-        picked = pa.array(positions)
+    def take(self, positions: npt.NDArray[np.int64]) -> list[pa.Array]:
+        """Each result column at ``positions`` (rows of the remembered results)."""
+        if not self._chunks:
+            return [pa.array([], type=kind) for kind in self.kinds]
+        if len(self._chunks) == 1:
+            picked = pa.array(positions)
+            return [column.take(picked) for column in self._chunks[0]]
+        starts = np.asarray(self._starts, dtype=np.int64)
+        chunk_of = np.searchsorted(starts, positions, side="right") - 1
+        order = np.argsort(chunk_of, kind="stable")
+        ends = np.searchsorted(chunk_of[order], np.arange(len(starts)), side="right")
+        parts: list[list[pa.Array]] = [[] for _ in self.kinds]
+        begin = 0
+        for index, end in enumerate(ends.tolist()):
+            if end > begin:
+                local = pa.array(positions[order[begin:end]] - starts[index])
+                for part, column in zip(parts, self._chunks[index], strict=True):
+                    part.append(column.take(local))
+            begin = end
+        back = np.empty(len(order), dtype=np.int64)
+        back[order] = np.arange(len(order))
+        restore = pa.array(back)
         return [
-            pa.chunked_array(chunks, type=kind).take(picked)
-            for chunks, kind in zip(self._chunks, self.kinds, strict=True)
+            pa.concat_arrays(part).take(restore) if part else pa.array([], type=kind)
+            for part, kind in zip(parts, self.kinds, strict=True)
         ]
 
 
