@@ -3,8 +3,10 @@
 A value shared by ``n`` accounts becomes pairs only when ``2 <= n <= max_group``: small
 groups (``n <= pair_cap``) expand to all pairs, larger ones to a ring of ``ring_degree``
 neighbours in hash order, which keeps the group connected with O(n) edges.  Per view a pair
-keeps the weight of its rarest shared value (no piling up of many weak coincidences); the
-views then add up, and each edge keeps the per-view weights that support it, for words
+keeps the weight of its rarest shared value (no piling up of many weak coincidences),
+including values of large groups the two share without being ring neighbours there
+(:func:`complete_large_groups`: every proposed pair is checked against them); the views
+then add up, and each edge keeps the per-view weights that support it, for words
 later.  Synchrony (SynchroTrap: the Jaccard of the 10-minute buckets two accounts are active
 in) is measured only on pairs another view already proposed, never on all pairs.
 """
@@ -139,6 +141,44 @@ def expand_pairs(members: pd.DataFrame, cfg: CoordinationConfig) -> pd.DataFrame
     return pairs.groupby(["a", "b"], as_index=False, sort=True)["w"].max()
 
 
+def complete_large_groups(
+    pairs: pd.DataFrame, members: pd.DataFrame, view: View, cfg: CoordinationConfig
+) -> None:
+    """Give every proposed pair (columns ``a``, ``b``, one per view) the view's weight of
+    the rarest value the two share in a group too large to expand to all pairs; in place.
+
+    A large group becomes a ring, so a pair that another view proposed usually is not
+    ring neighbours here and would get nothing from this view, and ring neighbours here get
+    nothing from the others: ties no longer add up across views once groups pass
+    ``pair_cap``.  A campaign of a hundred accounts that all send the same wrapper (0.33)
+    and mostly one template (0.2) and its near-duplicates then never reaches ``min_edge``
+    at 200k exchanges, where it did at 50k with thirty accounts.  Completing the pairs that
+    some view proposed keeps the ring's O(n) cost and lets their ties add up again.
+    """
+    large = members[(members["rarity"] > 0) & (members["sharers"] > cfg.pair_cap)]
+    if large.empty or pairs.empty:
+        return
+    inside = large["account"].unique()
+    candidates = pairs.index[pairs["a"].isin(inside) & pairs["b"].isin(inside)]
+    if not len(candidates):
+        return
+    ends = pd.DataFrame(
+        {
+            "pair": candidates,
+            "a": pairs.loc[candidates, "a"].to_numpy(),
+            "b": pairs.loc[candidates, "b"].to_numpy(),
+        }
+    )
+    shared = ends.merge(
+        large[["account", "value", "rarity"]].rename(columns={"account": "a"}), on="a"
+    ).merge(large[["account", "value"]].rename(columns={"account": "b"}), on=["b", "value"])
+    if shared.empty:
+        return
+    best = shared.groupby("pair")["rarity"].max() * view.weight
+    current = pairs.loc[best.index, view.name].to_numpy()
+    pairs.loc[best.index, view.name] = np.maximum(current, best.to_numpy())
+
+
 def node_ids(column: pa.ChunkedArray | pa.Array, index: dict[str, int]) -> npt.NDArray[np.int64]:
     """Node id of each account id in an Arrow column (every one must be in ``index``).
 
@@ -254,6 +294,8 @@ def build_graph(con: BaseBackend, cfg: CoordinationConfig) -> AccountGraph:
     if merged is None or merged.empty:
         merged = pd.DataFrame({"a": [], "b": [], **{n: [] for n in names}})
     merged = merged.fillna(0.0).astype({"a": np.int64, "b": np.int64})
+    for view in views:
+        complete_large_groups(merged, members[view.name], view, cfg)
     if {"signup_ip", "signup_subnet"} <= set(names):
         # Nested views: the same address is also the same /24; count the stronger one only.
         exact = merged["signup_ip"] > 0
