@@ -81,3 +81,10 @@ def test_completion_is_the_rarest_shared_large_value(
         shared = values.get(x, set()) & values.get(y, set()) & set(weight)
         best = max((weight[v] * WRAPPER.weight for v in shared), default=0.0)
         assert pairs.loc[row, "wrapper"] == max(before[row], best)
+
+
+def test_completion_is_a_setting_that_is_off_by_default() -> None:
+    """It costs a fifth of the graph's time at 16M exchanges (docs/benchmarks.md), so a user
+    turns it on in the scan configuration (DG-401 settings) rather than paying it always."""
+    assert CoordinationConfig().complete_large_groups is False
+    assert CoordinationConfig.from_settings({"complete_large_groups": True}).complete_large_groups

@@ -49,6 +49,14 @@ class CoordinationConfig:
     ring of ``ring_degree`` neighbours in hash order, which keeps them connected in
     O(n * degree) edges instead of O(n^2)."""
     ring_degree: int = 6
+    complete_large_groups: bool = False
+    """Give every proposed pair the weight of values it shares in groups above
+    ``pair_cap`` too, so ties through two large groups add up (edges.py,
+    :func:`~distillguard.detectors.coordination.edges.complete_large_groups`).  Off by
+    default: on the 16M-exchange benchmark store it made the graph 22–28 s slower (123 s →
+    145–151 s, 31% more edges), and recall moved only in one development world of 200,000
+    exchanges (77.9% → 87.7%); on fresh seeds at that size it changed nothing or cost one
+    account (docs/benchmarks.md, seventeenth round)."""
     min_share: float = 0.10
     """A per-request value (client subnet, wrapper, template) counts for an account only
     when at least this share of its exchanges use it: infrastructure it lives on, not a

@@ -3,12 +3,12 @@
 A value shared by ``n`` accounts becomes pairs only when ``2 <= n <= max_group``: small
 groups (``n <= pair_cap``) expand to all pairs, larger ones to a ring of ``ring_degree``
 neighbours in hash order, which keeps the group connected with O(n) edges.  Per view a pair
-keeps the weight of its rarest shared value (no piling up of many weak coincidences),
-including values of large groups the two share without being ring neighbours there
-(:func:`complete_large_groups`: every proposed pair is checked against them); the views
-then add up, and each edge keeps the per-view weights that support it, for words
-later.  Synchrony (SynchroTrap: the Jaccard of the 10-minute buckets two accounts are active
-in) is measured only on pairs another view already proposed, never on all pairs.
+keeps the weight of its rarest shared value (no piling up of many weak coincidences)
+and, where ``complete_large_groups`` is set, of large groups the two share without being
+ring neighbours there (:func:`complete_large_groups`); the views then add up, and each
+edge keeps the per-view weights that support it, for words later.  Synchrony
+(SynchroTrap: the Jaccard of the 10-minute buckets two accounts are active in) is measured
+only on pairs another view already proposed, never on all pairs.
 """
 
 from __future__ import annotations
@@ -152,8 +152,10 @@ def complete_large_groups(
     nothing from the others: ties no longer add up across views once groups pass
     ``pair_cap``.  A campaign of a hundred accounts that all send the same wrapper (0.33)
     and mostly one template (0.2) and its near-duplicates then never reaches ``min_edge``
-    at 200k exchanges, where it did at 50k with thirty accounts.  Completing the pairs that
-    some view proposed keeps the ring's O(n) cost and lets their ties add up again.
+    at 200k exchanges, where it did at 50k with about forty.  Completing the pairs that
+    some view proposed keeps the ring's O(n) pairs and lets their ties add up again.
+    Used when ``CoordinationConfig.complete_large_groups`` is set (off by default: see its
+    measured cost there).
     """
     large = members[(members["rarity"] > 0) & (members["sharers"] > cfg.pair_cap)]
     if large.empty or pairs.empty:
@@ -294,8 +296,9 @@ def build_graph(con: BaseBackend, cfg: CoordinationConfig) -> AccountGraph:
     if merged is None or merged.empty:
         merged = pd.DataFrame({"a": [], "b": [], **{n: [] for n in names}})
     merged = merged.fillna(0.0).astype({"a": np.int64, "b": np.int64})
-    for view in views:
-        complete_large_groups(merged, members[view.name], view, cfg)
+    if cfg.complete_large_groups:
+        for view in views:
+            complete_large_groups(merged, members[view.name], view, cfg)
     if {"signup_ip", "signup_subnet"} <= set(names):
         # Nested views: the same address is also the same /24; count the stronger one only.
         exact = merged["signup_ip"] > 0

@@ -15,7 +15,7 @@ from __future__ import annotations
 from distillguard.detectors.base import ATLAS, DetectorInfo, Evidence
 from distillguard.detectors.coordination.profile import INFRA_VIEWS, ClusterProfile, ViewTie
 
-VERSION = "1.7"
+VERSION = "1.6"
 _ACCOUNTS = (ATLAS["establish_accounts"],)
 _PROXIES = (ATLAS["establish_accounts"], ATLAS["ai_service_proxies"])
 
