@@ -164,13 +164,7 @@ def complete_large_groups(
     candidates = pairs.index[pairs["a"].isin(inside) & pairs["b"].isin(inside)]
     if not len(candidates):
         return
-    ends = pd.DataFrame(
-        {
-            "pair": candidates,
-            "a": pairs.loc[candidates, "a"].to_numpy(),
-            "b": pairs.loc[candidates, "b"].to_numpy(),
-        }
-    )
+    ends = pairs.loc[candidates, ["a", "b"]].rename_axis("pair").reset_index()
     shared = ends.merge(
         large[["account", "value", "rarity"]].rename(columns={"account": "a"}), on="a"
     ).merge(large[["account", "value"]].rename(columns={"account": "b"}), on=["b", "value"])
