@@ -11,7 +11,7 @@ import pytest
 
 from distillguard.detectors.context import ScanContext
 from distillguard.detectors.coordination import find_clusters
-from distillguard.detectors.drift.inheritance import INFO, Settings, inheritance
+from distillguard.detectors.drift.inheritance import INFO, Settings, _one_campaign, inheritance
 from distillguard.engine.store import append_arrow, open_store
 from distillguard.schema import ACCOUNT_SCHEMA, EXCHANGE_FEATURE_SCHEMA, EXCHANGE_SCHEMA
 
@@ -19,7 +19,8 @@ START = datetime(2026, 10, 1, tzinfo=UTC)
 CAMPAIGN_WRAPPER = 17
 POPULAR_WRAPPER = 99
 FLEET_WRAPPERS = (31, 32, 33, 34)
-HARVESTING = frozenset({CAMPAIGN_WRAPPER, CAMPAIGN_WRAPPER + 1, *FLEET_WRAPPERS})
+PIECE_WRAPPERS = (41, 42, 43, 44, 45)
+HARVESTING = frozenset({CAMPAIGN_WRAPPER, CAMPAIGN_WRAPPER + 1, *FLEET_WRAPPERS, *PIECE_WRAPPERS})
 """Wrappers around requests for a harvestable output (the classifier's reasoning signal)."""
 
 
@@ -245,3 +246,57 @@ def test_an_account_that_rarely_uses_the_campaigns_wrapper_is_not_attached() -> 
     found = inheritance(world.context())
     attached = {a for m in found.members.values() for a in m}
     assert "sat" in attached and "busy" not in attached
+
+
+def build_split_fleet(library: tuple[int, ...]) -> World:
+    """Five clusters of three unrelated accounts each (own cards, one piece wrapper tying
+    each cluster), all also using the wrappers of ``library``; and ten small accounts that
+    send only library wrappers."""
+    world = World()
+    for piece, own in enumerate(PIECE_WRAPPERS):
+        for i in range(3):
+            world.add(f"piece{piece}-{i}", [own] * 12 + list(library) * 2, card=f"pm_{piece}{i}")
+    for i in range(10):
+        mine = [library[(i + k) % len(library)] for k in range(2)]
+        world.add(f"small{i}", [*sorted(mine * 2), 8000 + i], card=f"pm_small{i}")
+    return world
+
+
+def _attached(context: ScanContext) -> set[str]:
+    return {a for members in inheritance(context).members.values() for a in members}
+
+
+def test_a_fleet_the_graph_split_into_many_clusters_keeps_its_phrase_book() -> None:
+    """Five pieces that rely on the same four wrappers are sisters: none counts among the
+    "other clusters" of another's wrappers, so the phrase book stays distinctive and the
+    small accounts that send it join the fleet."""
+    context = build_split_fleet(FLEET_WRAPPERS).context()
+    clusters = find_clusters(context).clusters
+    pieces = [cid for cid, m in clusters.items() if any(a.startswith("piece") for a in m)]
+    assert len(pieces) == 5 and all(len(clusters[cid]) == 3 for cid in pieces)
+    assert _attached(context) == {f"small{i}" for i in range(10)}
+    # Counted as other clusters (sisters need more shared wrappers than there are), five
+    # clusters using a wrapper make it a phrasing many groups share: nobody is attached.
+    strict = ScanContext(con=context.con, config={INFO.id: {"min_sister_values": 5}})
+    assert _attached(strict) == set()
+
+
+def test_groups_sharing_one_public_phrasing_are_not_sisters() -> None:
+    """Five groups of unrelated accounts that share one harvesting wrapper (a public
+    benchmark's line) and nothing else: it stays a phrasing many groups share."""
+    context = build_split_fleet((CAMPAIGN_WRAPPER + 1,)).context()
+    assert _attached(context) == set()
+    loose = ScanContext(con=context.con, config={INFO.id: {"min_sister_values": 1}})
+    assert _attached(loose) == {f"small{i}" for i in range(10)}
+
+
+def test_an_outsider_joins_through_a_chain_of_shared_fingerprints_not_across_campaigns() -> None:
+    """The house rule ties pieces A and B, a library phrasing ties B and C: one campaign,
+    joined where the outsider is most attached.  Two clusters with nothing in common are two
+    campaigns: left to a person."""
+    rule, phrasing, other = ("instruction_sentence", 1, 4), ("wrapper", 2, 2), ("wrapper", 3, 4)
+    sizes = {"A": ["a"] * 11, "B": ["b"] * 2, "C": ["c"] * 30}
+    chain = {"A": [rule, phrasing], "B": [rule], "C": [phrasing]}
+    assert _one_campaign(chain, sizes, Settings()) == ("A", 0.5)
+    assert _one_campaign({"A": [rule], "C": [other]}, sizes, Settings()) is None
+    assert _one_campaign({"A": [rule], "B": [rule], "C": [other]}, sizes, Settings()) is None

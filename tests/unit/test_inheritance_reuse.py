@@ -14,8 +14,10 @@ from collections.abc import Mapping
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from distillguard.detectors.drift.inheritance import Settings, _distinctive_reuse
+from distillguard.detectors.drift.inheritance import Settings, _distinctive_reuse, sister_clusters
 
 Link = tuple[str, str, int, int]
 """(account, cluster, value, uses)."""
@@ -28,6 +30,7 @@ def _reference(
     cluster_of: Mapping[str, str],
     sizes: Mapping[str, int],
     settings: Settings,
+    sisters: set[tuple[str, str]],
 ) -> tuple[set[Link], set[Link]]:
     reused: dict[tuple[str, int], list[tuple[str, int]]] = {}
     elsewhere: dict[tuple[str, int], list[tuple[str, int]]] = {}
@@ -44,6 +47,7 @@ def _reference(
             if inside < max(settings.min_members, settings.min_coverage * sizes[cid]):
                 continue
             groups = {cluster_of[a] for a, _, _ in users if a in cluster_of} - {cid}
+            groups = {g for g in groups if (cid, g) not in sisters}
             if len(groups) > settings.max_other_clusters:
                 continue
             outside = [(a, u, t) for a, u, t in users if a not in cluster_of]
@@ -113,10 +117,16 @@ def test_relational_reuse_matches_the_rule_stated_as_a_loop(seed: int) -> None:
     for cid in cluster_of.values():
         sizes[cid] = sizes.get(cid, 0) + 1
     settings = Settings(min_tasks=4, max_other_clusters=2, min_coverage=0.3)
+    # some seeds with no sisters at all, the others with a random symmetric set
+    rng = random.Random(seed)
+    names = sorted(sizes)
+    pairs = {(a, b) for a in names for b in names if a < b and seed % 3 and rng.random() < 0.4}
+    sisters = pairs | {(b, a) for a, b in pairs}
+    frame = pd.DataFrame(sorted(sisters), columns=["cluster_id", "sister"])
     outsiders, siblings = _distinctive_reuse(
-        usage, value_tasks, candidates, cluster_of, sizes, settings
+        usage, value_tasks, candidates, cluster_of, sizes, settings, frame
     )
-    expected = _reference(usage, value_tasks, candidates, cluster_of, sizes, settings)
+    expected = _reference(usage, value_tasks, candidates, cluster_of, sizes, settings, sisters)
     assert (_links(outsiders), _links(siblings)) == expected
 
 
@@ -128,3 +138,28 @@ def test_no_usage_gives_no_links() -> None:
         empty, {}, {1: {"C-1"}}, {"a": "C-1"}, {"C-1": 2}, Settings()
     )
     assert outsiders.empty and siblings.empty
+
+
+@given(
+    candidates=st.dictionaries(
+        st.integers(0, 30),
+        st.sets(st.sampled_from([f"C-{i}" for i in range(8)]), min_size=1, max_size=8),
+        max_size=25,
+    ),
+    split=st.sets(st.sampled_from([f"C-{i}" for i in range(8)])),
+    min_values=st.integers(1, 4),
+)
+@settings(max_examples=200, deadline=None)
+def test_sister_clusters_are_split_clusters_sharing_enough_values(
+    candidates: dict[int, set[str]], split: set[str], min_values: int
+) -> None:
+    found = sister_clusters(candidates, split, min_values)
+    expected = {
+        (c, d)
+        for c in split
+        for d in split
+        if c != d
+        and sum(1 for cids in candidates.values() if c in cids and d in cids) >= min_values
+    }
+    assert set(zip(found["cluster_id"], found["sister"], strict=True)) == expected
+    assert len(found) == len(expected)

@@ -15,7 +15,8 @@ accounts spreads over many wrappers, none of which carries a real share of any o
 A candidate value ``v`` is distinctive when
 
     members of C using v      >= max(min_members, min_coverage × |C|)
-    other clusters using v    <= max_other_clusters   (not a phrasing many groups share)
+    other clusters using v    <= max_other_clusters   (not a phrasing many groups share;
+                                                       sister clusters not counted, below)
     distinct tasks wrapped    >= min_tasks            (a real wrapper, not one popular prompt)
     harvestable requests      >= min_harvest_share    (the campaign's harvesting, not the
                                                        ordinary chat it mixes in as cover)
@@ -38,6 +39,14 @@ share of requests, instead of a sum.  An outsider whose values point at several 
 joins the one it is most attached to when those clusters share one of its values (pieces
 of one campaign that the graph split); when they share none, they may be two campaigns and
 it is left to a person.
+A paraphrasing fleet of many small accounts often comes out of the graph as several small
+clusters, each of which relies on the same library of wrappers and instruction sentences;
+counted as "other clusters", its own pieces would make every one of its phrasings look
+like one that many groups share.  So two clusters of unrelated identities (diversity at
+least ``min_piece_diversity``, as for pieces below) that share at least
+``min_sister_values`` candidate values of one kind are *sisters*, and a cluster's sisters
+are not counted among the other clusters using its values: a public benchmark line is
+shared by firms that have one or two such lines in common, not a library of them.
 Accounts already in a cluster are left where the graph put them; but a cluster of unrelated
 identities (diversity at least ``min_piece_diversity``) more than half of whose members
 carry another cluster's distinctive fingerprints is linked to it as a piece of the same
@@ -54,8 +63,10 @@ from dataclasses import dataclass
 import ibis
 import ibis.expr.types as ir
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import pyarrow as pa
+import scipy.sparse as sp
 
 from distillguard.detectors.base import ATLAS, DetectorInfo, Evidence
 from distillguard.detectors.behaviour.common import check_unit, count, load_settings, rounded
@@ -66,7 +77,7 @@ from distillguard.results.model import Indicator
 
 INFO = DetectorInfo(
     id="DG-502",
-    version="1.3",
+    version="1.4",
     name="fingerprint inheritance",
     description=(
         "An account outside a cluster, or a cluster of unrelated accounts, reuses the "
@@ -100,6 +111,11 @@ class Settings:
     max_other_clusters: int = 3
     """A value that members of more other clusters use is a phrasing many unrelated groups
     share (a public benchmark's prompt line, a common opening), never a fingerprint."""
+    min_sister_values: int = 3
+    """Two clusters of unrelated identities that rely on at least this many of the same
+    values of one kind (wrappers, templates or instruction sentences) are pieces of one
+    fleet, not two groups that happen to share a phrasing: neither counts among the other
+    clusters of the other's values (``max_other_clusters``)."""
     min_cohesion: float = 0.6
     """A fingerprint more outsiders than ``max_outsider_share`` use still counts when at least
     this share of them also reuse another fingerprint of the same cluster (a fleet)."""
@@ -140,6 +156,8 @@ class Settings:
         check_unit(INFO.id, "max_strength", self.max_strength)
         if self.max_other_clusters < 0:
             raise ValueError(f"{INFO.id}: max_other_clusters must be >= 0")
+        if self.min_sister_values < 1:
+            raise ValueError(f"{INFO.id}: min_sister_values must be >= 1")
         if self.min_members < 1 or self.min_tasks < 1 or self.min_uses < 1:
             raise ValueError(f"{INFO.id}: min_members, min_tasks and min_uses must be >= 1")
         if self.full_uses < self.min_uses:
@@ -303,6 +321,11 @@ def inherit(
         for value, cids in _shared_by_members(context, column, clusters, settings).items():
             candidates[kind][value].update(cids)
     sizes = {cid: len(members) for cid, members in clusters.items()}
+    split = {
+        cid
+        for cid, spread in (diversity or {}).items()
+        if spread >= settings.min_piece_diversity and cid in clusters
+    }
     outsider_rows: list[pd.DataFrame] = []
     sibling_rows: list[pd.DataFrame] = []
     for rank, (kind, column) in enumerate(FINGERPRINT_KINDS.items()):
@@ -310,8 +333,9 @@ def inherit(
         if not values:
             continue
         usage, tasks = _usage(context, column, values, settings)
+        sisters = sister_clusters(candidates[kind], split, settings.min_sister_values)
         outsiders, siblings = _distinctive_reuse(
-            usage, tasks, candidates[kind], cluster_of, sizes, settings
+            usage, tasks, candidates[kind], cluster_of, sizes, settings, sisters
         )
         outsider_rows.append(outsiders.assign(kind=kind, kind_rank=rank))
         sibling_rows.append(siblings.assign(kind=kind, kind_rank=rank))
@@ -363,6 +387,40 @@ def inherit(
     return Inheritance(dict(members), evidence)
 
 
+SISTER_COLUMNS = ["cluster_id", "sister"]
+
+
+def sister_clusters(
+    candidates: Mapping[int, set[str]], split: set[str], min_values: int
+) -> pd.DataFrame:
+    """Pairs of identity-split clusters (``split``) that share at least ``min_values`` of
+    one kind's candidate values (value -> clusters), both ways round: columns
+    ``cluster_id`` and ``sister``.
+
+    Counted with one sparse product of the clusters × values incidence matrix with itself,
+    so the cost follows the pairs that share a value, never all pairs of clusters.
+    """
+    rows = [(value, cid) for value, cids in candidates.items() for cid in cids if cid in split]
+    if not rows:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in SISTER_COLUMNS})
+    names = sorted({cid for _, cid in rows})
+    position = {cid: i for i, cid in enumerate(names)}
+    values = {value: i for i, value in enumerate(sorted({value for value, _ in rows}))}
+    incidence = sp.csr_matrix(
+        (
+            np.ones(len(rows), dtype=np.int64),
+            ([position[cid] for _, cid in rows], [values[value] for value, _ in rows]),
+        ),
+        shape=(len(names), len(values)),
+    )
+    shared = sp.coo_matrix(incidence @ incidence.T)
+    keep = (shared.data >= min_values) & (shared.row != shared.col)
+    labels = np.array(names, dtype=object)
+    return pd.DataFrame(
+        {"cluster_id": labels[shared.row[keep]], "sister": labels[shared.col[keep]]}
+    )
+
+
 def _distinctive_reuse(
     usage: pd.DataFrame,
     value_tasks: Mapping[int, int],
@@ -370,9 +428,11 @@ def _distinctive_reuse(
     cluster_of: Mapping[str, str],
     sizes: Mapping[str, int],
     settings: Settings,
+    sisters: pd.DataFrame | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Reuse of one kind's distinctive values: (outsider links, links of other clusters'
     members), each with columns ``account_id``, ``cluster_id``, ``value``, ``uses``.
+    ``sisters`` (:func:`sister_clusters`) are not counted among a value's other clusters.
 
     ``usage`` has one row per (account, value) with its uses and distinct tasks (see
     :func:`_usage`).  Everything is a join or a group-by over those rows, so the cost grows
@@ -404,8 +464,10 @@ def _distinctive_reuse(
         settings.min_coverage * pairs["cluster_id"].map(sizes).to_numpy(dtype=np.float64),
     )
     relied_on = pairs["inside"].to_numpy() >= needed
-    # the cluster itself is among the value's clusters (``inside`` > 0)
-    own = pairs["clusters"].to_numpy() - 1 <= settings.max_other_clusters
+    # the cluster itself is among the value's clusters (``inside`` > 0); its sisters
+    # that use the value are pieces of the same fleet, not other groups
+    others = pairs["clusters"].to_numpy() - 1 - _sisters_using(pairs, usage, sisters)
+    own = others <= settings.max_other_clusters
     pairs = pairs[relied_on & own]
     outside = pairs["users"] - pairs["clustered"]
     pairs = pairs.assign(crowd=outside > settings.max_outsider_share * pairs["users"])
@@ -425,6 +487,23 @@ def _distinctive_reuse(
     siblings = kept.merge(members[["account_id", "home", "value", "uses"]], on="value")
     siblings = siblings[siblings["home"] != siblings["cluster_id"]][columns]
     return outsiders, siblings
+
+
+def _sisters_using(
+    pairs: pd.DataFrame, usage: pd.DataFrame, sisters: pd.DataFrame | None
+) -> npt.NDArray[np.int64]:
+    """Per row of ``pairs`` (a value and a cluster): how many of the cluster's sisters
+    have a member using the value."""
+    counts = np.zeros(len(pairs), dtype=np.int64)
+    if sisters is None or sisters.empty or pairs.empty:
+        return counts
+    users = usage[usage["cluster_id"].notna()][["value", "cluster_id"]].drop_duplicates()
+    users = users.rename(columns={"cluster_id": "sister"})
+    keyed = pairs[["value", "cluster_id"]].reset_index(drop=True).rename_axis("row")
+    found = keyed.reset_index().merge(sisters, on="cluster_id").merge(users, on=["value", "sister"])
+    per_row = found.groupby("row").size()
+    counts[per_row.index.to_numpy()] = per_row.to_numpy()
+    return counts
 
 
 def _cohesive(reused: pd.DataFrame, settings: Settings) -> pd.Series:
@@ -573,19 +652,43 @@ def _one_campaign(
     """The cluster an outsider joins, with its attachment; ``None`` when its fingerprints
     point at two campaigns.
 
-    Several clusters linked through one and the same fingerprint are one campaign that the
-    graph split (a paraphrasing fleet's common wrapper is distinctive of each of its
-    pieces): the outsider joins the piece it is most attached to (then the larger one).
-    Clusters linked only through different fingerprints may be different campaigns.
+    Clusters linked through one and the same fingerprint are one campaign that the graph
+    split (a paraphrasing fleet's common wrapper is distinctive of each of its pieces), and
+    so are chains of them: a fleet's small account may carry the house rule that two of its
+    pieces share and phrasings of the library that the other pieces share with one of
+    those two.  When every linked cluster is reached so, the outsider joins the piece it is
+    most attached to (then the larger one).  Clusters linked only through different
+    fingerprints, with no chain between them, may be different campaigns.
     """
     if len(linked) == 1:
         ((cid, used),) = linked.items()
         return cid, _attachment(used, settings)
-    shared = set.intersection(*({(k, v) for k, v, _ in used} for used in linked.values()))
-    if not shared:
+    if len(_chained(linked)) > 1:
         return None
     ranked = sorted(linked, key=lambda c: (-_attachment(linked[c], settings), -len(clusters[c]), c))
     return ranked[0], _attachment(linked[ranked[0]], settings)
+
+
+def _chained(linked: Mapping[str, list[tuple[str, int, int]]]) -> list[set[str]]:
+    """The linked clusters in groups that share fingerprints, directly or through a chain of
+    other linked clusters (connected components, each fingerprint joining its clusters)."""
+    parent = {cid: cid for cid in linked}
+
+    def root(cid: str) -> str:
+        while parent[cid] != cid:
+            parent[cid] = parent[parent[cid]]
+            cid = parent[cid]
+        return cid
+
+    first: dict[tuple[str, int], str] = {}
+    for cid in sorted(linked):
+        for kind, value, _ in linked[cid]:
+            seen = first.setdefault((kind, value), cid)
+            parent[root(cid)] = root(seen)
+    groups: dict[str, set[str]] = defaultdict(set)
+    for cid in linked:
+        groups[root(cid)].add(cid)
+    return list(groups.values())
 
 
 def detect(context: ScanContext) -> list[Evidence]:
