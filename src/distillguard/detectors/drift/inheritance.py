@@ -36,9 +36,10 @@ together, so they are not added), so two fingerprints used often are needed for 
 attachment.  A prompt carries several instruction sentences (a house rule may be two), so
 for that kind the most used sentence stands for the kind, in the attachment and in the
 share of requests, instead of a sum.  An outsider whose values point at several clusters
-joins the one it is most attached to when those clusters share one of its values (pieces
-of one campaign that the graph split); when they share none, they may be two campaigns and
-it is left to a person.
+joins the one it is most attached to when its values chain those clusters together (each
+shares one of its values with another of them: pieces of one campaign that the graph
+split); when they fall apart into groups that share none, they may be two campaigns and it
+is left to a person.
 A paraphrasing fleet of many small accounts often comes out of the graph as several small
 clusters, each of which relies on the same library of wrappers and instruction sentences;
 counted as "other clusters", its own pieces would make every one of its phrasings look
