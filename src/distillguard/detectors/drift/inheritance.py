@@ -323,9 +323,7 @@ def inherit(
             candidates[kind][value].update(cids)
     sizes = {cid: len(members) for cid, members in clusters.items()}
     split = {
-        cid
-        for cid, spread in (diversity or {}).items()
-        if spread >= settings.min_piece_diversity and cid in clusters
+        cid for cid, spread in (diversity or {}).items() if spread >= settings.min_piece_diversity
     }
     outsider_rows: list[pd.DataFrame] = []
     sibling_rows: list[pd.DataFrame] = []
@@ -466,8 +464,11 @@ def _distinctive_reuse(
     )
     relied_on = pairs["inside"].to_numpy() >= needed
     # the cluster itself is among the value's clusters (``inside`` > 0); its sisters
-    # that use the value are pieces of the same fleet, not other groups
-    others = pairs["clusters"].to_numpy() - 1 - _sisters_using(pairs, usage, sisters)
+    # that use the value are pieces of the same fleet, not other groups (counted only
+    # where they can decide: a relied-on value over the limit before they are taken off)
+    others = pairs["clusters"].to_numpy() - 1
+    over = relied_on & (others > settings.max_other_clusters)
+    others[over] -= _sisters_using(pairs[over], usage, sisters)
     own = others <= settings.max_other_clusters
     pairs = pairs[relied_on & own]
     outside = pairs["users"] - pairs["clustered"]
